@@ -1,0 +1,355 @@
+"""The Learning Assistant client: :class:`AsyncClient` (the core, on ``httpx.AsyncClient``) and a
+thin synchronous :class:`Client`.
+
+One typed method per operation of the catalogue. The client logs in lazily, logs in again before
+the 30-minute idle expiry, re-authenticates once on an authentication fault and repeats the call
+(never looping), logs in once when many calls race, retries idempotent reads on transport errors
+with backoff, and never retries a write (design.md, "Exactly once").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+import httpx
+import stamina
+
+from . import contract as c
+from . import models as m
+from . import soap
+from .errors import (
+    AuthenticationError,
+    AuthenticationFault,
+    ConfigurationError,
+    ProtocolError,
+    TransportError,
+)
+from .session import Session
+
+log = logging.getLogger("labridge.client")
+
+DEFAULT_TIMEOUT = 30.0
+_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}  # la-api.md §1 [INF]
+_RETRY_STATUS = frozenset({502, 503, 504})
+# Failures that happen before a byte of the request reached LA: a write is safe to resend.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+
+
+class _Retriable(TransportError):
+    """A transport failure worth another try (reads only)."""
+
+
+class AsyncClient:
+    """An asynchronous client of LA's SOAP services.
+
+    ``base_url`` is the LA site (``https://<provider>.learningassistant.com``); service paths come
+    from the catalogue. Pass ``transport`` to talk to something other than the network (the
+    sandbox in-process: ``httpx.ASGITransport(app)``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        read_attempts: int = 4,
+        backoff: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+        limits: soap.Limits = soap.DEFAULT_LIMITS,
+        max_connections: int = 16,
+    ) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise ConfigurationError(f"LA URL {base_url!r} must start with http:// or https://")
+        if not username or not password:
+            raise ConfigurationError("an LA username and password are needed")
+        self.base_url = base_url.rstrip("/")
+        self._credentials = m.Credentials(username=username, password=password)
+        self._http = httpx.AsyncClient(
+            transport=transport,
+            timeout=httpx.Timeout(timeout),
+            limits=httpx.Limits(max_connections=max_connections),
+            headers=_HEADERS,
+        )
+        self._session = Session(clock=clock)
+        self._login_lock = asyncio.Lock()
+        self._read_attempts = read_attempts
+        self._backoff = backoff
+        self._limits = limits
+        #: Number of Authenticate calls made; useful to see single flight and renewal at work.
+        self.logins = 0
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    # -- operations ------------------------------------------------------------------------------
+
+    async def authenticate(self) -> m.Token:
+        """Log in now (calls log in by themselves when they need to)."""
+        async with self._login_lock:
+            return await self._login()
+
+    async def get_frameworks(self) -> list[m.Framework]:
+        result: list[m.Framework] = await self.call("GetFrameworks")
+        return result
+
+    async def get_trainers(self) -> list[m.Trainer]:
+        result: list[m.Trainer] = await self.call("GetTrainers")
+        return result
+
+    async def get_nationalities(self) -> list[m.Nationality]:
+        result: list[m.Nationality] = await self.call("GetNationalities")
+        return result
+
+    async def get_ethnicities(self) -> list[m.Ethnicity]:
+        result: list[m.Ethnicity] = await self.call("GetEthnicities")
+        return result
+
+    async def get_companies(self) -> list[m.Company]:
+        result: list[m.Company] = await self.call("GetCompanies")
+        return result
+
+    async def get_candidates(
+        self,
+        course_qan: str = "",
+        *,
+        active: bool = True,
+        completed: bool = False,
+        test: bool = False,
+    ) -> list[m.Candidate]:
+        """Candidates of one course (by QAN), or of every course when ``course_qan`` is empty."""
+        result: list[m.Candidate] = await self.call(
+            "GetCandidates", course_qan=course_qan, active=active, completed=completed, test=test
+        )
+        return result
+
+    async def get_progress(self, candidate_uuid: str) -> m.Progress:
+        result: m.Progress = await self.call("GetProgress", candidate_uuid=candidate_uuid)
+        return result
+
+    async def get_progress_full(self, candidate_uuid: str) -> m.Progress:
+        result: m.Progress = await self.call("GetProgressFull", candidate_uuid=candidate_uuid)
+        return result
+
+    async def group_enrolment(
+        self,
+        user: m.EnrolmentUser,
+        *,
+        send_login_details: bool = False,
+        assign_evaluation: bool = False,
+    ) -> m.EnrolmentResponse:
+        """Enrol one learner. Never retried: a transport failure after sending raises
+        :class:`TransportError` with ``maybe_sent=True``, for the caller to reconcile."""
+        result: m.EnrolmentResponse = await self.call(
+            "GroupEnrolment",
+            user=user,
+            assign_evaluation=assign_evaluation,
+            send_login_details=send_login_details,
+        )
+        return result
+
+    async def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
+        """Push changes; only the fields set on ``user`` are sent (la-api.md §3.6)."""
+        result: m.EnrolmentResponse = await self.call("UpdateEnrolment", user=user)
+        return result
+
+    # -- machinery -------------------------------------------------------------------------------
+
+    async def call(self, operation: str, **args: Any) -> Any:
+        """Call any operation of the catalogue with arguments by labridge name."""
+        op = c.operation(operation)
+        wire = c.params_to_wire(op, args)
+        token = await self._token()
+        try:
+            response = await self._send(op, wire, token)
+        except AuthenticationFault:
+            # The token lapsed or was dropped by LA: log in once more and repeat, once. LA checks
+            # the token before anything else, so repeating a write here cannot duplicate it.
+            self._session.rejected(token)
+            token = await self._token()
+            response = await self._send(op, wire, token)
+        self._session.succeeded(response.header.token)
+        return c.from_wire(op.returns, response.value)
+
+    async def _token(self) -> m.Token:
+        token = self._session.usable()
+        if token is not None:
+            return token
+        generation = self._session.generation
+        async with self._login_lock:
+            # Someone else may have logged in while we waited: single flight.
+            token = self._session.usable()
+            if token is not None and self._session.generation != generation:
+                return token
+            return await self._login()
+
+    async def _login(self) -> m.Token:
+        op = c.AUTHENTICATE
+        args = {"username": self._credentials.username, "password": self._credentials.password}
+        response = await self._send(op, c.params_to_wire(op, args), None)
+        self.logins += 1
+        token = response.header.token
+        if response.value != c.YES or token is None:
+            raise AuthenticationError(
+                f"LA refused the credentials of user {self._credentials.username!r} at "
+                f"{self.base_url}"
+            )
+        self._session.logged_in(token)
+        log.info("logged in to %s as %s", self.base_url, self._credentials.username)
+        return token
+
+    async def _send(
+        self, op: c.Operation, wire: Mapping[str, Any], token: m.Token | None
+    ) -> soap.Response:
+        body = soap.encode_request(op, wire, token)
+        url = self.base_url + c.service_of(op.name).path
+        if not op.idempotent:
+            return await self._post(op, url, body)
+        async for attempt in stamina.retry_context(
+            on=_Retriable, attempts=self._read_attempts, wait_initial=self._backoff
+        ):
+            with attempt:
+                return await self._post(op, url, body)
+        raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
+
+    async def _post(self, op: c.Operation, url: str, body: bytes) -> soap.Response:
+        started = time.perf_counter()
+        try:
+            async with self._http.stream("POST", url, content=body) as resp:
+                data = await self._read_capped(resp)
+        except _NOT_SENT as exc:
+            raise _Retriable(f"cannot reach LA at {self.base_url} ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            # The request may have reached LA: a write must be reconciled, not resent.
+            raise _Retriable(
+                f"{op.name} to {self.base_url} failed after sending ({type(exc).__name__})",
+                maybe_sent=True,
+            ) from None
+        log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
+        return self._interpret(op, resp.status_code, data)
+
+    async def _read_capped(self, resp: httpx.Response) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.aiter_bytes():
+            size += len(chunk)
+            if size > self._limits.max_bytes:
+                raise ProtocolError(f"LA's answer exceeds {self._limits.max_bytes} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    def _interpret(self, op: c.Operation, status: int, data: bytes) -> soap.Response:
+        if status in _RETRY_STATUS:
+            raise _Retriable(f"LA at {self.base_url} answered HTTP {status}", maybe_sent=True)
+        if status == 404:
+            raise ConfigurationError(
+                f"{self.base_url}{c.service_of(op.name).path} does not exist (HTTP 404)",
+                hint="check the LA URL: it is the site's base address, without /webservices/...",
+            )
+        if status not in (200, 500):
+            raise ProtocolError(f"LA answered {op.name} with HTTP {status}")
+        return soap.decode_response(data, op, self._limits)
+
+
+class Client:
+    """A synchronous facade over :class:`AsyncClient`, with the same methods, for scripts."""
+
+    def __init__(self, base_url: str, username: str, password: str, **kwargs: Any) -> None:
+        self._runner = asyncio.Runner()
+        self._async = self._runner.run(_make(base_url, username, password, kwargs))
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._runner.run(self._async.aclose())
+        self._runner.close()
+
+    @property
+    def logins(self) -> int:
+        return self._async.logins
+
+    def authenticate(self) -> m.Token:
+        return self._runner.run(self._async.authenticate())
+
+    def get_frameworks(self) -> list[m.Framework]:
+        return self._runner.run(self._async.get_frameworks())
+
+    def get_trainers(self) -> list[m.Trainer]:
+        return self._runner.run(self._async.get_trainers())
+
+    def get_nationalities(self) -> list[m.Nationality]:
+        return self._runner.run(self._async.get_nationalities())
+
+    def get_ethnicities(self) -> list[m.Ethnicity]:
+        return self._runner.run(self._async.get_ethnicities())
+
+    def get_companies(self) -> list[m.Company]:
+        return self._runner.run(self._async.get_companies())
+
+    def get_candidates(
+        self,
+        course_qan: str = "",
+        *,
+        active: bool = True,
+        completed: bool = False,
+        test: bool = False,
+    ) -> list[m.Candidate]:
+        return self._runner.run(
+            self._async.get_candidates(course_qan, active=active, completed=completed, test=test)
+        )
+
+    def get_progress(self, candidate_uuid: str) -> m.Progress:
+        return self._runner.run(self._async.get_progress(candidate_uuid))
+
+    def get_progress_full(self, candidate_uuid: str) -> m.Progress:
+        return self._runner.run(self._async.get_progress_full(candidate_uuid))
+
+    def group_enrolment(
+        self,
+        user: m.EnrolmentUser,
+        *,
+        send_login_details: bool = False,
+        assign_evaluation: bool = False,
+    ) -> m.EnrolmentResponse:
+        return self._runner.run(
+            self._async.group_enrolment(
+                user, send_login_details=send_login_details, assign_evaluation=assign_evaluation
+            )
+        )
+
+    def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
+        return self._runner.run(self._async.update_enrolment(user))
+
+
+async def _make(base_url: str, username: str, password: str, kwargs: dict[str, Any]) -> AsyncClient:
+    # Built inside the runner's loop so that the lock and the connection pool belong to it.
+    return AsyncClient(base_url, username, password, **kwargs)

@@ -1,0 +1,550 @@
+"""The method catalogue: every service, operation, parameter and type of la-api.md, as data.
+
+This is the only module that spells LA's wire names. Names marked [INF] in la-api.md are inferred;
+a user holding LA's real WSDL corrects a name here, in one line, and the client, the sandbox and
+the generated WSDLs follow. Nothing else in labridge knows a wire name: records are converted with
+:func:`to_wire` and :func:`from_wire`.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from . import models as m
+
+# ---------------------------------------------------------------------------------------------
+# Namespaces (la-api.md §1) [DOC unless marked]
+SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
+XSD = "http://www.w3.org/2001/XMLSchema"
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+LA_NS = "https://api.learningassistant.com"
+LA_NS_HTTP = "http://api.learningassistant.com"
+ENCODED_TYPES_NS = "https://api.learningassistant.com/encodedTypes"
+ENROLMENT_TYPES_NS = "http://enrolment.types.soap.webservices"
+USER_TYPES_NS = "http://user.types.soap.webservices"
+COURSE_TYPES_NS = "http://course.types.soap.webservices"  # [INF]
+COMPANY_TYPES_NS = "http://company.types.soap.webservices"  # [INF]
+
+SOAP_PATH_PREFIX = "/webservices/soap/"
+
+#: Auth header (la-api.md §2) [DOC].
+AUTH_HEADER = "authToken"
+AUTH_ID = "id"
+AUTH_UUID = "uuid"
+AUTH_LOGGEDIN = "loggedin"
+AUTH_FAILED_PREFIX = "Authentication failed:"  # [INF]
+AUTH_FAULTCODE = "soapenv:Server.userException"  # [INF]
+YES = "YES"
+NO = "NO"
+
+
+# ---------------------------------------------------------------------------------------------
+# Type expressions
+
+
+@dataclass(frozen=True)
+class Scalar:
+    """An ``xsd`` scalar; dates are ``xsd:string`` in ``YYYY-MM-DD`` form (la-api.md §1 [INF])."""
+
+    xsd: str  # "string" | "boolean" | "int" | "double"
+
+
+@dataclass(frozen=True)
+class StructRef:
+    name: str
+
+
+@dataclass(frozen=True)
+class ArrayOf:
+    item: Scalar | StructRef
+
+
+TypeExpr: TypeAlias = Scalar | StructRef | ArrayOf
+
+STRING = Scalar("string")
+BOOLEAN = Scalar("boolean")
+INT = Scalar("int")
+DOUBLE = Scalar("double")
+DATE = STRING
+
+
+@dataclass(frozen=True)
+class Member:
+    """One struct member or operation parameter: wire ``name``, type, and labridge's ``attr``."""
+
+    name: str
+    type: TypeExpr
+    attr: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ComplexType:
+    name: str
+    namespace: str
+    members: tuple[Member, ...]
+    model: type[m.LAModel]
+
+    def __post_init__(self) -> None:
+        # Struct members go on the wire in alphabetical order [DOC]; keep them so whatever the
+        # order they are written in below.
+        ordered = tuple(sorted(self.members, key=lambda mb: mb.name.lower()))
+        object.__setattr__(self, "members", ordered)
+
+    def member(self, name: str) -> Member | None:
+        return _member_index(self).get(name)
+
+    def by_attr(self, attr: str) -> Member:
+        for mb in self.members:
+            if mb.attr == attr:
+                return mb
+        raise KeyError(f"{self.name} has no member for attribute {attr!r}")
+
+
+_MEMBER_INDEX: dict[str, dict[str, Member]] = {}
+
+
+def _member_index(t: ComplexType) -> dict[str, Member]:
+    idx = _MEMBER_INDEX.get(t.name)
+    if idx is None:
+        idx = _MEMBER_INDEX[t.name] = {mb.name: mb for mb in t.members}
+    return idx
+
+
+class EnvelopeStyle(enum.Enum):
+    """How a client shapes its request envelope, per service (la-api.md §2, last table)."""
+
+    #: The Authenticate sample: ``soapenv``, no header, operation in the default namespace,
+    #: parameters without ``xsi:type``.
+    AUTHENTICATE = "authenticate"
+    #: The GetCandidates sample: ``soapenv``, style-B header, ``ns1:<Op>`` with encodingStyle,
+    #: parameters with ``xsi:type``.
+    RPC = "rpc"
+    #: The GroupEnrolment samples: ``soap``, style-A header, body encodingStyle, ``tns:<Op>``,
+    #: complex parameters as multiRef siblings.
+    ENROLMENT = "enrolment"
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    params: tuple[Member, ...]
+    returns: TypeExpr
+    #: A read LA may safely be asked again after a transport failure.
+    idempotent: bool = True
+    #: Needs a session token (every operation but Authenticate).
+    authenticated: bool = True
+
+    @property
+    def response_element(self) -> str:
+        return f"{self.name}Response"
+
+    @property
+    def return_element(self) -> str:
+        return f"{self.name}Return"
+
+    def param(self, attr: str) -> Member:
+        for p in self.params:
+            if p.attr == attr:
+                return p
+        raise KeyError(f"{self.name} has no parameter {attr!r}")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    file: str
+    style: EnvelopeStyle
+    #: Namespace of the encoded types the service returns and takes.
+    types_namespace: str
+    #: Namespace of the style-B header on responses [DOC: https for Authenticate, http for Users].
+    response_header_namespace: str
+    operations: tuple[Operation, ...]
+    _ops: dict[str, Operation] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        self._ops.update({op.name: op for op in self.operations})
+
+    @property
+    def path(self) -> str:
+        return SOAP_PATH_PREFIX + self.file
+
+    def operation(self, name: str) -> Operation | None:
+        return self._ops.get(name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Types (la-api.md §3)
+
+
+def _t(name: str, ns: str, model: type[m.LAModel], *members: Member) -> ComplexType:
+    return ComplexType(name, ns, members, model)
+
+
+def _mb(name: str, type_: TypeExpr, attr: str, required: bool = False) -> Member:
+    return Member(name, type_, attr, required)
+
+
+TYPES: dict[str, ComplexType] = {
+    t.name: t
+    for t in (
+        # §3.2 Courses [INF]
+        _t(
+            "Type_framework", COURSE_TYPES_NS, m.Framework,
+            _mb("Active", BOOLEAN, "active"),
+            _mb("CourseUUID", STRING, "course_uuid", True),
+            _mb("Level", STRING, "level"),
+            _mb("Name", STRING, "name"),
+            _mb("QAN", STRING, "qan"),
+            _mb("Units", ArrayOf(StructRef("Type_unit")), "units"),
+        ),
+        _t(
+            "Type_unit", COURSE_TYPES_NS, m.Unit,
+            _mb("Mandatory", BOOLEAN, "mandatory"),
+            _mb("Name", STRING, "name"),
+            _mb("Reference", STRING, "reference"),
+            _mb("UnitUUID", STRING, "unit_uuid", True),
+        ),
+        # §3.3 Users
+        _t(
+            "Type_trainer", USER_TYPES_NS, m.Trainer,
+            _mb("EmailAddress", STRING, "email"),
+            _mb("Forename", STRING, "forename"),
+            _mb("IsAssessor", BOOLEAN, "is_assessor"),
+            _mb("IsVerifier", BOOLEAN, "is_verifier"),
+            _mb("Surname", STRING, "surname"),
+            _mb("TrainerUUID", STRING, "trainer_uuid", True),
+        ),
+        _t(
+            "Type_nationality", USER_TYPES_NS, m.Nationality,
+            _mb("Name", STRING, "name"),
+            _mb("NationalityID", STRING, "nationality_id", True),
+        ),
+        _t(
+            "Type_ethnicity", USER_TYPES_NS, m.Ethnicity,
+            _mb("EthnicityID", STRING, "ethnicity_id", True),
+            _mb("Name", STRING, "name"),
+        ),
+        _t(
+            "Type_candidate", USER_TYPES_NS, m.Candidate,
+            _mb("AnticipatedEndDate", DATE, "end_date"),  # [DOC]
+            _mb("CandidateUUID", STRING, "candidate_uuid", True),
+            _mb("CompanyUUID", STRING, "company_uuid"),
+            _mb("CourseQAN", STRING, "course_qan"),
+            _mb("CourseUUID", STRING, "course_uuid"),
+            _mb("EmailAddress", STRING, "email"),
+            _mb("Forename", STRING, "forename"),
+            _mb("SourceSystemLearnerUUID", STRING, "source_id"),
+            _mb("StartDate", DATE, "start_date"),
+            _mb("Status", STRING, "status"),
+            _mb("Surname", STRING, "surname"),
+            _mb("ULN", STRING, "uln"),
+        ),
+        _t(
+            "Type_progress", USER_TYPES_NS, m.Progress,
+            _mb("AnticipatedEndDate", DATE, "end_date"),
+            _mb("CandidateUUID", STRING, "candidate_uuid", True),
+            _mb("CourseUUID", STRING, "course_uuid"),
+            _mb("LastActivityDate", DATE, "last_activity_date"),
+            _mb("OverallProgress", DOUBLE, "overall_progress"),
+            _mb("SourceSystemLearnerUUID", STRING, "source_id"),
+            _mb("StartDate", DATE, "start_date"),
+            _mb("Status", STRING, "status"),
+            _mb("Units", ArrayOf(StructRef("Type_unitProgress")), "units"),
+        ),
+        _t(
+            "Type_unitProgress", USER_TYPES_NS, m.UnitProgress,
+            _mb("Completed", BOOLEAN, "completed"),
+            _mb("CompletedDate", DATE, "completed_date"),
+            _mb("Name", STRING, "name"),
+            _mb("Outcomes", ArrayOf(StructRef("Type_outcomeProgress")), "outcomes"),
+            _mb("Progress", DOUBLE, "progress"),
+            _mb("Reference", STRING, "reference"),
+            _mb("UnitUUID", STRING, "unit_uuid", True),
+        ),
+        _t(
+            "Type_outcomeProgress", USER_TYPES_NS, m.OutcomeProgress,
+            _mb("Completed", BOOLEAN, "completed"),
+            _mb("CompletedDate", DATE, "completed_date"),
+            _mb("Description", STRING, "description"),
+            _mb("EvidenceCount", INT, "evidence_count"),
+            _mb("OutcomeUUID", STRING, "outcome_uuid", True),
+            _mb("Reference", STRING, "reference"),
+        ),
+        # §3.4 Companies [INF]
+        _t(
+            "Type_company", COMPANY_TYPES_NS, m.Company,
+            _mb("CompanyUUID", STRING, "company_uuid", True),
+            _mb("ContactEmail", STRING, "contact_email"),
+            _mb("Name", STRING, "name"),
+            _mb("Postcode", STRING, "postcode"),
+        ),
+        # §3.5 Group Enrolment
+        _t(
+            "Type_address", ENROLMENT_TYPES_NS, m.Address,
+            _mb("AddressLine1", STRING, "line1"),
+            _mb("AddressLine2", STRING, "line2"),
+            _mb("AddressLine3", STRING, "line3"),
+            _mb("AddressLine4", STRING, "line4"),
+            _mb("County", STRING, "county"),
+            _mb("Postcode", STRING, "postcode"),
+            _mb("Town", STRING, "town"),
+        ),
+        _t(
+            "Type_enrolmentUnit", ENROLMENT_TYPES_NS, m.EnrolmentUnit,
+            _mb("UnitUUID", STRING, "unit_uuid", True),
+        ),
+        _t(
+            "Type_enrolmentCourse", ENROLMENT_TYPES_NS, m.EnrolmentCourse,
+            _mb("CourseQAN", STRING, "course_qan"),
+            _mb("CourseUUID", STRING, "course_uuid"),
+            _mb("EndDate", DATE, "end_date"),
+            _mb("StartDate", DATE, "start_date", True),
+            _mb("Units", ArrayOf(StructRef("Type_enrolmentUnit")), "units"),
+        ),
+        _t(
+            "Type_enrolmentUser", ENROLMENT_TYPES_NS, m.EnrolmentUser,
+            _mb("Address", StructRef("Type_address"), "address"),
+            _mb("AwardingBodyRegistrationNo", STRING, "awarding_body_registration_no"),
+            _mb("BirthDate", DATE, "birth_date", True),
+            _mb("CompanyUUID", STRING, "company_uuid", True),
+            _mb("Course", StructRef("Type_enrolmentCourse"), "course", True),
+            _mb("Department", STRING, "department"),
+            _mb("EmailAddress", STRING, "email", True),
+            _mb("EmployeeReferenceNumber", STRING, "employee_reference"),
+            _mb("EmploymentStatus", STRING, "employment_status"),
+            _mb("EthnicityID", STRING, "ethnicity_id"),
+            _mb("Forename", STRING, "forename", True),
+            _mb("Gender", STRING, "gender", True),
+            _mb("JobTitle", STRING, "job_title"),
+            _mb("LineManager", STRING, "line_manager"),
+            _mb("LineManagerEmailAddress", STRING, "line_manager_email"),
+            _mb("LineManagerPhoneNumber", STRING, "line_manager_phone"),
+            _mb("MobileNumber", STRING, "mobile"),
+            _mb("NationalityID", STRING, "nationality_id"),
+            _mb("NINumber", STRING, "ni_number"),
+            _mb("PhoneNumber", STRING, "phone"),
+            _mb("PrimaryAssessorUUID", STRING, "assessor_uuid", True),
+            _mb("PrimaryVerifierUUID", STRING, "verifier_uuid", True),
+            _mb("SourceSystemLearnerUUID", STRING, "source_id", True),
+            _mb("Surname", STRING, "surname", True),
+            _mb("ULN", STRING, "uln"),
+        ),
+        # §3.6 Group Enrolment - Update
+        _t(
+            "Type_enrolmentUserUpdate", ENROLMENT_TYPES_NS, m.EnrolmentUserUpdate,
+            _mb("Address", StructRef("Type_address"), "address"),
+            _mb("AwardingBodyRegistrationNo", STRING, "awarding_body_registration_no"),
+            _mb("CandidateUUID", STRING, "candidate_uuid", True),
+            _mb("CompanyUUID", STRING, "company_uuid"),
+            _mb("Course", StructRef("Type_enrolmentCourse"), "course"),
+            _mb("CourseUUID", STRING, "course_uuid"),
+            _mb("Department", STRING, "department"),
+            _mb("EmailAddress", STRING, "email"),
+            _mb("EmployeeReferenceNumber", STRING, "employee_reference"),
+            _mb("EmploymentStatus", STRING, "employment_status"),
+            _mb("EthnicityID", STRING, "ethnicity_id"),
+            _mb("JobTitle", STRING, "job_title"),
+            _mb("LineManager", STRING, "line_manager"),
+            _mb("LineManagerEmailAddress", STRING, "line_manager_email"),
+            _mb("LineManagerPhoneNumber", STRING, "line_manager_phone"),
+            _mb("MobileNumber", STRING, "mobile"),
+            _mb("NationalityID", STRING, "nationality_id"),
+            _mb("NINumber", STRING, "ni_number"),
+            _mb("PhoneNumber", STRING, "phone"),
+            _mb("PrimaryAssessorUUID", STRING, "assessor_uuid"),
+            _mb("PrimaryVerifierUUID", STRING, "verifier_uuid"),
+            _mb("SourceSystemLearnerUUID", STRING, "source_id"),
+            _mb("Surname", STRING, "surname"),
+            _mb("ULN", STRING, "uln"),
+        ),
+        _t(
+            "Type_message", ENROLMENT_TYPES_NS, m.Message,
+            _mb("Code", STRING, "code"),
+            _mb("Field", STRING, "field"),
+            _mb("Message", STRING, "message"),
+        ),
+        _t(
+            "Type_enrolmentResponse", ENROLMENT_TYPES_NS, m.EnrolmentResponse,
+            _mb("CandidateUUID", STRING, "candidate_uuid"),
+            _mb("MessageList", ArrayOf(StructRef("Type_message")), "messages"),
+            _mb("SourceSystemLearnerUUID", STRING, "source_id"),
+            _mb("Success", BOOLEAN, "success"),
+            _mb("ULN", STRING, "uln"),
+        ),
+    )
+}  # fmt: skip
+
+
+def _op(name: str, returns: TypeExpr, *params: Member, idempotent: bool = True) -> Operation:
+    return Operation(name, params, returns, idempotent=idempotent)
+
+
+AUTHENTICATE = Operation(
+    "Authenticate",
+    (_mb("szUsername", STRING, "username", True), _mb("szPassword", STRING, "password", True)),
+    STRING,
+    idempotent=True,
+    authenticated=False,
+)
+
+SERVICES: tuple[Service, ...] = (
+    Service(
+        "Authentication", "authenticate.cfc", EnvelopeStyle.AUTHENTICATE,
+        USER_TYPES_NS, LA_NS, (AUTHENTICATE,),
+    ),
+    Service(
+        "Courses", "course.cfc", EnvelopeStyle.RPC, COURSE_TYPES_NS, LA_NS_HTTP,  # [INF]
+        (_op("GetFrameworks", ArrayOf(StructRef("Type_framework"))),),
+    ),
+    Service(
+        "Users", "user.cfc", EnvelopeStyle.RPC, USER_TYPES_NS, LA_NS_HTTP,
+        (
+            _op("GetTrainers", ArrayOf(StructRef("Type_trainer"))),
+            _op("GetNationalities", ArrayOf(StructRef("Type_nationality"))),
+            _op("GetEthnicities", ArrayOf(StructRef("Type_ethnicity"))),
+            _op(
+                "GetCandidates", ArrayOf(StructRef("Type_candidate")),
+                _mb("CourseQAN", STRING, "course_qan"),
+                _mb("blnActive", BOOLEAN, "active"),
+                _mb("blnCompleted", BOOLEAN, "completed"),
+                _mb("blnTest", BOOLEAN, "test"),
+            ),
+            _op("GetProgress", StructRef("Type_progress"),
+                _mb("CandidateUUID", STRING, "candidate_uuid", True)),
+            _op("GetProgressFull", StructRef("Type_progress"),
+                _mb("CandidateUUID", STRING, "candidate_uuid", True)),
+        ),
+    ),
+    Service(
+        "Companies", "company.cfc", EnvelopeStyle.RPC, COMPANY_TYPES_NS, LA_NS_HTTP,  # [INF]
+        (_op("GetCompanies", ArrayOf(StructRef("Type_company"))),),
+    ),
+    Service(
+        "Group Enrolment", "enrolment.cfc", EnvelopeStyle.ENROLMENT,
+        ENROLMENT_TYPES_NS, LA_NS_HTTP,
+        (
+            _op(
+                "GroupEnrolment", StructRef("Type_enrolmentResponse"),
+                _mb("User", StructRef("Type_enrolmentUser"), "user", True),
+                _mb("blnAssignEvaluationOnEnroll", BOOLEAN, "assign_evaluation"),
+                _mb("blnSendLoginDetailsOnEnroll", BOOLEAN, "send_login_details"),
+                idempotent=False,
+            ),
+        ),
+    ),
+    Service(
+        "Group Enrolment - Update", "enrolment_update.cfc", EnvelopeStyle.ENROLMENT,
+        ENROLMENT_TYPES_NS, LA_NS_HTTP,
+        (
+            _op(
+                "UpdateEnrolment", StructRef("Type_enrolmentResponse"),
+                _mb("User", StructRef("Type_enrolmentUserUpdate"), "user", True),
+                idempotent=False,
+            ),
+        ),
+    ),
+)  # fmt: skip
+
+_SERVICE_BY_PATH = {s.path: s for s in SERVICES}
+_SERVICE_BY_OP = {op.name: s for s in SERVICES for op in s.operations}
+
+
+def service_for_path(path: str) -> Service | None:
+    return _SERVICE_BY_PATH.get(path)
+
+
+def service_of(operation: str) -> Service:
+    return _SERVICE_BY_OP[operation]
+
+
+def operation(name: str) -> Operation:
+    return service_of(name)._ops[name]
+
+
+def type_named(name: str) -> ComplexType:
+    return TYPES[name]
+
+
+def type_of_model(model: type[m.LAModel]) -> ComplexType:
+    for t in TYPES.values():
+        if t.model is model:
+            return t
+    raise KeyError(f"no contract type is bound to {model.__name__}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Conversion between wire values (what the codec reads and writes: dicts keyed by wire names,
+# lists, Python scalars, None for xsi:nil) and labridge's records.
+
+
+def from_wire(type_: TypeExpr, value: Any) -> Any:
+    """Turn a decoded wire value into labridge's records, guided by ``type_``."""
+    if value is None:
+        return None
+    if isinstance(type_, ArrayOf):
+        items = value if isinstance(value, list) else [value]
+        return [from_wire(type_.item, v) for v in items]
+    if isinstance(type_, StructRef):
+        return _struct_from_wire(TYPES[type_.name], value)
+    return value
+
+
+def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
+    if not isinstance(value, Mapping):
+        value = {}
+    kwargs: dict[str, Any] = {}
+    extras: dict[str, Any] = {}
+    for name, v in value.items():
+        mb = t.member(name)
+        if mb is None:
+            extras[name] = v
+        elif v is not None:
+            kwargs[mb.attr] = from_wire(mb.type, v)
+    return t.model.model_validate({**kwargs, "extras": extras})
+
+
+def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
+    """Turn labridge's records into wire values. With ``omit_unset`` (requests) a model's unset
+    fields are omitted and fields set to ``None`` become ``xsi:nil`` (la-api.md §3.6); without it
+    (answers) every member is sent."""
+    if value is None:
+        return None
+    if isinstance(type_, ArrayOf):
+        return [to_wire(type_.item, v, omit_unset=omit_unset) for v in value]
+    if isinstance(type_, StructRef):
+        t = TYPES[type_.name]
+        if not isinstance(value, m.LAModel):
+            value = t.model.model_validate(value)
+        out: dict[str, Any] = {}
+        for mb in t.members:
+            if not omit_unset or mb.attr in value.model_fields_set:
+                out[mb.name] = to_wire(mb.type, getattr(value, mb.attr), omit_unset=omit_unset)
+        return out
+    return value
+
+
+def params_to_wire(op: Operation, args: Mapping[str, Any]) -> dict[str, Any]:
+    """Operation arguments by labridge name → wire parameters, in the contract's order."""
+    unknown = set(args) - {p.attr for p in op.params}
+    if unknown:
+        raise TypeError(f"{op.name} takes no argument {sorted(unknown)}")
+    return {p.name: to_wire(p.type, args[p.attr]) for p in op.params if p.attr in args}
+
+
+def params_from_wire(op: Operation, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Decoded wire parameters → arguments by labridge name (absent parameters stay absent)."""
+    out: dict[str, Any] = {}
+    for p in op.params:
+        if p.name in params:
+            out[p.attr] = from_wire(p.type, params[p.name])
+    return out
+
+
+def wire_name(model: type[m.LAModel], attr: str) -> str:
+    """The wire name of a record's field, for messages that must name members as LA does."""
+    return type_of_model(model).by_attr(attr).name
