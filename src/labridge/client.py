@@ -26,6 +26,7 @@ from .errors import (
     AuthenticationError,
     AuthenticationFault,
     ConfigurationError,
+    LabridgeError,
     ProtocolError,
     TransportError,
 )
@@ -85,6 +86,10 @@ class AsyncClient:
         self._limits = limits
         #: Number of Authenticate calls made; useful to see single flight and renewal at work.
         self.logins = 0
+        # Finished logins and the last one's failure: calls queued behind a login that failed
+        # share its failure (single flight).
+        self._login_attempts = 0
+        self._login_error: LabridgeError | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
 
@@ -187,7 +192,14 @@ class AsyncClient:
             # the token before anything else, so repeating a write here cannot duplicate it.
             self._session.rejected(token)
             token = await self._token()
-            response = await self._send(op, wire, token)
+            try:
+                response = await self._send(op, wire, token)
+            except AuthenticationFault as again:
+                raise AuthenticationError(
+                    f"LA refused a fresh session for {op.name}: {again.faultstring}",
+                    hint="the web-service user may lack permission for this service; ask your "
+                    "LA administrator to check its access",
+                ) from None
         self._session.succeeded(response.header.token)
         return c.from_wire(op.returns, response.value)
 
@@ -195,15 +207,32 @@ class AsyncClient:
         token = self._session.usable()
         if token is not None:
             return token
-        generation = self._session.generation
+        generation, attempts = self._session.generation, self._login_attempts
         async with self._login_lock:
             # Someone else may have logged in while we waited: single flight.
             token = self._session.usable()
             if token is not None and self._session.generation != generation:
                 return token
+            if self._login_attempts != attempts and self._login_error is not None:
+                # ...or tried and failed: share that failure rather than try again once per
+                # waiting call (LA may lock an account after failed logins; a down LA would
+                # make each waiter sit through its own timeouts).
+                raise self._login_error
             return await self._login()
 
     async def _login(self) -> m.Token:
+        try:
+            token = await self._authenticate()
+        except LabridgeError as exc:
+            self._login_error = exc
+            raise
+        else:
+            self._login_error = None
+        finally:
+            self._login_attempts += 1  # counted when over, so that callers queued meanwhile see it
+        return token
+
+    async def _authenticate(self) -> m.Token:
         op = c.AUTHENTICATE
         args = {"username": self._credentials.username, "password": self._credentials.password}
         response = await self._send(op, c.params_to_wire(op, args), None)
@@ -226,7 +255,11 @@ class AsyncClient:
         if not op.idempotent:
             return await self._post(op, url, body)
         async for attempt in stamina.retry_context(
-            on=_Retriable, attempts=self._read_attempts, wait_initial=self._backoff
+            on=_Retriable,
+            attempts=self._read_attempts,
+            wait_initial=self._backoff,
+            wait_jitter=self._backoff,  # backoff=0 means no waiting at all (tests, scripts)
+            wait_max=self._backoff * 16,
         ):
             with attempt:
                 return await self._post(op, url, body)
@@ -276,7 +309,11 @@ class Client:
 
     def __init__(self, base_url: str, username: str, password: str, **kwargs: Any) -> None:
         self._runner = asyncio.Runner()
-        self._async = self._runner.run(_make(base_url, username, password, kwargs))
+        try:
+            self._async = self._runner.run(_make(base_url, username, password, kwargs))
+        except BaseException:
+            self._runner.close()
+            raise
 
     def __enter__(self) -> Self:
         return self

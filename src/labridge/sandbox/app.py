@@ -1,0 +1,221 @@
+"""The sandbox web app: LA's SOAP services over HTTP (la-api.md §1, §2).
+
+``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
+WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds and how often each operation was
+called. Every problem with a message is a SOAP 1.1 ``soapenv:Client`` fault with HTTP 500; an
+unexpected error is a ``soapenv:Server`` fault, logged; nothing a client sends crashes or hangs
+the app.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .. import contract as c
+from ..errors import ProtocolError
+from ..soap import DEFAULT_LIMITS, Limits, decode_request, encode_fault, encode_response
+from ..soap import Request as Call
+from . import services, wsdl
+from .db import SandboxDB
+from .sessions import SessionRefused, Sessions, utc_now
+
+log = logging.getLogger("labridge.sandbox")
+
+#: SOAP 1.1 fault codes (the envelope of encode_fault binds the ``soapenv`` prefix).
+CLIENT_FAULT = "soapenv:Client"
+SERVER_FAULT = "soapenv:Server"
+
+#: The web-service user a new sandbox is seeded with (a public, well-known test credential).
+SANDBOX_USERNAME = "sandbox"
+SANDBOX_PASSWORD = "sandbox"  # noqa: S105
+
+XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+STATS_PATH = "/_sandbox/stats"
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+class _Unserved(Exception):
+    """An operation the catalogue knows for this path but the sandbox has no handler for."""
+
+
+def _xml(content: bytes, status_code: int = 200) -> Response:
+    return Response(content, status_code=status_code, media_type=XML_MEDIA_TYPE)
+
+
+def _message(exc: Exception) -> str:
+    # LabridgeError.__str__ appends a hint meant for labridge's own users; a fault says only what.
+    return str(exc.args[0]) if exc.args else exc.__class__.__name__
+
+
+class Sandbox:
+    """The state of one sandbox app and the code that answers its requests."""
+
+    def __init__(self, db: SandboxDB, sessions: Sessions, limits: Limits) -> None:
+        self.db = db
+        self.sessions = sessions
+        self.limits = limits
+
+    # -- HTTP ----------------------------------------------------------------------------------
+
+    def endpoint(self, service: c.Service) -> Endpoint:
+        async def soap_endpoint(request: Request) -> Response:
+            if request.method in ("GET", "HEAD"):
+                return self.describe(service, request)
+            return await self.call(service, request)
+
+        return soap_endpoint
+
+    def describe(self, service: c.Service, request: Request) -> Response:
+        served = self.served(service)
+        if any(key.lower() == "wsdl" for key in request.query_params):
+            address = str(request.base_url).rstrip("/") + service.path
+            return _xml(wsdl.service_wsdl(service, address, served))
+        listing = ", ".join(served) or "none"
+        return PlainTextResponse(
+            f"Learning Assistant sandbox: {service.name} service ({service.file}).\n"
+            f"POST SOAP 1.1 calls here; GET {service.path}?wsdl for its WSDL.\n"
+            f"Operations: {listing}.\n"
+        )
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(self.db.stats))
+
+    async def call(self, service: c.Service, request: Request) -> Response:
+        fault_ns = service.response_header_namespace
+        try:
+            body = await read_capped(request, self.limits.max_bytes)
+            # Parsing and the database are blocking work (a password check is a deliberately
+            # slow scrypt): keep them off the event loop.
+            return await run_in_threadpool(self.handle, service, body)
+        except ProtocolError as exc:
+            return _xml(encode_fault(CLIENT_FAULT, _message(exc), header_namespace=fault_ns), 500)
+        except SessionRefused as exc:
+            text = f"{c.AUTH_FAILED_PREFIX} {exc.reason}"
+            fault = encode_fault(c.AUTH_FAULTCODE, text, loggedin=c.NO, header_namespace=fault_ns)
+            return _xml(fault, 500)
+        except _Unserved as exc:
+            return _xml(encode_fault(SERVER_FAULT, _message(exc), header_namespace=fault_ns), 500)
+        except ClientDisconnect:
+            log.info("client left before sending its whole request to %s", service.path)
+            return Response(status_code=400)  # nobody is there to read it
+        except Exception:
+            log.exception("sandbox error answering a call to %s", service.path)
+            text = "the sandbox failed to answer this call; see its log"
+            return _xml(encode_fault(SERVER_FAULT, text, header_namespace=fault_ns), 500)
+
+    # -- SOAP ----------------------------------------------------------------------------------
+
+    def served(self, service: c.Service) -> list[str]:
+        return [op.name for op in service.operations if op.name in services.HANDLERS]
+
+    def handle(self, service: c.Service, body: bytes) -> Response:
+        return self.dispatch(service, self.decode(body))
+
+    def decode(self, body: bytes) -> Call:
+        try:
+            return decode_request(body, self.limits)
+        except RecursionError:
+            # The codec follows href chains recursively (XML depth itself is capped by lxml);
+            # a chain deeper than Python's stack is the message's fault, not the sandbox's.
+            raise ProtocolError("message nests too deeply: href chain too long") from None
+
+    def dispatch(self, service: c.Service, call: Call) -> Response:
+        op = self.resolve(service, call.operation)
+        self.db.count_call(op.name)
+        log.info("call %s", op.name)  # never the parameters: Authenticate's hold a password
+        if not op.authenticated:
+            return self.authenticate(op, call)
+        session = self.sessions.verify(call.header.token)
+        value = services.HANDLERS[op.name](call.params, self.db)
+        self.sessions.renew(session.token)  # only a call that succeeded slides the expiry
+        return _xml(encode_response(op, value, token=session.token, loggedin=c.YES))
+
+    def resolve(self, service: c.Service, name: str) -> c.Operation:
+        op = service.operation(name)
+        if op is None:
+            raise ProtocolError(_misdirected(service, name))
+        if name not in services.HANDLERS:
+            raise _Unserved(f"{name} is not served by this sandbox")
+        return op
+
+    def authenticate(self, op: c.Operation, call: Call) -> Response:
+        login = services.HANDLERS[op.name](call.params, self.db)
+        if not isinstance(login, services.Login) or login.username is None:
+            log.info("Authenticate refused")
+            return _xml(encode_response(op, c.NO, loggedin=c.NO))
+        token = self.sessions.open(login.username)
+        return _xml(encode_response(op, login.value, token=token, loggedin=c.YES))
+
+
+def _misdirected(service: c.Service, name: str) -> str:
+    try:
+        right = c.service_of(name)
+    except KeyError:
+        return f"unknown operation {name!r}: {service.path} serves {_names(service)}"
+    return f"{name} is served at {right.path}, not at {service.path}"
+
+
+def _names(service: c.Service) -> str:
+    return ", ".join(op.name for op in service.operations)
+
+
+async def read_capped(request: Request, max_bytes: int) -> bytes:
+    """The request body, refused before parsing when it is over ``max_bytes``: first by its
+    Content-Length, then by counting while streaming (a missing or lying header gets no further).
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ProtocolError(f"Content-Length {declared!r} is not a number") from None
+        if size > max_bytes:
+            raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_bytes}")
+    chunks: list[bytes] = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > max_bytes:
+            raise ProtocolError(f"message exceeds the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    db: SandboxDB | None = None,
+    *,
+    database_url: str = "sqlite://",
+    username: str = SANDBOX_USERNAME,
+    password: str = SANDBOX_PASSWORD,
+    clock: Callable[[], datetime] | None = None,
+    limits: Limits | None = None,
+) -> Starlette:
+    """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
+    seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
+    the current time (default: UTC now) to the session rules."""
+    if db is None:
+        db = SandboxDB(database_url)
+    db.seed(username, password)
+    sandbox = Sandbox(db, Sessions(db, clock or utc_now), limits or DEFAULT_LIMITS)
+    routes = [
+        Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])
+        for service in c.SERVICES
+    ]
+    routes.append(Route(STATS_PATH, sandbox.stats, methods=["GET"]))
+    app = Starlette(routes=routes)
+    state: Any = app.state
+    state.sandbox = sandbox
+    state.db = db
+    state.sessions = sandbox.sessions
+    state.limits = sandbox.limits
+    return app

@@ -1,0 +1,112 @@
+"""Running the sandbox: in the foreground (``labridge sandbox serve``) or on a background thread
+(``labridge demo`` and the loopback tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import httpx
+import uvicorn
+from starlette.applications import Starlette
+
+from .app import SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH, create_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8765
+
+
+def serve(
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    database_url: str = "sqlite://",
+    username: str = SANDBOX_USERNAME,
+    password: str = SANDBOX_PASSWORD,
+    *,
+    log_level: str = "info",
+) -> None:
+    """Serve a sandbox until interrupted (Ctrl-C)."""
+    app = create_app(database_url=database_url, username=username, password=password)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
+
+
+class RunningSandbox:
+    """A sandbox answering on a real socket from a background thread; stop it with :meth:`stop`
+    or use it as a context manager."""
+
+    def __init__(self, app: Starlette, server: uvicorn.Server, sock: socket.socket) -> None:
+        self.app = app
+        self._server = server
+        self._socket = sock
+        self.url = _url_of(sock)
+        self._thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="labridge-sandbox", daemon=True
+        )
+
+    def _start(self, timeout: float) -> None:
+        self._thread.start()
+        try:
+            self._wait_until_started(timeout)
+            # Started means listening; one real request proves the app answers too.
+            httpx.get(self.url + STATS_PATH, timeout=timeout).raise_for_status()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_until_started(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start at {self.url}")
+            time.sleep(0.01)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Ask uvicorn to finish, wait for its thread, release the socket. Idempotent."""
+        self._server.should_exit = True
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._socket.close()
+
+    def __enter__(self) -> RunningSandbox:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def _url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    # A wildcard address is not one to call: call the loopback of the same family instead.
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def start_background(
+    app: Starlette | None = None,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = 0,
+    database_url: str = "sqlite://",
+    username: str = SANDBOX_USERNAME,
+    password: str = SANDBOX_PASSWORD,
+    log_level: str = "warning",
+    timeout: float = 10.0,
+) -> RunningSandbox:
+    """Start a sandbox (``app``, or a new one from the other arguments) on ``host``:``port``
+    (``0``: a free port) in a background thread, and return once it answers."""
+    if app is None:
+        app = create_app(database_url=database_url, username=username, password=password)
+    # Binding the socket here, not in uvicorn, gives the real port before the thread starts.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="off")
+    running = RunningSandbox(app, uvicorn.Server(config), sock)
+    running._start(timeout)
+    return running

@@ -1,0 +1,438 @@
+"""Reference data synced from LA: upserts by natural key, reads, sync runs and status.
+
+The sets are the lists la-api.md §4 step 2 asks an integration to keep in step, plus the
+candidates. Each upsert takes the *complete* set as LA listed it: a stored row missing from it is
+marked removed (``removed_at``), never deleted, and is revived if LA lists it again. A set is
+loaded in one query and compared in Python, then written with at most three bulk statements; when
+nothing changed nothing is written at all, so ``updated_at`` means "LA's data last changed".
+
+Units come only inside frameworks (GetFrameworks, la-api.md §3.2), so the "units" set is upserted
+from the frameworks too: ``upsert_set(session, "units", frameworks, now)``, or both sets at once
+with :func:`upsert_frameworks`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from functools import cached_property
+from typing import Any, TypeAlias, cast
+
+from sqlalchemy import CursorResult, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..models import (
+    Candidate,
+    Company,
+    Ethnicity,
+    Framework,
+    LAModel,
+    Nationality,
+    Trainer,
+    Unit,
+)
+from . import tables
+from .engine import current_revision
+
+logger = logging.getLogger(__name__)
+
+#: The reference sets, in the order a sync fetches them.
+SETS: tuple[str, ...] = (
+    "frameworks",
+    "units",
+    "trainers",
+    "companies",
+    "nationalities",
+    "ethnicities",
+    "candidates",
+)
+
+SYNC_STATUSES = ("ok", "failed")
+
+Key: TypeAlias = tuple[Any, ...]
+Row: TypeAlias = dict[str, Any]
+
+_TRACKING = ("extras", "first_seen_at", "updated_at", "removed_at")
+
+
+@dataclass(frozen=True)
+class SetCounts:
+    """What one upsert did. ``total`` is the number of rows present (not removed) after it."""
+
+    added: int = 0
+    changed: int = 0
+    removed: int = 0
+    total: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SyncRun:
+    id: int
+    started_at: datetime
+    finished_at: datetime | None
+    #: "running" until finished, then "ok" or "failed".
+    status: str
+    summary: dict[str, Any]
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: datetimes as ISO 8601 strings."""
+        return {
+            "id": self.id,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "status": self.status,
+            "summary": self.summary,
+        }
+
+
+@dataclass(frozen=True)
+class _Set:
+    """How one set is stored. The column lists are cached: they are read for every row."""
+
+    name: str
+    table: Table
+    model: type[LAModel]
+    #: Natural key columns.
+    keys: tuple[str, ...]
+
+    @cached_property
+    def fields(self) -> tuple[str, ...]:
+        """Columns holding the record's fields, natural key excluded."""
+        skip = {*self.keys, *_TRACKING}
+        return tuple(c.name for c in self.table.columns if c.name not in skip)
+
+    @cached_property
+    def compared(self) -> tuple[str, ...]:
+        """Columns whose difference makes a row "changed"."""
+        return (*self.fields, "extras")
+
+    @cached_property
+    def from_record(self) -> tuple[str, ...]:
+        """Columns read from the record itself (a unit's course comes from its framework)."""
+        return tuple(c for c in (*self.keys, *self.fields) if c in self.model.model_fields)
+
+
+_SETS: dict[str, _Set] = {
+    s.name: s
+    for s in (
+        _Set("frameworks", tables.frameworks, Framework, ("course_uuid",)),
+        _Set("units", tables.units, Unit, ("course_uuid", "unit_uuid")),
+        _Set("trainers", tables.trainers, Trainer, ("trainer_uuid",)),
+        _Set("companies", tables.companies, Company, ("company_uuid",)),
+        _Set("nationalities", tables.nationalities, Nationality, ("nationality_id",)),
+        _Set("ethnicities", tables.ethnicities, Ethnicity, ("ethnicity_id",)),
+        _Set("candidates", tables.candidates, Candidate, ("candidate_uuid",)),
+    )
+}
+
+
+def _set(name: str) -> _Set:
+    try:
+        return _SETS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown reference set {name!r}; the sets are {', '.join(SETS)}"
+        ) from None
+
+
+def _aware(now: datetime) -> datetime:
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime (UTC)")
+    return now
+
+
+# ---------------------------------------------------------------------------------------------
+# Upserts
+
+
+@dataclass
+class _Plan:
+    inserts: list[Row] = field(default_factory=list)
+    updates: list[Row] = field(default_factory=list)
+    removals: list[Key] = field(default_factory=list)
+    added: int = 0
+    changed: int = 0
+
+
+def upsert_set(session: Session, name: str, records: Sequence[LAModel], now: datetime) -> SetCounts:
+    """Bring set ``name`` in line with ``records``, the complete set as LA listed it.
+
+    ``records`` are the set's models; for "units" they are the :class:`Framework` records whose
+    units are stored. A key listed twice keeps its last record. Returns what changed.
+    """
+    spec = _set(name)
+    now = _aware(now)
+    incoming = _incoming(spec, records)
+    plan = _plan(spec, incoming, _stored(session, spec))
+    _write(session, spec, plan, now)
+    return SetCounts(plan.added, plan.changed, len(plan.removals), len(incoming))
+
+
+def upsert_frameworks(
+    session: Session, frameworks: Sequence[Framework], now: datetime
+) -> tuple[SetCounts, SetCounts]:
+    """Upsert the frameworks and their units together: ``(framework counts, unit counts)``."""
+    return (
+        upsert_set(session, "frameworks", frameworks, now),
+        upsert_set(session, "units", frameworks, now),
+    )
+
+
+def _incoming(spec: _Set, records: Sequence[LAModel]) -> dict[Key, Row]:
+    rows: dict[Key, Row] = {}
+    count = 0
+    for row in _rows(spec, records):
+        rows[tuple(row[k] for k in spec.keys)] = row
+        count += 1
+    if count != len(rows):
+        logger.warning(
+            "LA listed %d %s more than once; kept the last of each", count - len(rows), spec.name
+        )
+    return rows
+
+
+def _rows(spec: _Set, records: Sequence[LAModel]) -> Iterator[Row]:
+    parent = Framework if spec.name == "units" else spec.model
+    for record in records:
+        if not isinstance(record, parent):
+            raise TypeError(
+                f"{spec.name} are upserted from {parent.__name__} records, "
+                f"not {type(record).__name__}"
+            )
+        if isinstance(record, Framework) and spec.name == "units":
+            for unit in record.units:
+                yield {"course_uuid": record.course_uuid, **_row(spec, unit)}
+        else:
+            yield _row(spec, record)
+
+
+def _row(spec: _Set, record: LAModel) -> Row:
+    row = {c: getattr(record, c) for c in spec.from_record}
+    row["extras"] = _dump(record.extras)
+    return row
+
+
+def _stored(session: Session, spec: _Set) -> dict[Key, Row]:
+    table = spec.table
+    columns = [table.c[c] for c in (*spec.keys, *spec.compared, "removed_at")]
+    result = session.execute(select(*columns))
+    return {tuple(m[k] for k in spec.keys): dict(m) for m in result.mappings()}
+
+
+def _plan(spec: _Set, incoming: Mapping[Key, Row], stored: Mapping[Key, Row]) -> _Plan:
+    plan = _Plan()
+    for key, row in incoming.items():
+        old = stored.get(key)
+        if old is None:
+            plan.inserts.append(row)
+            plan.added += 1
+        elif old["removed_at"] is not None:
+            # Back in LA after being removed: counted as added, as the user sees it reappear.
+            plan.updates.append(row)
+            plan.added += 1
+        elif any(old[c] != row[c] for c in spec.compared):
+            plan.updates.append(row)
+            plan.changed += 1
+    plan.removals = [
+        k for k, old in stored.items() if k not in incoming and old["removed_at"] is None
+    ]
+    return plan
+
+
+def _write(session: Session, spec: _Set, plan: _Plan, now: datetime) -> None:
+    # Each statement runs only when it has rows, so an unchanged set writes nothing.
+    if plan.inserts:
+        stamps = {"first_seen_at": now, "updated_at": now, "removed_at": None}
+        session.execute(insert(spec.table), [{**r, **stamps} for r in plan.inserts])
+    if plan.updates:
+        stmt = _update_by_key(spec, (*spec.compared, "updated_at", "removed_at"))
+        values = {"updated_at": now, "removed_at": None}
+        session.execute(stmt, [_params(spec, r, {**r, **values}) for r in plan.updates])
+    if plan.removals:
+        stmt = _update_by_key(spec, ("updated_at", "removed_at"))
+        values = {"updated_at": now, "removed_at": now}
+        keyed = [dict(zip(spec.keys, k, strict=True)) for k in plan.removals]
+        session.execute(stmt, [_params(spec, k, values) for k in keyed])
+
+
+def _update_by_key(spec: _Set, columns: Sequence[str]) -> Update:
+    # Key and value parameters get prefixes: SQLAlchemy reserves a column's own name for the
+    # parameter of its SET clause.
+    table = spec.table
+    where = [table.c[k] == bindparam(f"k_{k}") for k in spec.keys]
+    return update(table).where(*where).values({c: bindparam(f"v_{c}") for c in columns})
+
+
+def _params(spec: _Set, key_row: Mapping[str, Any], values: Mapping[str, Any]) -> Row:
+    params = {f"k_{k}": key_row[k] for k in spec.keys}
+    params.update(
+        {f"v_{c}": values[c] for c in (*spec.compared, "updated_at", "removed_at") if c in values}
+    )
+    return params
+
+
+def _dump(extras: Mapping[str, Any]) -> str:
+    # Sorted and compact, so equal extras always give equal text and compare as unchanged.
+    return json.dumps(
+        extras, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reads
+
+
+def list_set(session: Session, name: str, include_removed: bool = False) -> list[LAModel]:
+    """The records of set ``name``, ordered by natural key, extras restored.
+
+    Frameworks come with their units (present ones, or all with ``include_removed``); the "units"
+    set gives bare :class:`Unit` records, which do not say their course.
+    """
+    spec = _set(name)
+    records = [_model(spec, row) for row in _select(session, spec, include_removed)]
+    if spec.name == "frameworks":
+        _attach_units(session, records, include_removed)
+    return records
+
+
+def get_record(
+    session: Session, name: str, key: str, include_removed: bool = False
+) -> LAModel | None:
+    """One record of set ``name`` by its natural key (not "units": read them from a framework)."""
+    spec = _set(name)
+    if len(spec.keys) != 1:
+        raise ValueError(f"{name} have a composite key; read them through their frameworks")
+    rows = _select(session, spec, include_removed, spec.table.c[spec.keys[0]] == key)
+    records = [_model(spec, row) for row in rows]
+    if spec.name == "frameworks":
+        _attach_units(session, records, include_removed)
+    return records[0] if records else None
+
+
+def candidates_by_source_id(
+    session: Session, source_id: str, course_uuid: str | None = None, include_removed: bool = False
+) -> list[Candidate]:
+    """LA's candidates carrying the caller's learner id, optionally on one course."""
+    table = tables.candidates
+    where = [table.c.source_id == source_id]
+    if course_uuid is not None:
+        where.append(table.c.course_uuid == course_uuid)
+    spec = _SETS["candidates"]
+    return [
+        cast(Candidate, _model(spec, r)) for r in _select(session, spec, include_removed, *where)
+    ]
+
+
+def _select(session: Session, spec: _Set, include_removed: bool, *where: Any) -> list[Row]:
+    table = spec.table
+    stmt = select(table).where(*where).order_by(*(table.c[k] for k in spec.keys))
+    if not include_removed:
+        stmt = stmt.where(table.c.removed_at.is_(None))
+    return [dict(m) for m in session.execute(stmt).mappings()]
+
+
+def _model(spec: _Set, row: Mapping[str, Any]) -> LAModel:
+    values = {c: row[c] for c in spec.from_record}
+    return spec.model.model_validate({**values, "extras": json.loads(row["extras"])})
+
+
+def _attach_units(session: Session, frameworks: list[LAModel], include_removed: bool) -> None:
+    spec = _SETS["units"]
+    wanted = {f.course_uuid for f in frameworks if isinstance(f, Framework)}
+    # One framework (get_record) reads its own units; a list reads all units in one query.
+    where = [spec.table.c.course_uuid.in_(wanted)] if len(wanted) == 1 else []
+    by_course: dict[str, list[Unit]] = defaultdict(list)
+    for row in _select(session, spec, include_removed, *where):
+        by_course[row["course_uuid"]].append(cast(Unit, _model(spec, row)))
+    for framework in frameworks:
+        if isinstance(framework, Framework):
+            framework.units = by_course.get(framework.course_uuid, [])
+
+
+# ---------------------------------------------------------------------------------------------
+# Sync runs, meta, status
+
+
+def start_sync_run(session: Session, now: datetime) -> int:
+    """Record the start of a sync; returns its id. Commit it on its own so it survives a failure."""
+    stmt = insert(tables.sync_runs).values(started_at=_aware(now), status="running")
+    result = cast(CursorResult[Any], session.execute(stmt))
+    key = result.inserted_primary_key
+    assert key is not None  # an INSERT always has one
+    return int(key[0])
+
+
+def finish_sync_run(
+    session: Session, run_id: int, now: datetime, status: str, summary: Mapping[str, Any]
+) -> None:
+    """Record how sync ``run_id`` ended: ``status`` "ok" or "failed", ``summary`` JSON-able
+    (:class:`SetCounts` values are written as their :meth:`SetCounts.as_dict`)."""
+    if status not in SYNC_STATUSES:
+        raise ValueError(f"a sync run ends 'ok' or 'failed', not {status!r}")
+    table = tables.sync_runs
+    stmt = (
+        update(table)
+        .where(table.c.id == run_id)
+        .values(
+            finished_at=_aware(now),
+            status=status,
+            summary=json.dumps(summary, default=_summary_value),
+        )
+    )
+    if cast(CursorResult[Any], session.execute(stmt)).rowcount != 1:
+        raise ValueError(f"there is no sync run {run_id}")
+
+
+def _summary_value(value: Any) -> Any:
+    if isinstance(value, SetCounts):
+        return value.as_dict()
+    raise TypeError(f"{type(value).__name__} cannot go in a sync summary")
+
+
+def last_sync(session: Session) -> SyncRun | None:
+    """The most recently started sync run, finished or not."""
+    table = tables.sync_runs
+    row = session.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
+    if row is None:
+        return None
+    summary = json.loads(row["summary"]) if row["summary"] else {}
+    return SyncRun(row["id"], row["started_at"], row["finished_at"], row["status"], summary)
+
+
+def get_meta(session: Session, key: str) -> str | None:
+    return session.execute(select(tables.meta.c.value).where(tables.meta.c.key == key)).scalar()
+
+
+def set_meta(session: Session, key: str, value: str) -> None:
+    """Set a meta value; writes nothing when it already has that value."""
+    current = get_meta(session, key)
+    if current is None:
+        session.execute(insert(tables.meta).values(key=key, value=value))
+    elif current != value:
+        session.execute(update(tables.meta).where(tables.meta.c.key == key).values(value=value))
+
+
+def status(session: Session) -> dict[str, Any]:
+    """JSON-ready state of the store: rows present and removed per set, the last sync run and
+    the schema revision (for ``labridge status --json``)."""
+    sets = {name: _set_status(session, _SETS[name].table) for name in SETS}
+    run = last_sync(session)
+    return {
+        "schema_revision": current_revision(session.connection()),
+        "sets": sets,
+        "last_sync": run.as_dict() if run else None,
+    }
+
+
+def _set_status(session: Session, table: Table) -> dict[str, int]:
+    # count(removed_at) counts only the non-NULL ones, i.e. the removed rows.
+    stmt = select(func.count(), func.count(table.c.removed_at))
+    total, removed = session.execute(stmt).one()
+    return {"present": int(total) - int(removed), "removed": int(removed)}

@@ -1,0 +1,190 @@
+"""The store's tables, as SQLAlchemy Core metadata.
+
+This module describes the schema as the newest migration leaves it; the schema itself changes only
+through the Alembic revisions in ``migrations/versions`` (design.md, "schema changes only through
+migrations"). A test compares the two, so a column added here without a revision fails the suite.
+
+Only portable types are used so that SQLite and PostgreSQL both work. Reference tables name their
+columns after the fields of the records in :mod:`labridge.models`, which lets
+:mod:`labridge.store.reference` move values between the two without a mapping table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.types import TypeDecorator
+
+#: Deterministic constraint and index names, so later migrations can refer to them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Length of every short text column: LA's UUIDs, names, e-mail addresses, codes.
+TEXT_LEN = 255
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A ``DateTime(timezone=True)`` that always hands back aware UTC datetimes.
+
+    SQLite keeps no offset, so values are normalised to UTC on the way in and tagged UTC on the way
+    out; PostgreSQL's ``timestamptz`` round-trips them as they are.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("the store takes timezone-aware datetimes only (use UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        assert isinstance(value, datetime)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _text(name: str, *, primary_key: bool = False) -> Column[str]:
+    return Column(name, String(TEXT_LEN), primary_key=primary_key, nullable=False)
+
+
+def _flag(name: str) -> Column[bool]:
+    return Column(name, Boolean, nullable=False)
+
+
+def _tracking() -> list[Column[Any]]:
+    """Columns every reference table carries besides its record's fields."""
+    return [
+        # JSON of the record's extras: members LA sent that the contract does not know.
+        Column("extras", Text, nullable=False),
+        Column("first_seen_at", UTCDateTime, nullable=False),
+        Column("updated_at", UTCDateTime, nullable=False),
+        # NULL while LA lists the row; set when it vanished, cleared when it comes back.
+        Column("removed_at", UTCDateTime, nullable=True),
+    ]
+
+
+frameworks = Table(
+    "frameworks",
+    metadata,
+    _text("course_uuid", primary_key=True),
+    _text("name"),
+    _text("qan"),
+    _text("level"),
+    _flag("active"),
+    *_tracking(),
+)
+
+# A unit is keyed by its course as well as its own UUID: LA lists units under each framework, and
+# a unit shared by two frameworks must belong to both (la-api.md §3.5: units must belong to the
+# course they are enrolled on).
+units = Table(
+    "units",
+    metadata,
+    _text("course_uuid", primary_key=True),
+    _text("unit_uuid", primary_key=True),
+    _text("name"),
+    _text("reference"),
+    _flag("mandatory"),
+    *_tracking(),
+)
+
+trainers = Table(
+    "trainers",
+    metadata,
+    _text("trainer_uuid", primary_key=True),
+    _text("forename"),
+    _text("surname"),
+    _text("email"),
+    _flag("is_assessor"),
+    _flag("is_verifier"),
+    *_tracking(),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    _text("company_uuid", primary_key=True),
+    _text("name"),
+    _text("contact_email"),
+    _text("postcode"),
+    *_tracking(),
+)
+
+nationalities = Table(
+    "nationalities",
+    metadata,
+    _text("nationality_id", primary_key=True),
+    _text("name"),
+    *_tracking(),
+)
+
+ethnicities = Table(
+    "ethnicities",
+    metadata,
+    _text("ethnicity_id", primary_key=True),
+    _text("name"),
+    *_tracking(),
+)
+
+candidates = Table(
+    "candidates",
+    metadata,
+    _text("candidate_uuid", primary_key=True),
+    _text("source_id"),
+    _text("forename"),
+    _text("surname"),
+    _text("email"),
+    _text("uln"),
+    _text("company_uuid"),
+    _text("course_uuid"),
+    _text("course_qan"),
+    _text("start_date"),
+    _text("end_date"),
+    _text("status"),
+    *_tracking(),
+    # Reconciliation looks learners up by the caller's own id (design.md, "Exactly once").
+    Index(None, "source_id", "course_uuid"),
+)
+
+sync_runs = Table(
+    "sync_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    # "running" until finished, then "ok" or "failed".
+    Column("status", String(16), nullable=False),
+    # JSON: counts per set, as SetCounts.as_dict() gives them.
+    Column("summary", Text, nullable=True),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(TEXT_LEN), primary_key=True),
+    Column("value", Text, nullable=False),
+)

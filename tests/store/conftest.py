@@ -1,0 +1,45 @@
+"""Fixtures of the store tests: an open store on each database, and a statement log."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from labridge.store import Store, open_store
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass
+class StatementLog:
+    """Every SQL statement the engine sends, as the driver receives it."""
+
+    statements: list[str] = field(default_factory=list)
+
+    def record(self, *args: Any) -> None:
+        # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
+        self.statements.append(args[2])
+
+    def clear(self) -> None:
+        self.statements.clear()
+
+    def writes(self) -> list[str]:
+        return [s for s in self.statements if s.lstrip().upper().startswith(WRITES)]
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    with open_store(database_url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def statements(store: Store) -> Iterator[StatementLog]:
+    log = StatementLog()
+    event.listen(store.engine, "before_cursor_execute", log.record)
+    yield log
+    event.remove(store.engine, "before_cursor_execute", log.record)

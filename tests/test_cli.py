@@ -1,0 +1,201 @@
+"""The labridge command, end to end: real sandbox over loopback, real store, real processes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from labridge.cli import app
+from labridge.sandbox.server import RunningSandbox, start_background
+
+PASSWORD = "Wh1sper-only"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[RunningSandbox]:
+    with start_background(username="ws-user", password=PASSWORD) as running:
+        yield running
+
+
+@pytest.fixture
+def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    monkeypatch.chdir(tmp_path)  # no stray labridge.toml or labridge.db
+    values = {
+        "LABRIDGE_URL": sandbox.url,
+        "LABRIDGE_USERNAME": "ws-user",
+        "LABRIDGE_PASSWORD": PASSWORD,
+        "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
+    }
+    for key in values:
+        monkeypatch.delenv(key, raising=False)
+    return values
+
+
+def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args, env=env)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_teaches_every_command() -> None:
+    code, out, _ = invoke(["--help"], {})
+    assert code == 0
+    for command in ("demo", "init", "sync", "status", "sandbox"):
+        assert command in out
+
+
+def test_sync_json_then_nothing_changes(env: dict[str, str]) -> None:
+    code, out, _ = invoke(["sync", "--json"], env)
+    assert code == 0
+    first = json.loads(out)
+    assert set(first) == {
+        "frameworks", "units", "trainers", "companies", "nationalities", "ethnicities",
+        "candidates",
+    }  # fmt: skip
+    assert all(set(v) == {"added", "changed", "removed", "total"} for v in first.values())
+    assert first["ethnicities"] == {"added": 19, "changed": 0, "removed": 0, "total": 19}
+    code, out, _ = invoke(["sync", "--json"], env)
+    second = json.loads(out)
+    assert all(v["added"] == v["changed"] == v["removed"] == 0 for v in second.values())
+    assert {k: v["total"] for k, v in second.items()} == {k: v["total"] for k, v in first.items()}
+
+
+def test_sync_table_and_status(env: dict[str, str]) -> None:
+    code, out, _ = invoke(["sync"], env)
+    assert code == 0
+    assert "frameworks" in out
+    assert "added" in out
+    code, out, _ = invoke(["status", "--json"], env)
+    assert code == 0
+    status = json.loads(out)
+    assert status["sets"]["ethnicities"] == {"present": 19, "removed": 0}
+    assert status["last_sync"]["status"] == "ok"
+    code, out, _ = invoke(["status"], env)
+    assert "Last sync" in out
+
+
+def test_status_of_an_empty_store_says_to_sync(env: dict[str, str]) -> None:
+    code, out, _ = invoke(["status"], env)
+    assert code == 0
+    assert "Never synced" in out
+
+
+def test_sync_into_postgresql(env: dict[str, str], database_url: str) -> None:
+    code, out, err = invoke(["sync", "--json", "--db", database_url], env)
+    assert code == 0, err
+    assert json.loads(out)["ethnicities"]["total"] == 19
+
+
+def test_missing_settings_exit_2_and_say_what_to_set(env: dict[str, str]) -> None:
+    del env["LABRIDGE_URL"]
+    code, _, err = invoke(["sync"], env)
+    assert code == 2
+    assert "LABRIDGE_URL" in err
+    assert "labridge init" in err
+
+
+def test_refused_credentials_exit_3_without_leaking_the_password(env: dict[str, str]) -> None:
+    env["LABRIDGE_PASSWORD"] = "Not-" + PASSWORD
+    code, out, err = invoke(["sync", "-vv"], env)
+    assert code == 3
+    assert "refused" in err
+    assert "LABRIDGE_PASSWORD" in err
+    assert PASSWORD not in out + err
+
+
+def test_unreachable_la_exits_3_with_a_hint(env: dict[str, str]) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env["LABRIDGE_URL"] = f"http://127.0.0.1:{port}"
+    code, _, err = invoke(["sync"], env)
+    assert code == 3
+    assert "cannot reach LA" in err
+    assert "what to do" in err
+
+
+def test_init_writes_a_private_commented_file_and_refuses_to_overwrite(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    target = tmp_path / "labridge.toml"
+    code, _, _ = invoke(["init", "--url", "https://x.example", "--username", "me"], env)
+    assert code == 0
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    text = target.read_text()
+    assert "# " in text
+    assert 'url = "https://x.example"' in text
+    code, _, err = invoke(["init"], env)
+    assert code == 2
+    assert "--force" in err
+    code, _, _ = invoke(["init", "--force"], env)
+    assert code == 0
+
+
+def test_config_file_is_read(env: dict[str, str], tmp_path: Path) -> None:
+    (tmp_path / "other.toml").write_text(
+        f'[la]\nurl = "{env.pop("LABRIDGE_URL")}"\nusername = "{env.pop("LABRIDGE_USERNAME")}"\n'
+    )
+    code, out, err = invoke(["sync", "--json", "--config", str(tmp_path / "other.toml")], env)
+    assert code == 0, err
+    assert json.loads(out)["ethnicities"]["total"] == 19
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_sandbox_serve_runs_until_stopped(tmp_path: Path) -> None:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port),
+         "--db", str(tmp_path / "sandbox.db")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        stats = _wait_for(f"http://127.0.0.1:{port}/_sandbox/stats")
+        assert stats["candidates"] >= 3
+        wsdl = httpx.get(f"http://127.0.0.1:{port}/webservices/soap/user.cfc?wsdl", timeout=5)
+        assert b"GetCandidates" in wsdl.content
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+    assert (tmp_path / "sandbox.db").exists()
+
+
+def _wait_for(url: str) -> dict[str, int]:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            return dict(httpx.get(url, timeout=1).json())
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def test_demo_runs_the_whole_workflow_in_a_real_process(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABRIDGE_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "labridge", "demo", "--keep", str(tmp_path / "demo")],
+        capture_output=True, text=True, timeout=120, env={**env, "COLUMNS": "120"},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "Sync reference data" in out
+    assert "Nothing changed" not in result.stderr
+    assert "Changes on the second run: none" in out
+    assert "GetFrameworks" in out
+    assert "Authenticate" in out
+    assert (tmp_path / "demo" / "labridge.db").exists()
