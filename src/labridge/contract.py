@@ -503,9 +503,13 @@ def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
         mb = t.member(name)
         if mb is None:
             extras[name] = v
-        elif v is not None:
+        elif v is not None or t.model.model_fields[mb.attr].default is None:
+            # A nil member stays set (to None) on a nillable field, so that it is told apart from
+            # an omitted one (la-api.md §3.6); elsewhere it falls back to the field's default.
             kwargs[mb.attr] = from_wire(mb.type, v)
-    return t.model.model_validate({**kwargs, "extras": extras})
+    if extras:
+        kwargs["extras"] = extras
+    return t.model.model_validate(kwargs)
 
 
 def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:

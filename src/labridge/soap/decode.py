@@ -74,11 +74,24 @@ class _Decoder:
         self._budget = limits.max_nodes
         self._limit = limits.max_nodes
         self._stack: set[int] = set()
+        self._depth = 0
+        self._max_depth = limits.max_depth
 
     def value(self, el: etree._Element, expected: c.TypeExpr | None) -> Any:
         self._budget -= 1
         if self._budget < 0:
             raise ProtocolError(f"message expands to more than {self._limit} nodes")
+        if self._depth >= self._max_depth:
+            raise ProtocolError(
+                f"message nests values deeper than {self._max_depth} levels (each href counts)"
+            )
+        self._depth += 1
+        try:
+            return self._value(el, expected)
+        finally:
+            self._depth -= 1
+
+    def _value(self, el: etree._Element, expected: c.TypeExpr | None) -> Any:
         href = el.get("href")
         if href is not None:
             return self._follow(href, expected)

@@ -16,15 +16,19 @@ from ..errors import ProtocolError
 
 DEFAULT_MAX_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_NODES = 1_000_000
+DEFAULT_MAX_DEPTH = 100
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps applied to every message: its size in bytes and the number of nodes decoding may
-    expand (``href`` references can fan out, so the cap counts nodes after resolution)."""
+    """Caps applied to every message: its size in bytes, the number of nodes decoding may expand
+    (``href`` references can fan out, so the cap counts nodes after resolution), and how deep
+    decoded values may nest (so that a chain of references cannot exhaust the stack)."""
 
     max_bytes: int = DEFAULT_MAX_BYTES
     max_nodes: int = DEFAULT_MAX_NODES
+    #: Nesting of decoded values, each ``href`` followed counting as a level.
+    max_depth: int = DEFAULT_MAX_DEPTH
 
 
 DEFAULT_LIMITS = Limits()
@@ -60,7 +64,7 @@ def _refuse_dtd_and_pis(root: etree._Element) -> None:
     docinfo = root.getroottree().docinfo
     if getattr(docinfo, "doctype", "") or docinfo.internalDTD is not None:
         raise ProtocolError("XML with a DOCTYPE is refused (no DTDs or entities in SOAP)")
-    for node in root.itersiblings(preceding=True):
+    for node in (*root.itersiblings(preceding=True), *root.itersiblings()):
         if isinstance(node, etree._ProcessingInstruction):
             raise ProtocolError("XML processing instructions are refused")
     if next(root.iter(etree.ProcessingInstruction), None) is not None:
