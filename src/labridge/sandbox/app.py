@@ -119,15 +119,7 @@ class Sandbox:
         return [op.name for op in service.operations if op.name in services.HANDLERS]
 
     def handle(self, service: c.Service, body: bytes) -> Response:
-        return self.dispatch(service, self.decode(body))
-
-    def decode(self, body: bytes) -> Call:
-        try:
-            return decode_request(body, self.limits)
-        except RecursionError:
-            # The codec follows href chains recursively (XML depth itself is capped by lxml);
-            # a chain deeper than Python's stack is the message's fault, not the sandbox's.
-            raise ProtocolError("message nests too deeply: href chain too long") from None
+        return self.dispatch(service, decode_request(body, self.limits))
 
     def dispatch(self, service: c.Service, call: Call) -> Response:
         op = self.resolve(service, call.operation)

@@ -188,3 +188,44 @@ meta = Table(
     Column("key", String(TEXT_LEN), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# -- Enrolment journal (design.md, "Exactly once") ------------------------------------------------
+# One row per learner and course: the latest outcome, and what labridge last pushed to LA for that
+# learner (so that a later update sends only what changed). Written *before* every GroupEnrolment
+# call (state "pending") and again after it; a "pending" row found later means the call's fate is
+# unknown and must be reconciled with LA before anything is resent.
+enrolments = Table(
+    "enrolments",
+    metadata,
+    # The learner's id in the source (SourceSystemLearnerUUID); for a row with no id, its origin.
+    _text("source_id", primary_key=True),
+    # The resolved CourseUUID, or the source's course text when it did not resolve.
+    _text("course", primary_key=True),
+    # pending | enrolled | refused | invalid | skipped
+    Column("state", String(16), nullable=False),
+    Column("candidate_uuid", String(TEXT_LEN), nullable=True),
+    # Where the record came from ("learners.csv line 14").
+    Column("origin", Text, nullable=False),
+    # JSON list of {"field", "code", "message"}: LA's MessageList or labridge's own findings.
+    Column("problems", Text, nullable=False),
+    # JSON of the members last sent to LA (wire names), or NULL when nothing was ever sent.
+    Column("pushed", Text, nullable=True),
+    # How many times GroupEnrolment was sent for this learner and course.
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every state change of the journal, appended: the audit trail of what was tried and when.
+enrolment_events = Table(
+    "enrolment_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _text("source_id"),
+    _text("course"),
+    Column("state", String(16), nullable=False),
+    Column("candidate_uuid", String(TEXT_LEN), nullable=True),
+    Column("problems", Text, nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "source_id", "course"),
+)

@@ -1,0 +1,169 @@
+"""The enrolment journal: what labridge tried for each learner and course, and what came of it.
+
+A learner's row is written *before* GroupEnrolment is sent (state ``pending``) and again when the
+answer is known, each in its own committed transaction, so that a crash at any point leaves a
+trace that the next run reconciles with LA before sending anything again (design.md, "Exactly
+once"). Every change is also appended to ``enrolment_events``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy.orm import Session
+
+from ..errors import Problem
+from . import tables
+
+STATES = ("pending", "enrolled", "refused", "invalid", "skipped")
+
+
+@dataclass(frozen=True)
+class Entry:
+    source_id: str
+    course: str
+    state: str
+    candidate_uuid: str | None
+    origin: str
+    problems: tuple[Problem, ...]
+    pushed: dict[str, Any] | None
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.source_id, self.course)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "course": self.course,
+            "state": self.state,
+            "candidate_uuid": self.candidate_uuid,
+            "origin": self.origin,
+            "problems": [p.__dict__ for p in self.problems],
+            "attempts": self.attempts,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def _problems_json(problems: Sequence[Problem]) -> str:
+    return json.dumps([{"field": p.field, "code": p.code, "message": p.message} for p in problems])
+
+
+def _entry(row: RowMapping) -> Entry:
+    return Entry(
+        source_id=row["source_id"],
+        course=row["course"],
+        state=row["state"],
+        candidate_uuid=row["candidate_uuid"],
+        origin=row["origin"],
+        problems=tuple(Problem(**p) for p in json.loads(row["problems"])),
+        pushed=json.loads(row["pushed"]) if row["pushed"] else None,
+        attempts=row["attempts"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+def get(session: Session, source_id: str, course: str) -> Entry | None:
+    t = tables.enrolments
+    stmt = select(t).where(t.c.source_id == source_id, t.c.course == course)
+    row = session.execute(stmt).mappings().first()
+    return _entry(row) if row else None
+
+
+def load_all(session: Session) -> dict[tuple[str, str], Entry]:
+    """Every entry by (source_id, course): one query, for runs over thousands of learners."""
+    rows = session.execute(select(tables.enrolments)).mappings()
+    return {(r["source_id"], r["course"]): _entry(r) for r in rows}
+
+
+def entries(session: Session) -> list[Entry]:
+    t = tables.enrolments
+    rows = session.execute(select(t).order_by(t.c.source_id, t.c.course)).mappings()
+    return [_entry(r) for r in rows]
+
+
+def record(
+    session: Session,
+    source_id: str,
+    course: str,
+    state: str,
+    now: datetime,
+    *,
+    origin: str = "",
+    candidate_uuid: str | None = None,
+    problems: Sequence[Problem] = (),
+    pushed: Mapping[str, Any] | None = None,
+    sent: bool = False,
+) -> None:
+    """Set the learner's latest state (creating the row if needed) and log the change.
+    ``sent`` counts one more GroupEnrolment attempt; ``pushed`` replaces what was last sent;
+    ``candidate_uuid`` and ``origin`` are kept when not given."""
+    if state not in STATES:
+        raise ValueError(f"journal state must be one of {STATES}, not {state!r}")
+    values: dict[str, Any] = {
+        "state": state,
+        "problems": _problems_json(problems),
+        "updated_at": now,
+    }
+    if candidate_uuid is not None:
+        values["candidate_uuid"] = candidate_uuid
+    if origin:
+        values["origin"] = origin
+    if pushed is not None:
+        values["pushed"] = json.dumps(dict(pushed), sort_keys=True)
+    existing = get(session, source_id, course)
+    t = tables.enrolments
+    if existing is None:
+        row = {"candidate_uuid": None, "origin": "", "pushed": None, **values}
+        session.execute(
+            insert(t).values(
+                source_id=source_id, course=course, attempts=int(sent), created_at=now, **row
+            )
+        )
+    else:
+        if sent:
+            values["attempts"] = existing.attempts + 1
+        where = (t.c.source_id == source_id, t.c.course == course)
+        session.execute(update(t).where(*where).values(**values))
+    _event(session, source_id, course, state, candidate_uuid, problems, now)
+
+
+def _event(
+    session: Session,
+    source_id: str,
+    course: str,
+    state: str,
+    candidate_uuid: str | None,
+    problems: Sequence[Problem],
+    now: datetime,
+) -> None:
+    session.execute(
+        insert(tables.enrolment_events).values(
+            source_id=source_id,
+            course=course,
+            state=state,
+            candidate_uuid=candidate_uuid,
+            problems=_problems_json(problems),
+            at=now,
+        )
+    )
+
+
+def events(session: Session, source_id: str, course: str) -> list[tuple[str, datetime]]:
+    """The states a learner went through, oldest first."""
+    t = tables.enrolment_events
+    stmt = (
+        select(t.c.state, t.c.at)
+        .where(t.c.source_id == source_id, t.c.course == course)
+        .order_by(t.c.id)
+    )
+    return [(r.state, r.at) for r in session.execute(stmt)]
