@@ -199,3 +199,67 @@ def test_demo_runs_the_whole_workflow_in_a_real_process(tmp_path: Path) -> None:
     assert "GetFrameworks" in out
     assert "Authenticate" in out
     assert (tmp_path / "demo" / "labridge.db").exists()
+
+
+SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+
+
+def test_enrol_dry_run_json_sends_nothing(env: dict[str, str], sandbox: RunningSandbox) -> None:
+    before = httpx.get(sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
+    code, out, _ = invoke(["enrol", str(SAMPLE), "--dry-run", "--json"], env)
+    report = json.loads(out)
+    assert code == 1  # the sample has records to fix
+    assert report["would_enrol"] > 30
+    assert report["enrolled"] == 0
+    assert report["invalid"] >= 5
+    assert len(report["records"]) == 51
+    outcomes = {r["outcome"] for r in report["records"]}
+    assert outcomes <= {"would_enrol", "skipped", "invalid"}
+    invalid = next(r for r in report["records"] if r["outcome"] == "invalid")
+    assert set(invalid["problems"][0]) == {"field", "code", "message"}
+    after = httpx.get(sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
+    assert after == before
+
+
+def test_enrol_from_sql_then_enrolments_report(
+    env: dict[str, str], sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    mis = tmp_path / "mis.db"
+    import csv
+    import sqlite3
+
+    with SAMPLE.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    with sqlite3.connect(mis) as conn:
+        cols = list(rows[0])
+        conn.execute(f"CREATE TABLE learners ({', '.join(cols)})")
+        conn.executemany(
+            f"INSERT INTO learners VALUES ({', '.join('?' * len(cols))})",
+            [[r[c] for c in cols] for r in rows[:5]],
+        )
+    query = "SELECT * FROM learners"
+    code, out, err = invoke(
+        ["enrol", "--sql", query, "--source-db", f"sqlite:///{mis}", "--json", "--db",
+         str(tmp_path / "sql-store.db")],
+        env,
+    )  # fmt: skip
+    report = json.loads(out)
+    assert report["enrolled"] + report["invalid"] + report["skipped"] == 5, err
+    assert report["enrolled"] >= 3
+    code, out, _ = invoke(
+        ["enrolments", "--json", "--db", str(tmp_path / "sql-store.db"), "--csv",
+         str(tmp_path / "todo.csv")],
+        env,
+    )  # fmt: skip
+    assert code == 0
+    listed = json.loads(out)
+    assert {e["source_id"] for e in listed} == {r["learner_id"] for r in rows[:5]}
+    assert all(e["state"] in ("enrolled", "invalid", "skipped") for e in listed)
+    lines = (tmp_path / "todo.csv").read_text().splitlines()
+    assert lines[0].startswith("source_id,course,course_name,state")
+
+
+def test_enrol_needs_a_source(env: dict[str, str]) -> None:
+    code, _, err = invoke(["enrol"], env)
+    assert code == 2
+    assert "--sql" in err

@@ -12,14 +12,15 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Collection, Coroutine
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 import typer
 
-from . import console, store
+from . import console, reports, store
 from .client import AsyncClient
 from .config import CONFIG_FILE, Settings, load_settings, render_config
 from .errors import (
@@ -30,6 +31,13 @@ from .errors import (
     RefusedError,
     TransportError,
 )
+from .models import Framework
+from .sources import SourceRow
+from .sources.mapping import Mapping, load_mapping
+from .sources.open import open_source
+from .sources.sql import read_sql
+from .store import journal
+from .workflows import enrol as enrol_workflow
 from .workflows import sync as sync_workflow
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_LA = 0, 1, 2, 3
@@ -235,6 +243,174 @@ def read_status(settings: Settings) -> dict[str, Any]:
     try:
         with db.session() as session:
             return store.status(session)
+    finally:
+        db.close()
+
+
+@app.command()
+@handles_errors
+def enrol(
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A CSV export or an ILR XML file. Omit it with --sql.", show_default=False
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option("--sql", help="A SELECT on the MIS database, columns named as in a CSV."),
+    ] = None,
+    source_db: Annotated[
+        str | None,
+        typer.Option("--source-db", help="SQLAlchemy URL of the MIS database for --sql."),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="TOML: renames, value maps, defaults, ILR mappings."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would happen; send no enrolment.")
+    ] = False,
+    send_login_details: Annotated[
+        bool,
+        typer.Option(
+            "--send-login-details",
+            help="Ask LA to e-mail each new learner their login (the link expires in 24 hours).",
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="Enrolments in flight at once.")
+    ] = 4,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+    username: UserOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Enrol learners from a CSV export, an ILR file or a SQL query, exactly once.
+
+    First syncs LA's reference data and candidates, then checks every record before LA sees it
+    (mandatory fields, formats, ULN check digit, age, references by name, UUID, e-mail or QAN),
+    skips learners already enrolled, and enrols the rest with a progress bar, showing every
+    problem LA reports. Interrupted or crashed? Run the same command again: nobody is enrolled
+    twice and nobody is lost. Exit code 1 when any record was invalid or refused.
+    """
+    _logging(verbose)
+    settings = settings_from(config, url, username, db)
+    spec = SourceSpec.build(source, sql, source_db, mapping)
+    options = enrol_workflow.Options(
+        dry_run=dry_run, send_login_details=send_login_details, concurrency=concurrency
+    )
+    report, names = run_enrol(settings, spec, options, quiet=as_json)
+    if as_json:
+        console.print_json(report.as_dict())
+    else:
+        console.out.print(console.enrol_table(report, names))
+        console.out.print(console.enrol_summary(report))
+        if report.failed:
+            console.out.print(
+                "Fix the listed fields in the source and run the same command again; "
+                "[bold]labridge enrolments[/bold] lists what needs fixing."
+            )
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where learners come from: a file (CSV or ILR) or a SQL query, and the mapping."""
+
+    path: Path | None
+    sql: str | None
+    source_db: str | None
+    mapping: Mapping
+
+    @classmethod
+    def build(
+        cls, path: Path | None, sql: str | None, source_db: str | None, mapping: Path | None
+    ) -> SourceSpec:
+        if (path is None) == (sql is None):
+            raise ConfigurationError(
+                "give either a SOURCE file or --sql (with --source-db), not both or neither",
+                hint="e.g. `labridge enrol learners.csv` or "
+                '`labridge enrol --sql "SELECT ..." --source-db postgresql://...`',
+            )
+        if sql is not None and not source_db:
+            raise ConfigurationError("--sql needs --source-db, the MIS database URL")
+        return cls(path, sql, source_db, load_mapping(mapping) if mapping else Mapping())
+
+    def rows(self, course_qans: Collection[str]) -> list[SourceRow]:
+        if self.sql is not None and self.source_db is not None:
+            return list(read_sql(self.sql, self.source_db, self.mapping))
+        assert self.path is not None
+        return list(open_source(self.path, self.mapping, course_qans))
+
+
+def run_enrol(
+    settings: Settings,
+    spec: SourceSpec,
+    options: enrol_workflow.Options,
+    *,
+    quiet: bool = False,
+) -> tuple[enrol_workflow.EnrolReport, dict[str, str]]:
+    """Sync, read the source, enrol: shared by ``enrol`` and ``demo``. Returns the report and
+    course names by UUID for display."""
+    run_sync(settings, quiet=True)
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            courses = cast(list[Framework], store.list_set(session, "frameworks"))
+        names = {f.course_uuid: f.name for f in courses}
+        rows = spec.rows([f.qan for f in courses if f.qan])
+
+        async def go() -> enrol_workflow.EnrolReport:
+            label = "Checking" if options.dry_run else "Enrolling"
+            with console.progress(label, total=len(rows), quiet=quiet) as bar:
+                async with make_client(settings) as client:
+                    enroller = enrol_workflow.Enroller(
+                        client,
+                        db,
+                        options,
+                        on_record=lambda r: bar.advance(f"{label} {r.source_id}"),
+                    )
+                    return await enroller.run(rows)
+
+        return run(go()), names
+    finally:
+        db.close()
+
+
+@app.command()
+@handles_errors
+def enrolments(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option("--csv", help="Also write the list, one line per problem, to this CSV file."),
+    ] = None,
+) -> None:
+    """List every learner's latest enrolment outcome, with LA's messages: the to-do list for
+    whoever fixes the source data."""
+    settings = settings_from(config, db=db)
+    entries, names = read_journal(settings)
+    if csv_path is not None:
+        reports.write_enrolments_csv(csv_path, entries, names)
+        console.err.print(f"Wrote [bold]{csv_path}[/bold].")
+    if as_json:
+        console.print_json([e.as_dict() for e in entries])
+    else:
+        console.out.print(console.journal_table(entries, names))
+
+
+def read_journal(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            courses = cast(list[Framework], store.list_set(session, "frameworks"))
+            return journal.entries(session), {f.course_uuid: f.name for f in courses}
     finally:
         db.close()
 

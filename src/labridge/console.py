@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -18,6 +18,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .store.journal import Entry
+from .workflows.enrol import OUTCOMES, EnrolReport
 from .workflows.sync import SyncReport
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
@@ -94,4 +96,63 @@ def calls_table(stats: Mapping[str, Any]) -> Table:
     table.add_column("calls", justify="right")
     for op, n in sorted(stats.get("calls", {}).items()):
         table.add_row(op, str(n))
+    return table
+
+
+_OUTCOME_STYLE = {
+    "enrolled": "green",
+    "would_enrol": "cyan",
+    "skipped": "dim",
+    "refused": "red",
+    "invalid": "yellow",
+}
+
+
+def enrol_table(report: EnrolReport, course_names: Mapping[str, str]) -> Table:
+    """One line per record: outcome, course, candidate, and every problem (or the skip reason)."""
+    title = "Enrolment plan (dry run: nothing sent)" if report.dry_run else "Enrolment"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("learner")
+    table.add_column("where")
+    table.add_column("outcome")
+    table.add_column("course")
+    table.add_column("details")
+    for rec in report.records:
+        style = _OUTCOME_STYLE.get(rec.outcome, "")
+        details = rec.reason or rec.candidate_uuid
+        if rec.problems:
+            details = "\n".join(
+                f"[bold]{p.field}[/bold] ({p.code}): {p.message}" for p in rec.problems
+            )
+        table.add_row(
+            rec.source_id,
+            rec.origin,
+            f"[{style}]{rec.outcome}[/{style}]",
+            course_names.get(rec.course, rec.course),
+            details,
+        )
+    return table
+
+
+def enrol_summary(report: EnrolReport) -> str:
+    counts = report.as_dict()
+    parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in OUTCOMES if counts[o]]
+    return "Records: " + (", ".join(parts) if parts else "none")
+
+
+def journal_table(entries: Sequence[Entry], course_names: Mapping[str, str]) -> Table:
+    table = Table(title="Latest enrolment outcome per learner", title_justify="left")
+    for col in ("learner", "course", "state", "candidate", "where", "what to fix"):
+        table.add_column(col)
+    for e in entries:
+        style = _OUTCOME_STYLE.get(e.state, "")
+        fixes = "\n".join(f"[bold]{p.field}[/bold] ({p.code}): {p.message}" for p in e.problems)
+        table.add_row(
+            e.source_id,
+            course_names.get(e.course, e.course),
+            f"[{style}]{e.state}[/{style}]",
+            e.candidate_uuid or "",
+            e.origin,
+            fixes,
+        )
     return table

@@ -40,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigurationError
-from .records import FIELDS
+from .records import ERROR_FIELD, FIELDS
+
+__all__ = ["ERROR_FIELD", "Mapping", "load_mapping", "parse_mapping"]
 
 Table = dict[str, str]
 

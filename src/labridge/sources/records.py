@@ -45,6 +45,10 @@ FIELDS: tuple[str, ...] = (
     "awarding_body_registration_no",
 )
 
+#: A field a reader adds when it could not read a row faithfully (extra cells, an unmapped ILR
+#: standard): what is wrong and how to fix it. Validation turns it into a problem of the record.
+ERROR_FIELD = "_error"
+
 
 @dataclass(frozen=True)
 class SourceRecord:

@@ -1,0 +1,275 @@
+"""Enrol: take learners from the provider's records and enrol them with GroupEnrolment, exactly
+once (la-api.md §3.5; design.md, "Exactly once", "Nothing lost").
+
+For each source row, in order:
+
+- a row the source itself skipped (nothing to enrol) is recorded as ``skipped`` with its reason;
+- a record that fails pre-flight validation is ``invalid``, with every problem;
+- a learner already enrolled on that course, by labridge's journal or by LA's own candidates
+  (synced just before), is ``skipped``;
+- otherwise, unless this is a dry run (``would_enrol``), the attempt is journalled as ``pending``
+  and committed, GroupEnrolment is sent, and the answer is journalled: ``enrolled`` with the
+  CandidateUUID, or ``refused`` with LA's whole MessageList.
+
+GroupEnrolment is never blindly retried. After an ambiguous failure (the request may have reached
+LA) labridge asks LA, with GetCandidates, whether the learner is there before sending again. A
+``pending`` row left by a crash is settled the same way on the next run: the sync before it has
+just listed LA's candidates, so a learner who did get enrolled is found there and skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .. import contract as c
+from .. import store
+from ..client import AsyncClient
+from ..errors import Problem, TransportError
+from ..models import Candidate, EnrolmentUser
+from ..sources.records import SkippedRecord, SourceRecord, SourceRow
+from ..store import journal
+from ..validate.enrolment import Checked, check_all
+from ..validate.reference import ReferenceData
+
+OUTCOMES = ("enrolled", "would_enrol", "skipped", "refused", "invalid")
+#: Sends of one learner after ambiguous failures, each preceded by a look in LA.
+MAX_SENDS = 3
+#: Journal rows that need no call (invalid, skipped) are written in batches of this size.
+BATCH = 200
+
+Clock = Callable[[], datetime]
+OnRecord = Callable[["RecordOutcome"], None]
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    source_id: str
+    origin: str
+    outcome: str
+    course: str = ""
+    candidate_uuid: str = ""
+    problems: tuple[Problem, ...] = ()
+    reason: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "origin": self.origin,
+            "outcome": self.outcome,
+            "course": self.course,
+            "candidate_uuid": self.candidate_uuid,
+            "reason": self.reason,
+            "problems": [
+                {"field": p.field, "code": p.code, "message": p.message} for p in self.problems
+            ],
+        }
+
+
+@dataclass
+class EnrolReport:
+    dry_run: bool
+    records: list[RecordOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.records if r.outcome == outcome)
+
+    @property
+    def failed(self) -> bool:
+        """Some record needs fixing in the source (exit code 1)."""
+        return any(r.outcome in ("invalid", "refused") for r in self.records)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {o: self.count(o) for o in OUTCOMES}
+        return {**counts, "records": [r.as_dict() for r in self.records]}
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    send_login_details: bool = False
+    concurrency: int = 4
+    today: date | None = None
+
+
+class Enroller:
+    """One enrolment run. Build it, then ``await run(rows)``."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        db: store.Store,
+        options: Options = Options(),
+        *,
+        clock: Clock = lambda: datetime.now(UTC),
+        on_record: OnRecord | None = None,
+    ) -> None:
+        self.client, self.db, self.options, self.clock = client, db, options, clock
+        self.on_record = on_record
+        self.report = EnrolReport(options.dry_run)
+        self._batch: list[tuple[str, str, str, str, tuple[Problem, ...]]] = []
+        with db.session() as session:
+            self.ref = ReferenceData.load(session)
+            self.journal = journal.load_all(session)
+            self.in_la = _index(store.list_set(session, "candidates"))
+
+    async def run(self, rows: Iterable[SourceRow]) -> EnrolReport:
+        semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for checked in check_all(self._records(rows), self.ref, today=self.options.today):
+                    if self._settled(checked):
+                        continue
+                    await semaphore.acquire()
+                    task = group.create_task(self._send(checked))
+                    task.add_done_callback(lambda _: semaphore.release())
+        except BaseExceptionGroup as failed:
+            raise _first_leaf(failed) from None
+        finally:
+            self._flush()
+        return self.report
+
+    # -- the decisions that need no call ----------------------------------------------------------
+
+    def _records(self, rows: Iterable[SourceRow]) -> Iterator[SourceRecord]:
+        for row in rows:
+            if isinstance(row, SkippedRecord):
+                key = row.source_id or row.origin
+                self._done(RecordOutcome(key, row.origin, "skipped", reason=row.reason))
+                self._journal_later(key, "", "skipped", row.origin, ())
+            else:
+                yield row
+
+    def _settled(self, checked: Checked) -> bool:
+        """Decide without calling LA when possible; True when the record is done."""
+        rec = checked.record
+        source_id = rec.source_id or rec.origin
+        if checked.course_uuid and self._already_enrolled(checked):
+            return True
+        if not checked.ok:
+            course = checked.course_uuid or rec.fields.get("course", "")
+            self._done(
+                RecordOutcome(source_id, rec.origin, "invalid", course, problems=checked.problems)
+            )
+            self._journal_later(source_id, course, "invalid", rec.origin, checked.problems)
+            return True
+        if self.options.dry_run:
+            self._done(RecordOutcome(source_id, rec.origin, "would_enrol", checked.course_uuid))
+            return True
+        return False
+
+    def _already_enrolled(self, checked: Checked) -> bool:
+        rec, key = checked.record, (checked.record.source_id, checked.course_uuid)
+        entry = self.journal.get(key)
+        if entry is not None and entry.state == "enrolled":
+            reason = f"already enrolled (candidate {entry.candidate_uuid}, in labridge's journal)"
+            self._done(self._skip(checked, entry.candidate_uuid or "", reason))
+            return True
+        candidate = self.in_la.get(key)
+        if candidate is None:
+            return False
+        reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
+        self._done(self._skip(checked, candidate.candidate_uuid, reason))
+        if not self.options.dry_run:
+            self._record(key, "enrolled", rec.origin, candidate_uuid=candidate.candidate_uuid)
+        return True
+
+    def _skip(self, checked: Checked, candidate: str, reason: str) -> RecordOutcome:
+        rec = checked.record
+        return RecordOutcome(rec.source_id, rec.origin, "skipped", checked.course_uuid, candidate,
+                             reason=reason)  # fmt: skip
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def _send(self, checked: Checked) -> None:
+        assert checked.user is not None
+        rec, user = checked.record, checked.user
+        key = (rec.source_id, checked.course_uuid)
+        pushed = c.to_wire(c.StructRef(c.type_of_model(EnrolmentUser).name), user)
+        for _ in range(MAX_SENDS):
+            self._record(key, "pending", rec.origin, pushed=pushed, sent=True)
+            try:
+                answer = await self.client.group_enrolment(
+                    user, send_login_details=self.options.send_login_details
+                )
+            except TransportError as exc:
+                if not exc.maybe_sent:
+                    raise  # it never left: the row stays pending and the next run sends it
+                found = await self._find_in_la(key)
+                if found is not None:
+                    self._enrolled(checked, found.candidate_uuid)
+                    return
+                continue  # LA has no such learner: the request did not land, send again
+            if answer.success:
+                self._enrolled(checked, answer.candidate_uuid)
+            else:
+                problems = tuple(Problem(m.field, m.code, m.message) for m in answer.messages)
+                self._record(key, "refused", rec.origin, problems=problems)
+                outcome = RecordOutcome(rec.source_id, rec.origin, "refused", key[1],
+                                        problems=problems)  # fmt: skip
+                self._done(outcome)
+            return
+        raise TransportError(
+            f"GroupEnrolment for {rec.source_id} ({rec.origin}) failed {MAX_SENDS} times without "
+            "reaching LA",
+            hint="check the network to LA and run the same command again; nothing is duplicated",
+        )
+
+    async def _find_in_la(self, key: tuple[str, str]) -> Candidate | None:
+        listed = await self.client.get_candidates("", active=True, completed=True, test=True)
+        return _index(listed).get(key)
+
+    def _enrolled(self, checked: Checked, candidate_uuid: str) -> None:
+        rec = checked.record
+        key = (rec.source_id, checked.course_uuid)
+        self._record(key, "enrolled", rec.origin, candidate_uuid=candidate_uuid)
+        self._done(RecordOutcome(rec.source_id, rec.origin, "enrolled", key[1], candidate_uuid))
+
+    # -- journal and report ---------------------------------------------------------------------
+
+    def _record(self, key: tuple[str, str], state: str, origin: str, **kw: Any) -> None:
+        with self.db.begin() as session:
+            journal.record(session, key[0], key[1], state, self.clock(), origin=origin, **kw)
+
+    def _journal_later(
+        self, source_id: str, course: str, state: str, origin: str, problems: tuple[Problem, ...]
+    ) -> None:
+        if self.options.dry_run:
+            return
+        existing = self.journal.get((source_id, course))
+        if existing is not None and existing.state == "enrolled":
+            return  # never overwrite a success with a later bad row
+        self._batch.append((source_id, course, state, origin, problems))
+        if len(self._batch) >= BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._batch:
+            return
+        now = self.clock()
+        with self.db.begin() as session:
+            for source_id, course, state, origin, problems in self._batch:
+                journal.record(session, source_id, course, state, now, origin=origin,
+                               problems=problems)  # fmt: skip
+        self._batch.clear()
+
+    def _done(self, outcome: RecordOutcome) -> None:
+        self.report.records.append(outcome)
+        if self.on_record is not None:
+            self.on_record(outcome)
+
+
+def _index(candidates: Iterable[Any]) -> dict[tuple[str, str], Candidate]:
+    out: dict[tuple[str, str], Candidate] = {}
+    for cand in candidates:
+        if isinstance(cand, Candidate) and cand.source_id:
+            out.setdefault((cand.source_id, cand.course_uuid), cand)
+    return out
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
