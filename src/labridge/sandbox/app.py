@@ -1,10 +1,11 @@
 """The sandbox web app: LA's SOAP services over HTTP (la-api.md §1, §2).
 
 ``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
-WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds and how often each operation was
-called. Every problem with a message is a SOAP 1.1 ``soapenv:Client`` fault with HTTP 500; an
-unexpected error is a ``soapenv:Server`` fault, logged; nothing a client sends crashes or hangs
-the app.
+WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds, how often each operation was
+called and how many calls met an injected fault (``/_sandbox/faults`` and
+``/_sandbox/last-request`` are the test hooks of :mod:`.faults`). Every problem with a message is
+a SOAP 1.1 ``soapenv:Client`` fault with HTTP 500; an unexpected error is a ``soapenv:Server``
+fault, logged; nothing a client sends crashes or hangs the app.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from .. import contract as c
 from ..errors import ProtocolError
 from ..soap import DEFAULT_LIMITS, Limits, decode_request, encode_fault, encode_response
 from ..soap import Request as Call
-from . import services, wsdl
+from . import faults, services, wsdl
 from .db import SandboxDB
+from .faults import Faults, Mode, RequestLog
 from .sessions import SessionRefused, Sessions, utc_now
 
 log = logging.getLogger("labridge.sandbox")
@@ -64,6 +66,8 @@ class Sandbox:
         self.db = db
         self.sessions = sessions
         self.limits = limits
+        self.faults = Faults()
+        self.requests = RequestLog()
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -88,30 +92,44 @@ class Sandbox:
         )
 
     async def stats(self, request: Request) -> Response:
-        return JSONResponse(await run_in_threadpool(self.db.stats))
+        figures: dict[str, Any] = dict(await run_in_threadpool(self.db.stats))
+        figures["faults_fired"] = self.faults.fired()
+        return JSONResponse(figures)
 
     async def call(self, service: c.Service, request: Request) -> Response:
-        fault_ns = service.response_header_namespace
+        # Parsing and the database are blocking work (a password check is a deliberately slow
+        # scrypt): keep them off the event loop.
         try:
             body = await read_capped(request, self.limits.max_bytes)
-            # Parsing and the database are blocking work (a password check is a deliberately
-            # slow scrypt): keep them off the event loop.
-            return await run_in_threadpool(self.handle, service, body)
-        except ProtocolError as exc:
+            received = await run_in_threadpool(self.receive, body)
+        except Exception as exc:
+            return self.failure(service, exc)
+        fault = self.faults.take(received.operation)
+        if fault is not None and fault.mode is Mode.FAIL_BEFORE:
+            return faults.unavailable(fault)
+        try:
+            response = await run_in_threadpool(self.dispatch, service, received)
+        except Exception as exc:
+            response = self.failure(service, exc)
+        return await faults.deliver(fault, response)
+
+    def failure(self, service: c.Service, exc: Exception) -> Response:
+        """The answer to a call that raised ``exc``: a SOAP fault, mostly."""
+        fault_ns = service.response_header_namespace
+        if isinstance(exc, ProtocolError):
             return _xml(encode_fault(CLIENT_FAULT, _message(exc), header_namespace=fault_ns), 500)
-        except SessionRefused as exc:
+        if isinstance(exc, SessionRefused):
             text = f"{c.AUTH_FAILED_PREFIX} {exc.reason}"
             fault = encode_fault(c.AUTH_FAULTCODE, text, loggedin=c.NO, header_namespace=fault_ns)
             return _xml(fault, 500)
-        except _Unserved as exc:
+        if isinstance(exc, _Unserved):
             return _xml(encode_fault(SERVER_FAULT, _message(exc), header_namespace=fault_ns), 500)
-        except ClientDisconnect:
+        if isinstance(exc, ClientDisconnect):
             log.info("client left before sending its whole request to %s", service.path)
             return Response(status_code=400)  # nobody is there to read it
-        except Exception:
-            log.exception("sandbox error answering a call to %s", service.path)
-            text = "the sandbox failed to answer this call; see its log"
-            return _xml(encode_fault(SERVER_FAULT, text, header_namespace=fault_ns), 500)
+        log.error("sandbox error answering a call to %s", service.path, exc_info=exc)
+        text = "the sandbox failed to answer this call; see its log"
+        return _xml(encode_fault(SERVER_FAULT, text, header_namespace=fault_ns), 500)
 
     # -- SOAP ----------------------------------------------------------------------------------
 
@@ -119,7 +137,13 @@ class Sandbox:
         return [op.name for op in service.operations if op.name in services.HANDLERS]
 
     def handle(self, service: c.Service, body: bytes) -> Response:
-        return self.dispatch(service, decode_request(body, self.limits))
+        return self.dispatch(service, self.receive(body))
+
+    def receive(self, body: bytes) -> Call:
+        """Decode a call and keep its envelope for ``/_sandbox/last-request``."""
+        call = decode_request(body, self.limits)
+        self.requests.record(call.operation, body)
+        return call
 
     def dispatch(self, service: c.Service, call: Call) -> Response:
         op = self.resolve(service, call.operation)
@@ -204,10 +228,12 @@ def create_app(
         for service in c.SERVICES
     ]
     routes.append(Route(STATS_PATH, sandbox.stats, methods=["GET"]))
+    routes += faults.routes(sandbox.faults, sandbox.requests)
     app = Starlette(routes=routes)
     state: Any = app.state
     state.sandbox = sandbox
     state.db = db
     state.sessions = sandbox.sessions
     state.limits = sandbox.limits
+    state.faults = sandbox.faults
     return app

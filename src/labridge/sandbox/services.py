@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from .. import contract as c
 from .. import models as m
 from ..errors import ProtocolError
+from . import enrolment
 
 if TYPE_CHECKING:
     from .db import SandboxDB
@@ -116,6 +117,22 @@ def get_candidates(params: Params, db: SandboxDB) -> Any:
             test=query.test,
         ),
     )
+
+
+@handles("GroupEnrolment")
+def group_enrolment(params: Params, db: SandboxDB) -> Any:
+    """Enrol one learner, or list every problem (la-api.md §3.5; rules in :mod:`.enrolment`).
+    ``blnAssignEvaluationOnEnroll`` is accepted and has no effect in the sandbox."""
+    args = enrolment.arguments("GroupEnrolment", params)
+    send = bool(args.get("send_login_details"))
+    return answer("GroupEnrolment", enrolment.enrol(db, args.get("user"), send_login_details=send))
+
+
+@handles("UpdateEnrolment")
+def update_enrolment(params: Params, db: SandboxDB) -> Any:
+    """Change the members given, or list every problem (la-api.md §3.6)."""
+    args = enrolment.arguments("UpdateEnrolment", params)
+    return answer("UpdateEnrolment", enrolment.update(db, args.get("user")))
 
 
 def _first_error(name: str, exc: ValidationError) -> str:

@@ -9,7 +9,7 @@ once"). Every change is also appended to ``enrolment_events``.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -103,10 +103,12 @@ def record(
     problems: Sequence[Problem] = (),
     pushed: Mapping[str, Any] | None = None,
     sent: bool = False,
-) -> None:
+    unless: Collection[str] = (),
+) -> bool:
     """Set the learner's latest state (creating the row if needed) and log the change.
     ``sent`` counts one more GroupEnrolment attempt; ``pushed`` replaces what was last sent;
-    ``candidate_uuid`` and ``origin`` are kept when not given."""
+    ``candidate_uuid`` and ``origin`` are kept when not given. Nothing is written when the row
+    is in one of the states ``unless`` names; returns whether it was written."""
     if state not in STATES:
         raise ValueError(f"journal state must be one of {STATES}, not {state!r}")
     values: dict[str, Any] = {
@@ -121,6 +123,8 @@ def record(
     if pushed is not None:
         values["pushed"] = json.dumps(dict(pushed), sort_keys=True)
     existing = get(session, source_id, course)
+    if existing is not None and existing.state in unless:
+        return False
     t = tables.enrolments
     if existing is None:
         row = {"candidate_uuid": None, "origin": "", "pushed": None, **values}
@@ -135,6 +139,7 @@ def record(
         where = (t.c.source_id == source_id, t.c.course == course)
         session.execute(update(t).where(*where).values(**values))
     _event(session, source_id, course, state, candidate_uuid, problems, now)
+    return True
 
 
 def _event(

@@ -239,9 +239,6 @@ class Enroller:
     ) -> None:
         if self.options.dry_run:
             return
-        existing = self.journal.get((source_id, course))
-        if existing is not None and existing.state == "enrolled":
-            return  # never overwrite a success with a later bad row
         self._batch.append((source_id, course, state, origin, problems))
         if len(self._batch) >= BATCH:
             self._flush()
@@ -252,8 +249,10 @@ class Enroller:
         now = self.clock()
         with self.db.begin() as session:
             for source_id, course, state, origin, problems in self._batch:
+                # A later bad row (a repeat of an enrolled learner, say) never overwrites a
+                # success, nor an attempt whose fate is still to be settled.
                 journal.record(session, source_id, course, state, now, origin=origin,
-                               problems=problems)  # fmt: skip
+                               problems=problems, unless=("enrolled", "pending"))  # fmt: skip
         self._batch.clear()
 
     def _done(self, outcome: RecordOutcome) -> None:
