@@ -1,0 +1,80 @@
+"""Kill a real `labridge enrol` process at random points, resume it, and check that LA ends with
+every learner enrolled once: no duplicates, nobody lost, even when the local store is deleted
+between runs (issue 3, "Exactly once")."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from labridge.sandbox.server import RunningSandbox, start_background
+
+SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+KILLS = 8
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    with start_background() as running:
+        # Slow every enrolment down a little (the work is done first, then the answer waits),
+        # so that kills land before, during and after calls, not only between them.
+        fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 0.08, "count": 500}
+        httpx.post(running.url + "/_sandbox/faults", json=fault).raise_for_status()
+        yield running
+
+
+def _command(store: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store), *extra]
+
+
+def _env(sandbox: RunningSandbox) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABRIDGE_")}
+    return {**env, "LABRIDGE_URL": sandbox.url, "LABRIDGE_USERNAME": "sandbox",
+            "LABRIDGE_PASSWORD": "sandbox"}  # fmt: skip
+
+
+def test_killed_and_resumed_enrolment_enrols_everyone_exactly_once(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    rnd = random.Random(20261127)
+    store = tmp_path / "labridge.db"
+    env = _env(sandbox)
+    killed_mid_enrolment = 0
+    for attempt in range(KILLS):
+        before = httpx.get(sandbox.url + "/_sandbox/stats").json()["candidates"]
+        proc = subprocess.Popen(_command(store, "--json"), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(rnd.uniform(0.3, 3.0))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        after = httpx.get(sandbox.url + "/_sandbox/stats").json()["candidates"]
+        killed_mid_enrolment += after > before
+        if attempt % 3 == 2 and store.exists():
+            store.unlink()  # the local database is lost: LA's own candidates must still tell
+    final = subprocess.run(_command(store, "--json"), env=env, capture_output=True, text=True,
+                           timeout=120)  # fmt: skip
+    assert final.returncode == 1, final.stderr  # the sample keeps its handful of bad rows
+    report = json.loads(final.stdout)
+    stats = httpx.get(sandbox.url + "/_sandbox/stats").json()
+    assert stats["duplicate_source_ids"] == 0
+    assert killed_mid_enrolment >= 2, "the kills should interrupt enrolments in progress"
+    assert report["enrolled"] + report["skipped"] + report["invalid"] == 51
+    # 8 bad rows; once its first row is enrolled, the repeated row reads "already enrolled".
+    assert report["invalid"] == 7
+    # Everyone valid is in LA: a dry run now finds nothing left to enrol.
+    check = subprocess.run(_command(store, "--json", "--dry-run"), env=env,
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    plan = json.loads(check.stdout)
+    assert plan["would_enrol"] == 0
+    assert plan["skipped"] == 44  # 42 enrolled (one exported twice) + 1 in LA already
+    assert stats["candidates"] == 7 + 42
