@@ -18,6 +18,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Dialect,
     Index,
     Integer,
@@ -228,4 +229,45 @@ enrolment_events = Table(
     Column("problems", Text, nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Index(None, "source_id", "course"),
+)
+
+# -- Progress (la-api.md §3.3; issue: "history table") -------------------------------------------
+# The latest progress labridge knows per candidate, and how its last pull went: failed learners
+# are retried on the next pull, and the report reads start/end dates and status from here.
+progress_learners = Table(
+    "progress_learners",
+    metadata,
+    _text("candidate_uuid", primary_key=True),
+    Column("source_id", String(TEXT_LEN), nullable=False),
+    Column("course_uuid", String(TEXT_LEN), nullable=False),
+    Column("start_date", String(10), nullable=False),
+    Column("end_date", String(10), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("overall", Float, nullable=False),
+    Column("last_activity_date", String(10), nullable=False),
+    # When the last successful pull happened, and the last failure (NULL after a success).
+    Column("pulled_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("error", Text, nullable=True),
+)
+
+# One row each time something about a learner, a unit or an outcome changed: the history the
+# progress report draws over time. ``level`` is "learner" (unit_uuid and outcome_uuid ""),
+# "unit" (outcome_uuid "") or "outcome". A pull that finds nothing new writes no row.
+progress_history = Table(
+    "progress_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _text("candidate_uuid"),
+    Column("level", String(8), nullable=False),
+    Column("unit_uuid", String(TEXT_LEN), nullable=False),
+    Column("outcome_uuid", String(TEXT_LEN), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("reference", String(TEXT_LEN), nullable=False),
+    Column("percentage", Float, nullable=False),
+    Column("completed", Boolean, nullable=False),
+    Column("completed_date", String(10), nullable=False),
+    Column("evidence_count", Integer, nullable=True),
+    Column("pulled_at", UTCDateTime, nullable=False),
+    Index(None, "candidate_uuid", "level", "unit_uuid", "outcome_uuid"),
 )
