@@ -1,0 +1,38 @@
+"""The enrolment to-do list as CSV: one line per problem (or per learner when there is none), for
+whoever fixes the source data in the MIS."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from ..store.journal import Entry
+
+COLUMNS = (
+    "source_id",
+    "course",
+    "course_name",
+    "state",
+    "candidate_uuid",
+    "origin",
+    "field",
+    "code",
+    "message",
+    "updated_at",
+)
+
+
+def write_enrolments_csv(
+    path: Path, entries: Sequence[Entry], course_names: Mapping[str, str]
+) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        for e in entries:
+            head = [e.source_id, e.course, course_names.get(e.course, ""), e.state]
+            tail = [e.candidate_uuid or "", e.origin]
+            when = e.updated_at.isoformat()
+            for p in e.problems or [None]:
+                problem = [p.field, p.code, p.message] if p else ["", "", ""]
+                writer.writerow([*head, *tail, *problem, when])
