@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from .errors import ConfigurationError
 
@@ -44,11 +44,50 @@ class StoreSettings(BaseModel):
     database_url: str = DEFAULT_DATABASE_URL
 
 
+class SourceSettings(BaseModel):
+    """One source of learners for ``labridge run``: a file, or a SQL query on the MIS."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: Path | None = None
+    sql: str | None = None
+    source_db: str | None = None
+    mapping: Path | None = None
+    #: Enrol new learners from it, and push changes of enrolled ones.
+    enrol: bool = True
+    update: bool = True
+    send_login_details: bool = False
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SourceSettings:
+        if (self.path is None) == (self.sql is None):
+            raise ValueError("a [[run.sources]] entry has either path or sql (with source_db)")
+        if self.sql is not None and not self.source_db:
+            raise ValueError("a [[run.sources]] entry with sql needs source_db")
+        return self
+
+
+class RunSettings(BaseModel):
+    """The unattended cycle of ``labridge run``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: Minutes between the starts of two cycles (ignored when ``cron`` is set).
+    every_minutes: float = Field(default=60.0, gt=0)
+    #: A crontab line ("0 6 * * 1-5": 06:00 on weekdays), instead of ``every_minutes``.
+    cron: str = ""
+    #: Pull progress down to outcomes (GetProgressFull) rather than units.
+    progress_full: bool = False
+    progress_concurrency: int = Field(default=8, ge=1, le=64)
+    sources: list[SourceSettings] = Field(default_factory=list)
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     la: LASettings = LASettings()
     store: StoreSettings = StoreSettings()
+    run: RunSettings = RunSettings()
 
     def require_la(self) -> LASettings:
         """The LA connection settings, or a :class:`ConfigurationError` naming what is missing."""
@@ -109,13 +148,25 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"la", "store"}
+    unknown = set(data) - {"la", "store", "run"}
     if unknown:
         raise ConfigurationError(
             f"{path} has unknown section(s) {sorted(unknown)}",
-            hint="the sections are [la], [store]",
+            hint="the sections are [la], [store] and [run]",
         )
+    _resolve_paths(data.get("run"), path.parent)
     return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def _resolve_paths(run: Any, base: Path) -> None:
+    """Source and mapping paths in the file are relative to the file, not to the current
+    directory, so that a scheduled run started anywhere reads the same files."""
+    if not isinstance(run, dict):
+        return
+    for source in run.get("sources", []):
+        for key in ("path", "mapping"):
+            if isinstance(source, dict) and isinstance(source.get(key), str):
+                source[key] = str(base / source[key])
 
 
 def _describe(exc: ValidationError) -> str:
@@ -145,6 +196,27 @@ timeout = 30
 # SQLite (default): "sqlite:///labridge.db"; PostgreSQL: "postgresql://user@host/dbname".
 # Environment: LABRIDGE_DATABASE_URL
 database_url = {database_url}
+
+[run]
+# `labridge run` repeats the whole cycle: sync, enrol and update from each source below, then
+# pull progress. Minutes between cycles, or a crontab line instead (cron wins when set).
+every_minutes = 60
+# cron = "0 6 * * 1-5"
+# Pull progress down to outcomes (slower), and how many learners at once.
+progress_full = false
+progress_concurrency = 8
+
+# One block per source of learners. Paths are relative to this file.
+# [[run.sources]]
+# path = "exports/learners.csv"        # a CSV export or an ILR XML file
+# mapping = "mapping.toml"             # optional: renames, value maps, defaults
+# enrol = true                         # enrol new learners
+# update = true                        # push changes of enrolled learners
+# send_login_details = false           # LA e-mails each new learner their login
+#
+# [[run.sources]]
+# sql = "SELECT * FROM labridge_learners"
+# source_db = "postgresql://mis_reader@mis-host/mis"
 """
 
 

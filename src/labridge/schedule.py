@@ -1,0 +1,143 @@
+"""``labridge run``: the whole cycle, unattended, on a schedule (APScheduler).
+
+A cycle is a list of named steps (sync; enrol and update from each configured source; progress
+pull). Each step is logged when it starts and ends; a step that fails is logged with its error and
+the cycle carries on with the next one. Cycles never overlap: the scheduler runs at most one at a
+time (a cycle still running when the next is due makes the next one wait, then run once), and a
+lock file keyed by the store keeps a second ``labridge run`` on the same store from starting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import RunSettings
+from .errors import ConfigurationError, LabridgeError
+
+log = logging.getLogger("labridge.run")
+
+#: A step: a name for the log, and a function that does the work and returns a one-line summary.
+Step = tuple[str, Callable[[], str]]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    name: str
+    ok: bool
+    summary: str
+    seconds: float
+
+
+@dataclass
+class CycleReport:
+    started_at: datetime
+    finished_at: datetime | None = None
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(s.ok for s in self.steps)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "ok": self.ok,
+            "steps": [s.__dict__ for s in self.steps],
+        }
+
+
+def run_cycle(steps: Sequence[Step]) -> CycleReport:
+    """Run every step in order; a failing step is logged and the next one runs anyway."""
+    report = CycleReport(datetime.now(UTC))
+    log.info("cycle started: %s", ", ".join(name for name, _ in steps))
+    for name, work in steps:
+        report.steps.append(_run_step(name, work))
+    report.finished_at = datetime.now(UTC)
+    log.info("cycle finished %s", "ok" if report.ok else "with failed steps")
+    return report
+
+
+def _run_step(name: str, work: Callable[[], str]) -> StepResult:
+    started = time.perf_counter()
+    log.info("%s: started", name)
+    try:
+        summary = work()
+    except LabridgeError as exc:  # expected failures: say what to do, carry on
+        log.error("%s: failed: %s", name, exc)
+        return StepResult(name, False, str(exc), time.perf_counter() - started)
+    except Exception as exc:  # a bug must not stop the schedule either, but is logged in full
+        log.exception("%s: failed unexpectedly", name)
+        return StepResult(
+            name, False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
+        )
+    log.info("%s: %s", name, summary)
+    return StepResult(name, True, summary, time.perf_counter() - started)
+
+
+def trigger(run: RunSettings) -> CronTrigger | IntervalTrigger:
+    if run.cron:
+        try:
+            return CronTrigger.from_crontab(run.cron, timezone=UTC)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"[run] cron {run.cron!r} is not a crontab line: {exc}"
+            ) from None
+    return IntervalTrigger(minutes=run.every_minutes, timezone=UTC)
+
+
+def run_forever(run: RunSettings, make_steps: Callable[[], Sequence[Step]]) -> None:
+    """Run a cycle now, then on the schedule, until interrupted. ``make_steps`` is called per
+    cycle so that each cycle reads the settings and sources afresh."""
+    scheduler = BlockingScheduler(timezone=UTC)
+    scheduler.add_job(
+        lambda: run_cycle(make_steps()),
+        trigger(run),
+        id="labridge-cycle",
+        max_instances=1,  # never two cycles at once
+        coalesce=True,  # cycles missed while one ran collapse into one
+        misfire_grace_time=None,
+        next_run_time=datetime.now(UTC),
+    )
+    log.info("scheduled: %s", run.cron or f"every {run.every_minutes:g} minutes")
+    try:
+        scheduler.start()
+    except (KeyboardInterrupt, SystemExit):
+        scheduler.shutdown(wait=False)
+
+
+@contextmanager
+def single_instance(database_url: str) -> Iterator[Path]:
+    """Hold a lock file for this store while ``labridge run`` runs; a second one refuses to
+    start. The operating system releases the lock when the process dies, so a crash leaves
+    nothing stale behind."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    path = Path(tempfile.gettempdir()) / f"labridge-run-{digest}.lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConfigurationError(
+                "another `labridge run` is already running on this store",
+                hint=f"stop it first, or give this one another store (lock file {path})",
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield path
+    finally:
+        os.close(fd)
