@@ -1,7 +1,26 @@
-"""Reports for people: enrolment outcomes (CSV), and later progress (HTML with charts, CSV, JSON)."""
+"""Reports for people: enrolment outcomes (CSV), and learner progress (HTML with charts, CSV,
+JSON)."""
 
 from __future__ import annotations
 
 from .enrolments import write_enrolments_csv
+from .progress import (
+    LearnerProgress,
+    ProgressReport,
+    ReportFormat,
+    build_progress_report,
+    progress_csv,
+    progress_html,
+    render_progress,
+)
 
-__all__ = ["write_enrolments_csv"]
+__all__ = [
+    "LearnerProgress",
+    "ProgressReport",
+    "ReportFormat",
+    "build_progress_report",
+    "progress_csv",
+    "progress_html",
+    "render_progress",
+    "write_enrolments_csv",
+]

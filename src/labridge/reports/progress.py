@@ -8,14 +8,16 @@ learners: units are counted in SQL, the history is read once, and the rest is on
 today: ``(today - start) / (end - start) * 100``, clamped to 0..100. They are *on track* when
 their overall percentage is at least ``expected - TOLERANCE`` (10 points: LA's percentages move in
 steps of whole units and outcomes, so a learner a few points short of a straight line is normal),
-or when their status is ``Completed``. A ``Withdrawn`` learner, or one whose planned dates are
-missing or unreadable, is not judged (``on_track`` is ``None``) and counted under "not judged".
+or when their status is ``Completed``. A learner not learning now (``Withdrawn``, or on a
+``BreakInLearning``, whose plan is re-set on return), or one whose planned dates are missing or
+unreadable, is not judged (``on_track`` is ``None``) and counted under "not judged".
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -23,13 +25,17 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
 from ..store import tables as t
+from . import charts
 
 #: Points an overall percentage may trail the expected one and still count as on track.
 TOLERANCE = 10.0
+#: Statuses (la-api.md §3.3) of learners not learning now: not judged against their plan.
+NOT_JUDGED = frozenset({"Withdrawn", "BreakInLearning"})
 #: How many learners the "most behind" list names.
 MOST_BEHIND = 10
 #: The distribution buckets of overall percentages, as the report names them.
@@ -156,7 +162,7 @@ def judge(overall: float, expected: float | None, status: str, tolerance: float)
     """On track (True), behind (False), or not judged (None): the module's rule."""
     if status == "Completed":
         return True
-    if status == "Withdrawn" or expected is None:
+    if status in NOT_JUDGED or expected is None:
         return None
     return overall >= expected - tolerance
 
@@ -332,3 +338,59 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+# -- HTML -----------------------------------------------------------------------------------------
+
+#: Caps on what the HTML draws, so thousands of learners still make a page a browser opens fast.
+PANELS = 20
+COURSE_BARS = 40
+
+_env = Environment(
+    loader=PackageLoader("labridge.reports", "templates"),
+    autoescape=True,  # names and courses are user data: everything is escaped
+    trim_blocks=True,
+    lstrip_blocks=True,
+    undefined=StrictUndefined,
+)
+_env.filters["pct"] = lambda value: "" if value is None else f"{value:.0f}%"  # 37.5 -> "38%"
+
+
+def progress_html(report: ProgressReport) -> str:
+    """The report as one self-contained HTML page: inline CSS, inline SVG, no external URL."""
+    # Learners judged behind first, then the rest (on track, not judged) by how far behind.
+    ranked = sorted(report.learners, key=lambda lp: (lp.on_track is not False, -lp.gap))[:PANELS]
+    largest = sorted(report.courses, key=lambda course: -course.learners)[:COURSE_BARS]
+    bars = [(c.course, c.buckets) for c in sorted(largest, key=lambda c: c.course.casefold())]
+    return _env.get_template("progress.html.j2").render(
+        report=report,
+        summary=report.summary(),
+        buckets=BUCKETS,
+        bars=charts.course_bars(bars, BUCKETS) if bars else None,
+        panels=[charts.panel(_series(learner, report), report.today) for learner in ranked],
+        sparks={
+            learner.candidate_uuid: charts.sparkline(
+                report.history.get(learner.candidate_uuid, []), learner.name
+            )
+            for learner in report.learners
+        },
+        courses_drawn=len(bars),
+    )
+
+
+def _series(learner: LearnerProgress, report: ProgressReport) -> charts.Series:
+    return charts.Series(
+        label=learner.name,
+        points=report.history.get(learner.candidate_uuid, []),
+        start=parse_date(learner.start_date),
+        end=parse_date(learner.end_date),
+    )
+
+
+def render_progress(report: ProgressReport, fmt: ReportFormat) -> str:
+    """The report in ``fmt``: the text of the file (or of stdout, for JSON)."""
+    if fmt is ReportFormat.html:
+        return progress_html(report)
+    if fmt is ReportFormat.csv:
+        return progress_csv(report)
+    return json.dumps(report.as_dict(), indent=2) + "\n"
