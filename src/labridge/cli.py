@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Callable, Collection, Coroutine
 from dataclasses import dataclass
+from datetime import date
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar, cast
@@ -38,7 +39,9 @@ from .sources.open import open_source
 from .sources.sql import read_sql
 from .store import journal
 from .workflows import enrol as enrol_workflow
+from .workflows import progress as progress_workflow
 from .workflows import sync as sync_workflow
+from .workflows import update as update_workflow
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_LA = 0, 1, 2, 3
 #: The sandbox's documented demo login; it guards nothing but local test data.
@@ -58,6 +61,11 @@ sandbox_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(sandbox_app, name="sandbox")
+progress_app = typer.Typer(
+    help="Pull learners' progress from LA into a history of changes, and report on it.",
+    no_args_is_help=True,
+)
+app.add_typer(progress_app, name="progress")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -383,6 +391,116 @@ def run_enrol(
 
 @app.command()
 @handles_errors
+def update(
+    source: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A CSV export or an ILR XML file. Omit it with --sql.", show_default=False
+        ),
+    ] = None,
+    sql: Annotated[
+        str | None,
+        typer.Option("--sql", help="A SELECT on the MIS database, columns named as in a CSV."),
+    ] = None,
+    source_db: Annotated[
+        str | None,
+        typer.Option("--source-db", help="SQLAlchemy URL of the MIS database for --sql."),
+    ] = None,
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--mapping", help="TOML: renames, value maps, defaults, ILR mappings."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show each learner's changes (old → new); send none.")
+    ] = False,
+    clear_missing: Annotated[
+        bool,
+        typer.Option(
+            "--clear-missing",
+            help="Clear in LA the values the source no longer has (default: LA keeps them).",
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=32, help="Updates in flight at once.")
+    ] = 4,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+    username: UserOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Push changes from the same sources as enrol to LA, sending only what changed.
+
+    First syncs LA's reference data and candidates, checks every record as enrol does, finds each
+    learner's enrolment (labridge's journal, else LA's candidates), compares the record with what
+    labridge last sent and sends UpdateEnrolment with only the changed members. BirthDate,
+    Forename and Gender cannot be updated: a change is reported, to make in LA by hand. Exit code
+    1 when any record was invalid or refused; learners not enrolled yet are listed with the hint
+    to run enrol first.
+    """
+    _logging(verbose)
+    settings = settings_from(config, url, username, db)
+    spec = SourceSpec.build(source, sql, source_db, mapping)
+    options = update_workflow.Options(
+        dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
+    )
+    report = run_update(settings, spec, options, quiet=as_json)
+    if as_json:
+        console.print_json(report.as_dict())
+    else:
+        _show_update(report)
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _show_update(report: update_workflow.UpdateReport) -> None:
+    console.out.print(console.update_table(report))
+    console.out.print(console.update_summary(report))
+    if report.count("not_enrolled"):
+        console.out.print(
+            "Learners not enrolled in LA yet: run [bold]labridge enrol[/bold] with the same "
+            "source first, then update again."
+        )
+    if report.failed:
+        console.out.print("Fix the listed fields (in the source, or in LA) and run it again.")
+
+
+def run_update(
+    settings: Settings,
+    spec: SourceSpec,
+    options: update_workflow.Options,
+    *,
+    quiet: bool = False,
+) -> update_workflow.UpdateReport:
+    """Sync (so that candidates are fresh), read the source, push the changes: shared by
+    ``update``, ``demo`` and ``run``."""
+    run_sync(settings, quiet=True)
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            courses = cast(list[Framework], store.list_set(session, "frameworks"))
+        rows = spec.rows([f.qan for f in courses if f.qan])
+
+        async def go() -> update_workflow.UpdateReport:
+            label = "Comparing" if options.dry_run else "Updating"
+            with console.progress(label, total=len(rows), quiet=quiet) as bar:
+                async with make_client(settings) as client:
+                    updater = update_workflow.Updater(
+                        client,
+                        db,
+                        options,
+                        on_record=lambda r: bar.advance(f"{label} {r.source_id}"),
+                    )
+                    return await updater.run(rows)
+
+        return run(go())
+    finally:
+        db.close()
+
+
+@app.command()
+@handles_errors
 def enrolments(
     config: ConfigOpt = None,
     db: DbOpt = None,
@@ -413,6 +531,153 @@ def read_journal(settings: Settings) -> tuple[list[journal.Entry], dict[str, str
             return journal.entries(session), {f.course_uuid: f.name for f in courses}
     finally:
         db.close()
+
+
+@progress_app.command("pull")
+@handles_errors
+def progress_pull(
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full", help="Down to each unit's outcomes (GetProgressFull), not units only."
+        ),
+    ] = False,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            "--concurrency", min=1, max=16, help="Learners asked for at once (calls in flight)."
+        ),
+    ] = progress_workflow.DEFAULT_CONCURRENCY,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+    username: UserOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Pull every enrolled learner's progress from LA and keep a history of what changed.
+
+    First syncs LA's candidates, then asks LA for each learner's progress (overall, per unit, and
+    per outcome with --full) and stores a history row only when something changed. A learner LA
+    cannot answer for is listed with the reason and pulled again next time; the others carry on.
+    Exit code 1 when some learners failed, 3 when LA answered for none of them.
+    """
+    _logging(verbose)
+    settings = settings_from(config, url, username, db)
+    report = run_progress_pull(settings, full=full, concurrency=concurrency, quiet=as_json)
+    if as_json:
+        console.print_json(report.as_dict())
+    else:
+        _show_pull(report)
+    if report.unreachable:
+        first = report.failures[0]
+        raise TransportError(
+            f"LA answered for none of the {report.learners} learners: {first.error}",
+            hint=first.hint or TransportError.hint,
+        )
+    if report.failed:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _show_pull(report: progress_workflow.PullReport) -> None:
+    if not report.learners:
+        console.out.print("No learners enrolled in LA yet: enrol some with labridge enrol.")
+        return
+    console.out.print(console.pull_table(report))
+    if report.failures:
+        console.out.print(console.pull_failures_table(report))
+
+
+def run_progress_pull(
+    settings: Settings,
+    *,
+    full: bool = False,
+    concurrency: int = progress_workflow.DEFAULT_CONCURRENCY,
+    quiet: bool = False,
+) -> progress_workflow.PullReport:
+    """Sync, then pull every enrolled learner's progress: shared by ``progress pull``, ``demo``
+    and ``run``."""
+    run_sync(settings, quiet=True)
+    db = store.open_store(settings.store.database_url)
+    try:
+        learners = progress_workflow.enrolled(db)
+
+        async def go() -> progress_workflow.PullReport:
+            with console.progress("Pulling progress", total=len(learners), quiet=quiet) as bar:
+                async with make_client(settings) as client:
+                    puller = progress_workflow.Puller(
+                        client,
+                        db,
+                        full=full,
+                        concurrency=concurrency,
+                        on_learner=lambda c, how: bar.advance(f"{how.title()} {c.source_id}"),
+                    )
+                    return await puller.run(learners)
+
+        return run(go())
+    finally:
+        db.close()
+
+
+@progress_app.command("report")
+@handles_errors
+def progress_report(
+    fmt: Annotated[
+        reports.ReportFormat,
+        typer.Option(
+            "--format",
+            help="html: one self-contained page with charts, readable offline; csv: one line per "
+            "learner; json: everything, on stdout unless --output is given.",
+        ),
+    ] = reports.ReportFormat.html,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="File to write (default: progress-report.html or progress-report.csv here).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+) -> None:
+    """Report on learners' progress from the local store (filled by [bold]labridge progress
+    pull[/bold]): per learner the overall %, units done, last activity and whether they are on
+    track against their planned dates; per course the spread; the learners most behind."""
+    settings = settings_from(config, db=db)
+    report = read_progress_report(settings, date.today())
+    text = reports.render_progress(report, fmt)
+    if output is None and fmt is reports.ReportFormat.json:
+        typer.echo(text, nl=False)
+        return
+    path = output or Path(f"progress-report.{fmt.value}")
+    write_report(path, text)
+    counts = report.summary()
+    console.err.print(
+        f"Wrote [bold]{path}[/bold]: {counts['learners']} learners, {counts['on_track']} on "
+        f"track, {counts['behind']} behind, {counts['completed']} completed."
+    )
+
+
+def read_progress_report(settings: Settings, today: date) -> reports.ProgressReport:
+    """The progress report as of ``today``: shared by ``progress report`` and ``demo``."""
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.engine.connect() as conn:
+            return reports.build_progress_report(conn, today)
+    finally:
+        db.close()
+
+
+def write_report(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            hint="give a writable file with --output",
+        ) from None
 
 
 @sandbox_app.command("serve")

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -20,7 +21,10 @@ from rich.table import Table
 
 from .store.journal import Entry
 from .workflows.enrol import OUTCOMES, EnrolReport
+from .workflows.progress import PullReport
 from .workflows.sync import SyncReport
+from .workflows.update import OUTCOMES as UPDATE_OUTCOMES
+from .workflows.update import UpdateReport
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
 out = Console()
@@ -156,3 +160,67 @@ def journal_table(entries: Sequence[Entry], course_names: Mapping[str, str]) -> 
             fixes,
         )
     return table
+
+
+def pull_table(report: PullReport) -> Table:
+    """The counts of a progress pull: learners asked, changed, unchanged, failed."""
+    level = "outcomes" if report.full else "units"
+    table = Table(title=f"Progress pulled from LA (down to {level})", title_justify="left")
+    for col in ("learners", "changed", "unchanged", "failed"):
+        table.add_column(col, justify="right")
+    counts = report.as_dict()
+    failed = f"[red]{report.failed}[/red]" if report.failed else "[dim]0[/dim]"
+    table.add_row(str(report.learners), _num(counts["changed"]), str(report.unchanged), failed)
+    return table
+
+
+def pull_failures_table(report: PullReport) -> Table:
+    """One line per learner whose pull failed, with the reason; they are pulled again next run."""
+    table = Table(title="Learners not pulled (tried again on the next pull)", title_justify="left")
+    for col in ("learner", "candidate", "why"):
+        table.add_column(col)
+    for failure in report.failures:
+        table.add_row(failure.source_id, failure.candidate_uuid, f"[red]{failure.error}[/red]")
+    return table
+
+
+_UPDATE_STYLE = {
+    "updated": "green",
+    "would_update": "cyan",
+    "unchanged": "dim",
+    "refused": "red",
+    "invalid": "yellow",
+    "not_enrolled": "magenta",
+}
+
+
+def update_table(report: UpdateReport) -> Table:
+    """One line per record: outcome, each changed member (old → new), and every problem."""
+    title = "Changes to push (dry run: nothing sent)" if report.dry_run else "Update"
+    table = Table(title=title, title_justify="left")
+    for col in ("learner", "where", "outcome", "changes (old → new)", "problems and notices"):
+        table.add_column(col)
+    for rec in report.records:
+        style = _UPDATE_STYLE.get(rec.outcome, "")
+        changes = "\n".join(
+            f"[bold]{name}[/bold]: {_shown(old)} → {_shown(new)}"
+            for name, (old, new) in rec.changes.items()
+        )
+        problems = "\n".join(
+            f"[bold]{p.field}[/bold] ({p.code}): {escape(p.message)}" for p in rec.problems
+        )
+        outcome = f"[{style}]{rec.outcome}[/{style}]"
+        table.add_row(rec.source_id, rec.origin, outcome, changes, problems)
+    return table
+
+
+def _shown(value: str | None) -> str:
+    if value is None:
+        return "[dim](unknown)[/dim]"
+    return escape(value) if value else "[dim](empty)[/dim]"
+
+
+def update_summary(report: UpdateReport) -> str:
+    counts = report.as_dict()
+    parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in UPDATE_OUTCOMES if counts[o]]
+    return "Records: " + (", ".join(parts) if parts else "none")

@@ -3,9 +3,12 @@
 ``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
 WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds, how often each operation was
 called and how many calls met an injected fault (``/_sandbox/faults`` and
-``/_sandbox/last-request`` are the test hooks of :mod:`.faults`). Every problem with a message is
-a SOAP 1.1 ``soapenv:Client`` fault with HTTP 500; an unexpected error is a ``soapenv:Server``
-fault, logged; nothing a client sends crashes or hangs the app.
+``/_sandbox/last-request`` are the test hooks of :mod:`.faults`; ``/_sandbox/clock`` moves the
+sandbox's "now", :mod:`.clock`). Every problem with a message is a SOAP 1.1 ``soapenv:Client``
+fault with HTTP 500, but what LA itself refuses to answer (an unknown CandidateUUID) is a
+``soapenv:Server.userException`` fault, as ColdFusion gives any exception a component throws; an
+unexpected error is a ``soapenv:Server`` fault, logged; nothing a client sends crashes or hangs the
+app.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from .. import contract as c
 from ..errors import ProtocolError
 from ..soap import DEFAULT_LIMITS, Limits, decode_request, encode_fault, encode_response
 from ..soap import Request as Call
+from . import clock as sandbox_clock
 from . import faults, services, wsdl
+from .clock import SandboxClock
 from .db import SandboxDB
 from .faults import Faults, Mode, RequestLog
 from .sessions import SessionRefused, Sessions, utc_now
@@ -35,6 +40,8 @@ log = logging.getLogger("labridge.sandbox")
 #: SOAP 1.1 fault codes (the envelope of encode_fault binds the ``soapenv`` prefix).
 CLIENT_FAULT = "soapenv:Client"
 SERVER_FAULT = "soapenv:Server"
+#: What Axis (ColdFusion) answers for an exception a component throws (la-api.md §2 uses it too).
+USER_EXCEPTION_FAULT = c.AUTH_FAULTCODE
 
 #: The web-service user a new sandbox is seeded with (a public, well-known test credential).
 SANDBOX_USERNAME = "sandbox"
@@ -62,10 +69,14 @@ def _message(exc: Exception) -> str:
 class Sandbox:
     """The state of one sandbox app and the code that answers its requests."""
 
-    def __init__(self, db: SandboxDB, sessions: Sessions, limits: Limits) -> None:
+    def __init__(
+        self, db: SandboxDB, sessions: Sessions, limits: Limits, clock: SandboxClock
+    ) -> None:
         self.db = db
         self.sessions = sessions
         self.limits = limits
+        self.clock = clock
+        self.context = services.Context(db, clock)
         self.faults = Faults()
         self.requests = RequestLog()
 
@@ -122,6 +133,9 @@ class Sandbox:
             text = f"{c.AUTH_FAILED_PREFIX} {exc.reason}"
             fault = encode_fault(c.AUTH_FAULTCODE, text, loggedin=c.NO, header_namespace=fault_ns)
             return _xml(fault, 500)
+        if isinstance(exc, services.UserException):
+            text = _message(exc)
+            return _xml(encode_fault(USER_EXCEPTION_FAULT, text, header_namespace=fault_ns), 500)
         if isinstance(exc, _Unserved):
             return _xml(encode_fault(SERVER_FAULT, _message(exc), header_namespace=fault_ns), 500)
         if isinstance(exc, ClientDisconnect):
@@ -152,7 +166,7 @@ class Sandbox:
         if not op.authenticated:
             return self.authenticate(op, call)
         session = self.sessions.verify(call.header.token)
-        value = services.HANDLERS[op.name](call.params, self.db)
+        value = services.HANDLERS[op.name](call.params, self.context)
         self.sessions.renew(session.token)  # only a call that succeeded slides the expiry
         return _xml(encode_response(op, value, token=session.token, loggedin=c.YES))
 
@@ -165,7 +179,7 @@ class Sandbox:
         return op
 
     def authenticate(self, op: c.Operation, call: Call) -> Response:
-        login = services.HANDLERS[op.name](call.params, self.db)
+        login = services.HANDLERS[op.name](call.params, self.context)
         if not isinstance(login, services.Login) or login.username is None:
             log.info("Authenticate refused")
             return _xml(encode_response(op, c.NO, loggedin=c.NO))
@@ -218,17 +232,20 @@ def create_app(
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
-    the current time (default: UTC now) to the session rules."""
+    the base time (default: UTC now); ``POST /_sandbox/clock`` moves the sandbox on from it, for
+    sessions, enrolment times and simulated progress alike (``app.state.clock``)."""
     if db is None:
         db = SandboxDB(database_url)
     db.seed(username, password)
-    sandbox = Sandbox(db, Sessions(db, clock or utc_now), limits or DEFAULT_LIMITS)
+    now = SandboxClock(clock or utc_now)
+    sandbox = Sandbox(db, Sessions(db, now), limits or DEFAULT_LIMITS, now)
     routes = [
         Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])
         for service in c.SERVICES
     ]
     routes.append(Route(STATS_PATH, sandbox.stats, methods=["GET"]))
     routes += faults.routes(sandbox.faults, sandbox.requests)
+    routes += sandbox_clock.routes(now)
     app = Starlette(routes=routes)
     state: Any = app.state
     state.sandbox = sandbox
@@ -236,4 +253,5 @@ def create_app(
     state.sessions = sandbox.sessions
     state.limits = sandbox.limits
     state.faults = sandbox.faults
+    state.clock = now
     return app

@@ -28,7 +28,7 @@ The rules and their codes:
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -119,10 +119,11 @@ def _refused(review: Review, source_id: str | None, uln: str | None) -> m.Enrolm
 
 
 def enrol(
-    db: SandboxDB, user: m.EnrolmentUser | None, *, send_login_details: bool
+    db: SandboxDB, user: m.EnrolmentUser | None, *, send_login_details: bool, now: datetime
 ) -> m.EnrolmentResponse:
     """Enrol ``user`` as LA would: a new Active candidate, or every problem found. Asked twice
-    for one learner it enrols twice (§3.5); the sandbox's stats count the duplicate."""
+    for one learner it enrols twice (§3.5); the sandbox's stats count the duplicate. ``now`` (the
+    sandbox clock's) stamps the candidate's ``created_at`` and the welcome e-mail."""
     review = Review(db, m.EnrolmentUser)
     if user is None:
         review.add(REQUIRED, c.operation("GroupEnrolment").param("user").name, "User is required")
@@ -130,10 +131,10 @@ def enrol(
     fields, units = _review_enrolment(review, user)
     if review.messages:
         return _refused(review, user.source_id, user.uln)
-    candidate_uuid = db.add_candidate(units, **fields, status=ACTIVE)
+    candidate_uuid = db.add_candidate(units, **fields, status=ACTIVE, created_at=now.isoformat())
     if send_login_details:
         # No mail leaves the sandbox: the welcome e-mail is recorded, for /_sandbox/stats.
-        db.record_welcome_email(candidate_uuid, fields["email"], datetime.now(UTC))
+        db.record_welcome_email(candidate_uuid, fields["email"], now)
     return m.EnrolmentResponse(
         success=True,
         candidate_uuid=candidate_uuid,

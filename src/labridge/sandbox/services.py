@@ -1,10 +1,12 @@
 """One handler per LA operation the sandbox serves (la-api.md §3).
 
 A handler is a plain function taking the decoded wire parameters (keyed by wire name, as
-:func:`labridge.soap.decode_request` gives them) and the sandbox database, and returning the wire
-value of ``<Op>Return``. :data:`HANDLERS` maps operation names to handlers; an operation is served
-(and listed in the WSDL) exactly when it has one, so later operations are added by registering a
-handler here.
+:func:`labridge.soap.decode_request` gives them) and a :class:`Context` (the sandbox database and
+its clock), and returning the wire value of ``<Op>Return``. A handler raises
+:class:`UserException` for what LA answers with a ``soapenv:Server.userException`` fault, and
+:class:`~labridge.errors.ProtocolError` for a malformed call (a ``soapenv:Client`` fault).
+:data:`HANDLERS` maps operation names to handlers; an operation is served (and listed in the WSDL)
+exactly when it has one, so later operations are added by registering a handler here.
 
 These are LA's rules as the sandbox plays them, written apart from labridge's own validation
 (design.md, "The sandbox is LA, not a mirror of our client").
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -21,15 +24,38 @@ from pydantic import ValidationError
 from .. import contract as c
 from .. import models as m
 from ..errors import ProtocolError
-from . import enrolment
+from . import enrolment, progress
+from .clock import as_utc
 
 if TYPE_CHECKING:
     from .db import SandboxDB
+    from .sessions import Clock
 
 Params = Mapping[str, Any]
-Handler = Callable[[Params, "SandboxDB"], Any]
+Handler = Callable[[Params, "Context"], Any]
 
 HANDLERS: dict[str, Handler] = {}
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a handler works with besides its parameters: LA's database and the sandbox clock
+    (:class:`.clock.SandboxClock` in the app), the one source of "now" for every handler."""
+
+    db: SandboxDB
+    clock: Clock
+
+    def now(self) -> datetime:
+        return as_utc(self.clock())
+
+    def today(self) -> date:
+        """The sandbox's date (UTC), as LA's date-only members count days."""
+        return self.now().date()
+
+
+class UserException(Exception):
+    """A call LA understood and cannot answer (an unknown CandidateUUID): ColdFusion throws, and
+    Axis answers a ``soapenv:Server.userException`` fault with the message as its faultstring."""
 
 
 @dataclass(frozen=True)
@@ -62,42 +88,42 @@ def _text(value: Any) -> str:
 
 
 @handles("Authenticate")
-def authenticate(params: Params, db: SandboxDB) -> Login:
+def authenticate(params: Params, ctx: Context) -> Login:
     """Right credentials → ``YES`` and a session; wrong ones → ``NO`` (la-api.md §2, §3.1)."""
     args = c.params_from_wire(c.operation("Authenticate"), params)
     username, password = _text(args.get("username")), _text(args.get("password"))
-    if db.check_password(username, password):
+    if ctx.db.check_password(username, password):
         return Login(c.YES, username)
     return Login(c.NO)
 
 
 @handles("GetFrameworks")
-def get_frameworks(params: Params, db: SandboxDB) -> Any:
-    return answer("GetFrameworks", db.frameworks())
+def get_frameworks(params: Params, ctx: Context) -> Any:
+    return answer("GetFrameworks", ctx.db.frameworks())
 
 
 @handles("GetTrainers")
-def get_trainers(params: Params, db: SandboxDB) -> Any:
-    return answer("GetTrainers", db.trainers())
+def get_trainers(params: Params, ctx: Context) -> Any:
+    return answer("GetTrainers", ctx.db.trainers())
 
 
 @handles("GetNationalities")
-def get_nationalities(params: Params, db: SandboxDB) -> Any:
-    return answer("GetNationalities", db.nationalities())
+def get_nationalities(params: Params, ctx: Context) -> Any:
+    return answer("GetNationalities", ctx.db.nationalities())
 
 
 @handles("GetEthnicities")
-def get_ethnicities(params: Params, db: SandboxDB) -> Any:
-    return answer("GetEthnicities", db.ethnicities())
+def get_ethnicities(params: Params, ctx: Context) -> Any:
+    return answer("GetEthnicities", ctx.db.ethnicities())
 
 
 @handles("GetCompanies")
-def get_companies(params: Params, db: SandboxDB) -> Any:
-    return answer("GetCompanies", db.companies())
+def get_companies(params: Params, ctx: Context) -> Any:
+    return answer("GetCompanies", ctx.db.companies())
 
 
 @handles("GetCandidates")
-def get_candidates(params: Params, db: SandboxDB) -> Any:
+def get_candidates(params: Params, ctx: Context) -> Any:
     """An absent or nil parameter takes LA's default; an empty CourseQAN means every course
     (la-api.md §3.3 [INF])."""
     args = c.params_from_wire(c.operation("GetCandidates"), params)
@@ -110,7 +136,7 @@ def get_candidates(params: Params, db: SandboxDB) -> Any:
         ) from None
     return answer(
         "GetCandidates",
-        db.candidates(
+        ctx.db.candidates(
             course_qan=query.course_qan,
             active=query.active,
             completed=query.completed,
@@ -120,19 +146,46 @@ def get_candidates(params: Params, db: SandboxDB) -> Any:
 
 
 @handles("GroupEnrolment")
-def group_enrolment(params: Params, db: SandboxDB) -> Any:
+def group_enrolment(params: Params, ctx: Context) -> Any:
     """Enrol one learner, or list every problem (la-api.md §3.5; rules in :mod:`.enrolment`).
     ``blnAssignEvaluationOnEnroll`` is accepted and has no effect in the sandbox."""
     args = enrolment.arguments("GroupEnrolment", params)
     send = bool(args.get("send_login_details"))
-    return answer("GroupEnrolment", enrolment.enrol(db, args.get("user"), send_login_details=send))
+    user = args.get("user")
+    return answer(
+        "GroupEnrolment",
+        enrolment.enrol(ctx.db, user, send_login_details=send, now=ctx.now()),
+    )
 
 
 @handles("UpdateEnrolment")
-def update_enrolment(params: Params, db: SandboxDB) -> Any:
+def update_enrolment(params: Params, ctx: Context) -> Any:
     """Change the members given, or list every problem (la-api.md §3.6)."""
     args = enrolment.arguments("UpdateEnrolment", params)
-    return answer("UpdateEnrolment", enrolment.update(db, args.get("user")))
+    return answer("UpdateEnrolment", enrolment.update(ctx.db, args.get("user")))
+
+
+@handles("GetProgress")
+def get_progress(params: Params, ctx: Context) -> Any:
+    """Unit-level progress, simulated from the sandbox clock (la-api.md §3.3; :mod:`.progress`).
+    Each unit's ``Outcomes`` is an empty array."""
+    return answer("GetProgress", _progress("GetProgress", params, ctx, full=False))
+
+
+@handles("GetProgressFull")
+def get_progress_full(params: Params, ctx: Context) -> Any:
+    """As GetProgress, each unit with its outcomes (la-api.md §3.3)."""
+    return answer("GetProgressFull", _progress("GetProgressFull", params, ctx, full=True))
+
+
+def _progress(name: str, params: Params, ctx: Context, *, full: bool) -> m.Progress:
+    uuid = c.params_from_wire(c.operation(name), params).get("candidate_uuid")
+    if not isinstance(uuid, str) or not uuid.strip():
+        raise ProtocolError(f"{name} needs a CandidateUUID (a string)")
+    found = progress.progress_of(ctx.db, uuid.strip(), ctx.today(), full=full)
+    if found is None:
+        raise UserException(f"Unknown CandidateUUID {uuid.strip()!r}: LA has no such candidate")
+    return found
 
 
 def _first_error(name: str, exc: ValidationError) -> str:

@@ -4,6 +4,10 @@ A learner's row is written *before* GroupEnrolment is sent (state ``pending``) a
 answer is known, each in its own committed transaction, so that a crash at any point leaves a
 trace that the next run reconciles with LA before sending anything again (design.md, "Exactly
 once"). Every change is also appended to ``enrolment_events``.
+
+``labridge update`` writes here too (:func:`record_update`): after LA accepted an UpdateEnrolment
+it replaces ``pushed`` with what LA now holds from labridge and logs an ``updated`` event; a
+refused update leaves the row alone and logs an ``update_refused`` event with LA's MessageList.
 """
 
 from __future__ import annotations
@@ -172,3 +176,48 @@ def events(session: Session, source_id: str, course: str) -> list[tuple[str, dat
         .order_by(t.c.id)
     )
     return [(r.state, r.at) for r in session.execute(stmt)]
+
+
+def record_update(
+    session: Session,
+    source_id: str,
+    course: str,
+    candidate_uuid: str,
+    pushed: Mapping[str, Any],
+    now: datetime,
+    *,
+    origin: str = "",
+) -> None:
+    """Record an UpdateEnrolment LA accepted: ``pushed`` replaces what was last sent. A learner
+    labridge found in LA but never journalled gets its row (``enrolled``), as enrol would."""
+    values: dict[str, Any] = {
+        "state": "enrolled",
+        "candidate_uuid": candidate_uuid,
+        "problems": "[]",
+        "pushed": json.dumps(dict(pushed), sort_keys=True),
+        "updated_at": now,
+    }
+    if origin:
+        values["origin"] = origin
+    t = tables.enrolments
+    if get(session, source_id, course) is None:
+        row = {"origin": "", **values}
+        session.execute(
+            insert(t).values(source_id=source_id, course=course, attempts=0, created_at=now, **row)
+        )
+    else:
+        where = (t.c.source_id == source_id, t.c.course == course)
+        session.execute(update(t).where(*where).values(**values))
+    _event(session, source_id, course, "updated", candidate_uuid, (), now)
+
+
+def record_update_refused(
+    session: Session,
+    source_id: str,
+    course: str,
+    candidate_uuid: str,
+    problems: Sequence[Problem],
+    now: datetime,
+) -> None:
+    """Log an UpdateEnrolment LA refused; the learner's row (still enrolled) is left alone."""
+    _event(session, source_id, course, "update_refused", candidate_uuid, problems, now)

@@ -1,0 +1,282 @@
+"""Update: push later changes from the provider's records with UpdateEnrolment, sending only the
+members that changed plus the identifiers (la-api.md §3.6; §4, step 4).
+
+For each source row, in order:
+
+- a row the source itself skipped has no enrolment to update: ``not_enrolled``, with its reason;
+- a record that fails the same pre-flight validation as ``enrol`` is ``invalid`` and never sent;
+- the learner's candidate is looked up: labridge's journal (enrolled on that course), else LA's
+  candidates by SourceSystemLearnerUUID and course (synced just before); none is
+  ``not_enrolled``, with the hint to run ``labridge enrol`` first;
+- the record's members are compared with the *baseline* (below); nothing changed is
+  ``unchanged``, a dry run is ``would_update``, otherwise UpdateEnrolment is sent: ``updated``
+  (and the journal records what LA now holds), or ``refused`` with LA's whole MessageList.
+
+Members are compared by their wire names, nested ones as ``Address.Postcode``,
+``Course.EndDate`` and ``Course.Units`` (the unit UUIDs, sorted, comma-separated).
+
+The baseline is what labridge last pushed for the learner (the journal's ``pushed``: the whole
+GroupEnrolment user, merged with every update since); a member absent there was never sent, so
+LA has it empty. A learner labridge found in LA but never pushed has no such record: the
+baseline is then what GetCandidates shows (e-mail, names, ULN, company, course dates), and a
+member it does not show is unknown (``None``), counted as changed only when the source has a
+value. LA's own edits are therefore never overwritten unless the source changes too.
+
+The rules, member by member:
+
+- BirthDate, Forename and Gender cannot be updated (§3.6): a change is reported as a notice
+  (``NOT_UPDATABLE``), never sent; the user changes them in LA by hand.
+- The course itself is part of the learner's key, never an update: a record on another course is
+  another enrolment. Of the course, StartDate and EndDate are updated; units are only added (LA
+  adds what it is sent to the units held), a unit dropped from the source is a notice.
+- An address is sent as ``Address`` holding only the sub-members that changed (an omitted
+  member stays as LA has it, §3.6).
+- A value the source no longer has is kept in LA (a ``KEPT_IN_LA`` notice) unless
+  ``clear_missing``, which sends ``""`` for it (§3.6: an empty string clears).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .. import contract as c
+from .. import store
+from ..client import AsyncClient
+from ..errors import Problem, TransportError
+from ..models import Candidate
+from ..sources.records import SkippedRecord, SourceRecord, SourceRow
+from ..store import journal
+from ..validate.enrolment import Checked, check_all
+from ..validate.reference import ReferenceData
+from .changes import (
+    USER,
+    Baseline,
+    Change,
+    Diff,
+    baseline,
+    diff,
+    flatten,
+    pushed_after,
+    unflatten,
+    update_user,
+)
+
+OUTCOMES = ("updated", "would_update", "unchanged", "refused", "invalid", "not_enrolled")
+ENROL_FIRST = "run `labridge enrol` with this source first, then `labridge update`"
+
+Clock = Callable[[], datetime]
+OnRecord = Callable[["RecordOutcome"], None]
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    source_id: str
+    outcome: str
+    changes: Mapping[str, Change] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+    origin: str = ""
+    #: The source row's number, to report records in source order whatever order they end in.
+    row: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "source_id": self.source_id,
+            "outcome": self.outcome,
+            "changes": {name: [old, new] for name, (old, new) in self.changes.items()},
+            "problems": [
+                {"field": p.field, "code": p.code, "message": p.message} for p in self.problems
+            ],
+        }
+
+
+@dataclass
+class UpdateReport:
+    dry_run: bool
+    records: list[RecordOutcome] = field(default_factory=list)
+
+    def count(self, outcome: str) -> int:
+        return sum(1 for r in self.records if r.outcome == outcome)
+
+    @property
+    def failed(self) -> bool:
+        """Some record needs fixing in the source or in LA (exit code 1)."""
+        return any(r.outcome in ("invalid", "refused") for r in self.records)
+
+    def as_dict(self) -> dict[str, Any]:
+        counts: dict[str, Any] = {o: self.count(o) for o in OUTCOMES}
+        return {**counts, "records": [r.as_dict() for r in self.records]}
+
+
+@dataclass(frozen=True)
+class Options:
+    dry_run: bool = False
+    clear_missing: bool = False
+    concurrency: int = 4
+    today: date | None = None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One learner's update, ready to send."""
+
+    checked: Checked
+    candidate_uuid: str
+    base: Baseline
+    diff: Diff
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.checked.record.source_id, self.checked.course_uuid)
+
+
+class Updater:
+    """One update run. Build it, then ``await run(rows)``."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        db: store.Store,
+        options: Options = Options(),
+        *,
+        clock: Clock = lambda: datetime.now(UTC),
+        on_record: OnRecord | None = None,
+    ) -> None:
+        self.client, self.db, self.options, self.clock = client, db, options, clock
+        self.on_record = on_record
+        self.report = UpdateReport(options.dry_run)
+        with db.session() as session:
+            self.ref = ReferenceData.load(session)
+            self.journal = journal.load_all(session)
+            in_la = [x for x in store.list_set(session, "candidates") if isinstance(x, Candidate)]
+        self.by_key = {(x.source_id, x.course_uuid): x for x in reversed(in_la) if x.source_id}
+        self.by_uuid = {x.candidate_uuid: x for x in in_la}
+
+    async def run(self, rows: Iterable[SourceRow]) -> UpdateReport:
+        semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for checked in check_all(self._records(rows), self.ref, today=self.options.today):
+                    plan = self._plan(checked)
+                    if plan is None:
+                        continue
+                    await semaphore.acquire()
+                    task = group.create_task(self._send(plan))
+                    task.add_done_callback(lambda _: semaphore.release())
+        except BaseExceptionGroup as failed:
+            raise _first_leaf(failed) from None
+        self.report.records.sort(key=lambda r: r.row)
+        return self.report
+
+    # -- the decisions that need no call ----------------------------------------------------------
+
+    def _records(self, rows: Iterable[SourceRow]) -> Iterator[SourceRecord]:
+        for row in rows:
+            if isinstance(row, SkippedRecord):
+                problem = Problem("row", "SKIPPED_BY_SOURCE", f"{row.origin}: {row.reason}")
+                self._done(row, row.source_id or row.origin, "not_enrolled", (problem,))
+            else:
+                yield row
+
+    def _plan(self, checked: Checked) -> _Plan | None:
+        """Decide without calling LA when possible; the update to send otherwise."""
+        rec = checked.record
+        if not checked.ok or checked.user is None:
+            self._done(rec, rec.source_id or rec.origin, "invalid", checked.problems)
+            return None
+        found = self._find(rec.source_id, checked.course_uuid)
+        if found is None:
+            self._not_enrolled(checked)
+            return None
+        candidate_uuid, base = found
+        wire = c.to_wire(c.StructRef(USER.name), checked.user)
+        todo = diff(flatten(wire), base, clear_missing=self.options.clear_missing)
+        if not todo.changes or self.options.dry_run:
+            outcome = "would_update" if todo.changes else "unchanged"
+            self._done(rec, rec.source_id, outcome, tuple(todo.notices), todo.changes)
+            return None
+        return _Plan(checked, candidate_uuid, base, todo)
+
+    def _find(self, source_id: str, course_uuid: str) -> tuple[str, Baseline] | None:
+        """The learner's candidate and baseline: by the journal, else by LA's candidates."""
+        entry = self.journal.get((source_id, course_uuid))
+        if entry is not None and entry.state == "enrolled" and entry.candidate_uuid:
+            in_la = self.by_uuid.get(entry.candidate_uuid)
+            return entry.candidate_uuid, baseline(entry, in_la)
+        in_la = self.by_key.get((source_id, course_uuid))
+        if in_la is None:
+            return None
+        return in_la.candidate_uuid, baseline(None, in_la)
+
+    def _not_enrolled(self, checked: Checked) -> None:
+        rec = checked.record
+        course = rec.fields.get("course") or checked.course_uuid
+        message = (
+            f"{rec.origin}: learner {rec.source_id!r} is not enrolled on {course!r} in LA; "
+            f"{ENROL_FIRST}"
+        )
+        problem = Problem("learner_id", "NOT_ENROLLED", message)
+        self._done(rec, rec.source_id, "not_enrolled", (problem,))
+
+    # -- sending --------------------------------------------------------------------------------
+
+    async def _send(self, plan: _Plan) -> None:
+        rec = plan.checked.record
+        user = update_user(plan.diff.send, plan.candidate_uuid, plan.key[1], rec.source_id)
+        # UpdateEnrolment is a write, so it is never retried here. After a transport failure
+        # (even one where the request may have reached LA) the journal is left as it was and the
+        # error stops the run: the next run computes the same diff and sends it again, which is
+        # harmless because an update only sets the members it names to the values given
+        # (la-api.md §3.6), so sending the same values twice leaves LA as sending them once.
+        try:
+            answer = await self.client.update_enrolment(user)
+        except TransportError as exc:
+            raise _interrupted(rec, exc) from exc
+        notices = tuple(plan.diff.notices)
+        if answer.success:
+            self._pushed(plan)
+            self._done(rec, rec.source_id, "updated", notices, plan.diff.changes)
+            return
+        problems = tuple(Problem(m.field, m.code, m.message) for m in answer.messages)
+        with self.db.begin() as session:
+            journal.record_update_refused(session, *plan.key, plan.candidate_uuid, problems,
+                                          self.clock())  # fmt: skip
+        self._done(rec, rec.source_id, "refused", problems + notices, plan.diff.changes)
+
+    def _pushed(self, plan: _Plan) -> None:
+        pushed = unflatten(pushed_after(plan.base, plan.diff.send))
+        with self.db.begin() as session:
+            journal.record_update(session, *plan.key, plan.candidate_uuid, pushed, self.clock(),
+                                  origin=plan.checked.record.origin)  # fmt: skip
+
+    def _done(
+        self,
+        row: SourceRow,
+        source_id: str,
+        outcome: str,
+        problems: tuple[Problem, ...] = (),
+        changes: Mapping[str, Change] | None = None,
+    ) -> None:
+        changed = dict(changes or {})
+        record = RecordOutcome(source_id, outcome, changed, problems, row.origin, row.row)
+        self.report.records.append(record)
+        if self.on_record is not None:
+            self.on_record(record)
+
+
+def _interrupted(rec: SourceRecord, exc: TransportError) -> TransportError:
+    fate = "may or may not have reached" if exc.maybe_sent else "did not reach"
+    return TransportError(
+        f"the update of {rec.source_id} ({rec.origin}) {fate} LA: {exc.args[0]}",
+        hint="run the same command again once LA answers: labridge has not recorded it as sent, "
+        "so it sends the same changes again, which is harmless",
+        maybe_sent=exc.maybe_sent,
+    )
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
