@@ -8,21 +8,18 @@ refused.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import sys
-from collections.abc import Callable, Collection, Coroutine
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar, cast
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
-from . import console, reports, store
-from .client import AsyncClient
+from . import console, reports, runner, schedule
 from .config import CONFIG_FILE, Settings, load_settings, render_config
 from .errors import (
     AuthenticationError,
@@ -32,15 +29,8 @@ from .errors import (
     RefusedError,
     TransportError,
 )
-from .models import Framework
-from .sources import SourceRow
-from .sources.mapping import Mapping, load_mapping
-from .sources.open import open_source
-from .sources.sql import read_sql
-from .store import journal
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
-from .workflows import sync as sync_workflow
 from .workflows import update as update_workflow
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_LA = 0, 1, 2, 3
@@ -100,6 +90,24 @@ VerboseOpt = Annotated[
 ]
 
 
+SourceArg = Annotated[
+    Path | None,
+    typer.Argument(help="A CSV export or an ILR XML file. Omit it with --sql.", show_default=False),
+]
+SqlOpt = Annotated[
+    str | None,
+    typer.Option("--sql", help="A SELECT on the MIS database, columns named as in a CSV."),
+]
+SourceDbOpt = Annotated[
+    str | None,
+    typer.Option("--source-db", help="SQLAlchemy URL of the MIS database for --sql."),
+]
+MappingOpt = Annotated[
+    Path | None,
+    typer.Option("--mapping", help="TOML: renames, value maps, defaults, ILR mappings."),
+]
+
+
 def database_url(value: str) -> str:
     """A bare path means a SQLite file; anything with ``://`` is a SQLAlchemy URL."""
     return value if "://" in value else f"sqlite:///{value}"
@@ -143,16 +151,14 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
 
 def _logging(verbose: int) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
-def run(coro: Coroutine[Any, Any, R]) -> R:
-    return asyncio.run(coro)
-
-
-def make_client(settings: Settings) -> AsyncClient:
-    la = settings.require_la()
-    return AsyncClient(la.url, la.username, la.password.get_secret_value(), timeout=la.timeout)
+    # force: each command (and each CliRunner call in one process) gets a handler on its own
+    # stderr rather than one bound to a stream an earlier call closed.
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    # The retry library logs each scheduled retry as a bare warning; labridge's own messages say
+    # what failed and what to do, so those only show with -v.
+    logging.getLogger("stamina").setLevel(logging.WARNING if verbose else logging.ERROR)
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -198,35 +204,13 @@ def sync_command(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
-    report = run_sync(settings, quiet=as_json)
+    report = runner.sync(settings, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
     else:
         console.out.print(console.sync_table(report))
         if not report.changed:
             console.out.print("Nothing changed since the last sync.")
-
-
-def run_sync(settings: Settings, *, quiet: bool = False) -> sync_workflow.SyncReport:
-    """The sync workflow with a progress bar: shared by ``sync``, ``demo`` and later ``run``."""
-    names = sync_workflow.fetch_names()
-    db = store.open_store(settings.store.database_url)
-
-    async def go() -> sync_workflow.SyncReport:
-        with console.progress("Fetching from LA", total=len(names) + 1, quiet=quiet) as bar:
-
-            def fetched(name: str) -> None:
-                bar.advance(f"Fetched {name}")
-
-            async with make_client(settings) as client:
-                report = await sync_workflow.sync(client, db, on_fetched=fetched)
-            bar.advance("Stored")
-            return report
-
-    try:
-        return run(go())
-    finally:
-        db.close()
 
 
 @app.command()
@@ -238,7 +222,7 @@ def status(
 ) -> None:
     """Show what the local store holds and when it last synced."""
     settings = settings_from(config, db=db)
-    data = read_status(settings)
+    data = runner.status(settings)
     if as_json:
         console.print_json(data)
     else:
@@ -246,36 +230,13 @@ def status(
         console.out.print(console.last_sync_line(data))
 
 
-def read_status(settings: Settings) -> dict[str, Any]:
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            return store.status(session)
-    finally:
-        db.close()
-
-
 @app.command()
 @handles_errors
 def enrol(
-    source: Annotated[
-        Path | None,
-        typer.Argument(
-            help="A CSV export or an ILR XML file. Omit it with --sql.", show_default=False
-        ),
-    ] = None,
-    sql: Annotated[
-        str | None,
-        typer.Option("--sql", help="A SELECT on the MIS database, columns named as in a CSV."),
-    ] = None,
-    source_db: Annotated[
-        str | None,
-        typer.Option("--source-db", help="SQLAlchemy URL of the MIS database for --sql."),
-    ] = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option("--mapping", help="TOML: renames, value maps, defaults, ILR mappings."),
-    ] = None,
+    source: SourceArg = None,
+    sql: SqlOpt = None,
+    source_db: SourceDbOpt = None,
+    mapping: MappingOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; send no enrolment.")
     ] = False,
@@ -306,11 +267,11 @@ def enrol(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
-    spec = SourceSpec.build(source, sql, source_db, mapping)
+    spec = runner.SourceSpec.build(source, sql, source_db, mapping)
     options = enrol_workflow.Options(
         dry_run=dry_run, send_login_details=send_login_details, concurrency=concurrency
     )
-    report, names = run_enrol(settings, spec, options, quiet=as_json)
+    report, names = runner.enrol(settings, spec, options, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
     else:
@@ -325,91 +286,13 @@ def enrol(
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
-@dataclass(frozen=True)
-class SourceSpec:
-    """Where learners come from: a file (CSV or ILR) or a SQL query, and the mapping."""
-
-    path: Path | None
-    sql: str | None
-    source_db: str | None
-    mapping: Mapping
-
-    @classmethod
-    def build(
-        cls, path: Path | None, sql: str | None, source_db: str | None, mapping: Path | None
-    ) -> SourceSpec:
-        if (path is None) == (sql is None):
-            raise ConfigurationError(
-                "give either a SOURCE file or --sql (with --source-db), not both or neither",
-                hint="e.g. `labridge enrol learners.csv` or "
-                '`labridge enrol --sql "SELECT ..." --source-db postgresql://...`',
-            )
-        if sql is not None and not source_db:
-            raise ConfigurationError("--sql needs --source-db, the MIS database URL")
-        return cls(path, sql, source_db, load_mapping(mapping) if mapping else Mapping())
-
-    def rows(self, course_qans: Collection[str]) -> list[SourceRow]:
-        if self.sql is not None and self.source_db is not None:
-            return list(read_sql(self.sql, self.source_db, self.mapping))
-        assert self.path is not None
-        return list(open_source(self.path, self.mapping, course_qans))
-
-
-def run_enrol(
-    settings: Settings,
-    spec: SourceSpec,
-    options: enrol_workflow.Options,
-    *,
-    quiet: bool = False,
-) -> tuple[enrol_workflow.EnrolReport, dict[str, str]]:
-    """Sync, read the source, enrol: shared by ``enrol`` and ``demo``. Returns the report and
-    course names by UUID for display."""
-    run_sync(settings, quiet=True)
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            courses = cast(list[Framework], store.list_set(session, "frameworks"))
-        names = {f.course_uuid: f.name for f in courses}
-        rows = spec.rows([f.qan for f in courses if f.qan])
-
-        async def go() -> enrol_workflow.EnrolReport:
-            label = "Checking" if options.dry_run else "Enrolling"
-            with console.progress(label, total=len(rows), quiet=quiet) as bar:
-                async with make_client(settings) as client:
-                    enroller = enrol_workflow.Enroller(
-                        client,
-                        db,
-                        options,
-                        on_record=lambda r: bar.advance(f"{label} {r.source_id}"),
-                    )
-                    return await enroller.run(rows)
-
-        return run(go()), names
-    finally:
-        db.close()
-
-
 @app.command()
 @handles_errors
 def update(
-    source: Annotated[
-        Path | None,
-        typer.Argument(
-            help="A CSV export or an ILR XML file. Omit it with --sql.", show_default=False
-        ),
-    ] = None,
-    sql: Annotated[
-        str | None,
-        typer.Option("--sql", help="A SELECT on the MIS database, columns named as in a CSV."),
-    ] = None,
-    source_db: Annotated[
-        str | None,
-        typer.Option("--source-db", help="SQLAlchemy URL of the MIS database for --sql."),
-    ] = None,
-    mapping: Annotated[
-        Path | None,
-        typer.Option("--mapping", help="TOML: renames, value maps, defaults, ILR mappings."),
-    ] = None,
+    source: SourceArg = None,
+    sql: SqlOpt = None,
+    source_db: SourceDbOpt = None,
+    mapping: MappingOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show each learner's changes (old → new); send none.")
     ] = False,
@@ -441,11 +324,11 @@ def update(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
-    spec = SourceSpec.build(source, sql, source_db, mapping)
+    spec = runner.SourceSpec.build(source, sql, source_db, mapping)
     options = update_workflow.Options(
         dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
     )
-    report = run_update(settings, spec, options, quiet=as_json)
+    report = runner.update(settings, spec, options, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
     else:
@@ -466,39 +349,6 @@ def _show_update(report: update_workflow.UpdateReport) -> None:
         console.out.print("Fix the listed fields (in the source, or in LA) and run it again.")
 
 
-def run_update(
-    settings: Settings,
-    spec: SourceSpec,
-    options: update_workflow.Options,
-    *,
-    quiet: bool = False,
-) -> update_workflow.UpdateReport:
-    """Sync (so that candidates are fresh), read the source, push the changes: shared by
-    ``update``, ``demo`` and ``run``."""
-    run_sync(settings, quiet=True)
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            courses = cast(list[Framework], store.list_set(session, "frameworks"))
-        rows = spec.rows([f.qan for f in courses if f.qan])
-
-        async def go() -> update_workflow.UpdateReport:
-            label = "Comparing" if options.dry_run else "Updating"
-            with console.progress(label, total=len(rows), quiet=quiet) as bar:
-                async with make_client(settings) as client:
-                    updater = update_workflow.Updater(
-                        client,
-                        db,
-                        options,
-                        on_record=lambda r: bar.advance(f"{label} {r.source_id}"),
-                    )
-                    return await updater.run(rows)
-
-        return run(go())
-    finally:
-        db.close()
-
-
 @app.command()
 @handles_errors
 def enrolments(
@@ -513,7 +363,7 @@ def enrolments(
     """List every learner's latest enrolment outcome, with LA's messages: the to-do list for
     whoever fixes the source data."""
     settings = settings_from(config, db=db)
-    entries, names = read_journal(settings)
+    entries, names = runner.enrolments(settings)
     if csv_path is not None:
         reports.write_enrolments_csv(csv_path, entries, names)
         console.err.print(f"Wrote [bold]{csv_path}[/bold].")
@@ -521,16 +371,6 @@ def enrolments(
         console.print_json([e.as_dict() for e in entries])
     else:
         console.out.print(console.journal_table(entries, names))
-
-
-def read_journal(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            courses = cast(list[Framework], store.list_set(session, "frameworks"))
-            return journal.entries(session), {f.course_uuid: f.name for f in courses}
-    finally:
-        db.close()
 
 
 @progress_app.command("pull")
@@ -564,7 +404,7 @@ def progress_pull(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
-    report = run_progress_pull(settings, full=full, concurrency=concurrency, quiet=as_json)
+    report = runner.progress_pull(settings, full=full, concurrency=concurrency, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
     else:
@@ -586,37 +426,6 @@ def _show_pull(report: progress_workflow.PullReport) -> None:
     console.out.print(console.pull_table(report))
     if report.failures:
         console.out.print(console.pull_failures_table(report))
-
-
-def run_progress_pull(
-    settings: Settings,
-    *,
-    full: bool = False,
-    concurrency: int = progress_workflow.DEFAULT_CONCURRENCY,
-    quiet: bool = False,
-) -> progress_workflow.PullReport:
-    """Sync, then pull every enrolled learner's progress: shared by ``progress pull``, ``demo``
-    and ``run``."""
-    run_sync(settings, quiet=True)
-    db = store.open_store(settings.store.database_url)
-    try:
-        learners = progress_workflow.enrolled(db)
-
-        async def go() -> progress_workflow.PullReport:
-            with console.progress("Pulling progress", total=len(learners), quiet=quiet) as bar:
-                async with make_client(settings) as client:
-                    puller = progress_workflow.Puller(
-                        client,
-                        db,
-                        full=full,
-                        concurrency=concurrency,
-                        on_learner=lambda c, how: bar.advance(f"{how.title()} {c.source_id}"),
-                    )
-                    return await puller.run(learners)
-
-        return run(go())
-    finally:
-        db.close()
 
 
 @progress_app.command("report")
@@ -646,13 +455,13 @@ def progress_report(
     pull[/bold]): per learner the overall %, units done, last activity and whether they are on
     track against their planned dates; per course the spread; the learners most behind."""
     settings = settings_from(config, db=db)
-    report = read_progress_report(settings, date.today())
+    report = runner.progress_report(settings, date.today())
     text = reports.render_progress(report, fmt)
     if output is None and fmt is reports.ReportFormat.json:
         typer.echo(text, nl=False)
         return
     path = output or Path(f"progress-report.{fmt.value}")
-    write_report(path, text)
+    runner.write_report(path, text)
     counts = report.summary()
     console.err.print(
         f"Wrote [bold]{path}[/bold]: {counts['learners']} learners, {counts['on_track']} on "
@@ -660,24 +469,40 @@ def progress_report(
     )
 
 
-def read_progress_report(settings: Settings, today: date) -> reports.ProgressReport:
-    """The progress report as of ``today``: shared by ``progress report`` and ``demo``."""
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.engine.connect() as conn:
-            return reports.build_progress_report(conn, today)
-    finally:
-        db.close()
+@app.command("run")
+@handles_errors
+def run_command(
+    once: Annotated[
+        bool, typer.Option("--once", help="Run one cycle now and exit (for cron or a test).")
+    ] = False,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+    username: UserOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Run the whole cycle unattended, on the schedule in labridge.toml ([run]): sync, then
+    enrol and update from each [[run.sources]], then pull progress.
 
-
-def write_report(path: Path, text: str) -> None:
-    try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(
-            f"cannot write the report to {path}: {exc.strerror or exc}",
-            hint="give a writable file with --output",
-        ) from None
+    Every cycle and step is logged (stderr); a step that fails is logged with its error and the
+    cycle carries on. Cycles never overlap, and a second `labridge run` on the same store refuses
+    to start. With --once: one cycle, a table of its steps, exit code 1 if a step failed.
+    """
+    _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
+    settings = settings_from(config, url, username, db)
+    settings.require_la()
+    with schedule.single_instance(settings.store.database_url):
+        if not once:
+            schedule.run_forever(settings.run, lambda: runner.cycle(settings))
+            return
+        report = schedule.run_cycle(runner.cycle(settings))
+    if as_json:
+        console.print_json(report.as_dict())
+    else:
+        console.out.print(console.cycle_table(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
 @sandbox_app.command("serve")

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .schedule import CycleReport
 from .store.journal import Entry
 from .workflows.enrol import OUTCOMES, EnrolReport
 from .workflows.progress import PullReport
@@ -138,10 +139,14 @@ def enrol_table(report: EnrolReport, course_names: Mapping[str, str]) -> Table:
     return table
 
 
-def enrol_summary(report: EnrolReport) -> str:
-    counts = report.as_dict()
-    parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in OUTCOMES if counts[o]]
+def outcome_summary(counts: Mapping[str, Any], outcomes: Sequence[str]) -> str:
+    """ "Records: 42 enrolled, 1 skipped, 8 invalid": the outcomes that happened, in order."""
+    parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in outcomes if counts[o]]
     return "Records: " + (", ".join(parts) if parts else "none")
+
+
+def enrol_summary(report: EnrolReport) -> str:
+    return outcome_summary(report.as_dict(), OUTCOMES)
 
 
 def journal_table(entries: Sequence[Entry], course_names: Mapping[str, str]) -> Table:
@@ -221,6 +226,16 @@ def _shown(value: str | None) -> str:
 
 
 def update_summary(report: UpdateReport) -> str:
-    counts = report.as_dict()
-    parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in UPDATE_OUTCOMES if counts[o]]
-    return "Records: " + (", ".join(parts) if parts else "none")
+    return outcome_summary(report.as_dict(), UPDATE_OUTCOMES)
+
+
+def cycle_table(report: CycleReport) -> Table:
+    table = Table(title="labridge run: one cycle", title_justify="left")
+    table.add_column("step")
+    table.add_column("result")
+    table.add_column("seconds", justify="right")
+    table.add_column("summary")
+    for step in report.steps:
+        result = "[green]ok[/green]" if step.ok else "[red]failed[/red]"
+        table.add_row(step.name, result, f"{step.seconds:.1f}", step.summary)
+    return table

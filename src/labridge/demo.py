@@ -2,23 +2,29 @@
 
 It starts the sandbox on a free loopback port with a temporary database, points labridge at it
 exactly as a user points it at LA (URL, user, password, store), and runs the same functions the
-commands run: sync, status, then the sample MIS export enrolled (dry run, real run, a repeat
-that enrols nobody twice) and the list of what needs fixing.
+commands run: sync, status, the sample MIS export enrolled (dry run, real run, a repeat that
+enrols nobody twice) and the list of what needs fixing, progress pulled as the sandbox's clock
+moves on, the HTML progress report, and one learner's changed e-mail pushed with update. The
+databases live in a temporary directory (or ``--keep DIR``); the report is written to the current
+directory (or DIR).
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
+from datetime import date, datetime
 from pathlib import Path
 
 import httpx
 from rich.panel import Panel
 
-from . import cli, console
+from . import cli, console, reports, runner
 from .config import LASettings, Settings, StoreSettings
 from .sandbox.app import STATS_PATH
+from .sandbox.clock import CLOCK_PATH
 from .sandbox.server import start_background
-from .workflows import enrol
+from .workflows import enrol, update
 
 
 def examples_dir() -> Path:
@@ -30,34 +36,74 @@ def examples_dir() -> Path:
 def _enrolment_tour(settings: Settings) -> None:
     out = console.out
     sample = examples_dir() / "learners.csv"
-    spec = cli.SourceSpec.build(sample, None, None, None)
+    spec = runner.SourceSpec.build(sample)
     out.rule(f"4. Enrolment plan for the sample MIS export ({sample.name}): a dry run")
-    report, names = cli.run_enrol(settings, spec, enrol.Options(dry_run=True))
+    report, names = runner.enrol(settings, spec, enrol.Options(dry_run=True))
     out.print(console.enrol_table(report, names))
     out.print(console.enrol_summary(report))
     out.rule("5. Enrol for real, sending LA's welcome e-mails")
     options = enrol.Options(send_login_details=True)
-    report, names = cli.run_enrol(settings, spec, options)
+    report, names = runner.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
     out.rule("6. The same command again: nobody is enrolled twice")
-    report, names = cli.run_enrol(settings, spec, options)
+    report, names = runner.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
     out.rule("7. What needs fixing in the MIS (labridge enrolments)")
-    entries, names = cli.read_journal(settings)
+    entries, names = runner.enrolments(settings)
     todo = [e for e in entries if e.state in ("invalid", "refused")]
     out.print(console.journal_table(todo, names))
+
+
+def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Path:
+    """Pull progress, move the sandbox's clock on a month at a time and pull again, so the
+    history has something to show; then write the HTML report as of the sandbox's date."""
+    out = console.out
+
+    def pull() -> None:
+        # The history is dated by the sandbox's clock, which the demo moves on, not the wall's.
+        now = datetime.fromisoformat(httpx.get(f"{sandbox_url}{CLOCK_PATH}").json()["now"])
+        out.print(console.pull_table(runner.progress_pull(settings, full=True, clock=lambda: now)))
+
+    out.rule("8. Pull every learner's progress from LA")
+    pull()
+    for month in (1, 2, 3):
+        out.rule(f"9.{month} A month passes in the sandbox; pull again (only changes are stored)")
+        httpx.post(f"{sandbox_url}{CLOCK_PATH}", json={"advance_days": 30}).raise_for_status()
+        pull()
+    today = date.fromisoformat(httpx.get(f"{sandbox_url}{CLOCK_PATH}").json()["now"][:10])
+    report = runner.progress_report(settings, today)
+    path = report_dir / "labridge-demo-report.html"
+    runner.write_report(path, reports.render_progress(report, reports.ReportFormat.html))
+    return path
+
+
+def _update_tour(settings: Settings, workdir: Path) -> None:
+    """One learner's e-mail changes in the MIS; update sends only that member."""
+    out = console.out
+    changed = workdir / "learners-changed.csv"
+    rows = (examples_dir() / "learners.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    learner = rows[1].split(",")
+    old_email = learner[5]
+    learner[5] = old_email.replace("@example.org", "@mail.example.com")
+    rows[1] = ",".join(learner)
+    changed.write_text("".join(rows), encoding="utf-8")
+    out.rule(f"10. {learner[1]} {learner[2]}'s e-mail changed in the MIS: push only that")
+    report = runner.update(settings, runner.SourceSpec.build(changed), update.Options())
+    shown = [r for r in report.records if r.outcome == "updated"]
+    out.print(console.update_table(replace(report, records=shown)))
+    out.print(console.update_summary(report))
 
 
 def run_demo(keep: Path | None = None) -> None:
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
-        _tour(keep)
+        _tour(keep, keep)
     else:
         with tempfile.TemporaryDirectory(prefix="labridge-demo-") as tmp:
-            _tour(Path(tmp))
+            _tour(Path(tmp), None)
 
 
-def _tour(workdir: Path) -> None:
+def _tour(workdir: Path, keep_dir: Path | None) -> None:
     out = console.out
     sandbox_db = f"sqlite:///{workdir / 'sandbox.db'}"
     with start_background(
@@ -77,16 +123,18 @@ def _tour(workdir: Path) -> None:
             )
         )
         out.rule("1. Sync reference data and candidates from LA")
-        out.print(console.sync_table(cli.run_sync(settings)))
+        out.print(console.sync_table(runner.sync(settings)))
         out.rule("2. Sync again: nothing changed, so nothing is written")
-        again = cli.run_sync(settings)
+        again = runner.sync(settings)
         out.print(console.sync_table(again))
         out.print("Changes on the second run: " + ("[red]some[/red]" if again.changed else "none"))
         out.rule("3. What the store holds")
-        status = cli.read_status(settings)
+        status = runner.status(settings)
         out.print(console.status_table(status))
         out.print(console.last_sync_line(status))
         _enrolment_tour(settings)
+        report_path = _progress_tour(settings, sandbox.url, keep_dir or Path.cwd())
+        _update_tour(settings, workdir)
         out.rule("What the sandbox saw")
         stats = httpx.get(sandbox.url + STATS_PATH, timeout=10).json()
         out.print(console.calls_table(stats))
@@ -94,7 +142,8 @@ def _tour(workdir: Path) -> None:
             f"Candidates in LA: {stats['candidates']}; learners enrolled twice: "
             f"{stats['duplicate_source_ids']}; welcome e-mails sent: {stats['welcome_emails']}"
         )
+    out.print(f"\nProgress report (open it in a browser): [bold]{report_path}[/bold]")
     out.print(
-        "\nNext: [bold]labridge init[/bold] writes a labridge.toml for your real LA site, and "
+        "Next: [bold]labridge init[/bold] writes a labridge.toml for your real LA site, and "
         "[bold]labridge sandbox serve[/bold] keeps a sandbox running to try commands against."
     )

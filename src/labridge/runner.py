@@ -1,0 +1,280 @@
+"""Running the workflows for a person: the glue between settings and the workflows.
+
+Each function opens the store and the client from the settings, shows a progress bar on stderr
+(hidden with ``quiet``), runs one workflow and returns its report. The commands, the demo and the
+unattended cycle all run through here, so that they share one code path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from . import console, reports, store
+from .client import AsyncClient
+from .config import Settings, SourceSettings
+from .errors import ConfigurationError
+from .models import Framework
+from .sources import SourceRow
+from .sources.mapping import Mapping, load_mapping
+from .sources.open import open_source
+from .sources.sql import read_sql
+from .store import journal
+from .workflows import enrol as enrol_workflow
+from .workflows import progress as progress_workflow
+from .workflows import sync as sync_workflow
+from .workflows import update as update_workflow
+
+R = TypeVar("R")
+
+
+def make_client(settings: Settings) -> AsyncClient:
+    la = settings.require_la()
+    return AsyncClient(la.url, la.username, la.password.get_secret_value(), timeout=la.timeout)
+
+
+def sync(settings: Settings, *, quiet: bool = False) -> sync_workflow.SyncReport:
+    names = sync_workflow.fetch_names()
+    db = store.open_store(settings.store.database_url)
+
+    async def go() -> sync_workflow.SyncReport:
+        with console.progress("Fetching from LA", total=len(names) + 1, quiet=quiet) as bar:
+            async with make_client(settings) as client:
+                report = await sync_workflow.sync(
+                    client, db, on_fetched=lambda name: bar.advance(f"Fetched {name}")
+                )
+            bar.advance("Stored")
+            return report
+
+    try:
+        return asyncio.run(go())
+    finally:
+        db.close()
+
+
+def status(settings: Settings) -> dict[str, Any]:
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            return store.status(session)
+    finally:
+        db.close()
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Where learners come from: a file (CSV or ILR) or a SQL query, and the mapping."""
+
+    path: Path | None
+    sql: str | None
+    source_db: str | None
+    mapping: Mapping
+
+    @classmethod
+    def build(
+        cls,
+        path: Path | None,
+        sql: str | None = None,
+        source_db: str | None = None,
+        mapping: Path | None = None,
+    ) -> SourceSpec:
+        if (path is None) == (sql is None):
+            raise ConfigurationError(
+                "give either a SOURCE file or --sql (with --source-db), not both or neither",
+                hint="e.g. `labridge enrol learners.csv` or "
+                '`labridge enrol --sql "SELECT ..." --source-db postgresql://...`',
+            )
+        if sql is not None and not source_db:
+            raise ConfigurationError("--sql needs --source-db, the MIS database URL")
+        return cls(path, sql, source_db, load_mapping(mapping) if mapping else Mapping())
+
+    @property
+    def label(self) -> str:
+        return self.path.name if self.path is not None else "SQL query"
+
+    def rows(self, course_qans: Collection[str]) -> list[SourceRow]:
+        if self.sql is not None and self.source_db is not None:
+            return list(read_sql(self.sql, self.source_db, self.mapping))
+        assert self.path is not None
+        return list(open_source(self.path, self.mapping, course_qans))
+
+
+def _course_names(session: Any) -> dict[str, Framework]:
+    courses = cast(list[Framework], store.list_set(session, "frameworks"))
+    return {f.course_uuid: f for f in courses}
+
+
+def _over_source(
+    settings: Settings,
+    spec: SourceSpec,
+    label: str,
+    work: Callable[
+        [AsyncClient, store.Store, list[SourceRow], Callable[[str], None]], Awaitable[R]
+    ],
+    *,
+    quiet: bool,
+) -> tuple[R, dict[str, str]]:
+    """Sync (so that reference data and candidates are fresh), read the source, then run
+    ``work`` with a client, the store, the rows and a progress callback. Returns its result and
+    course names by CourseUUID, for display."""
+    sync(settings, quiet=True)
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            courses = _course_names(session)
+        rows = spec.rows([f.qan for f in courses.values() if f.qan])
+
+        async def go() -> R:
+            with console.progress(label, total=len(rows), quiet=quiet) as bar:
+                async with make_client(settings) as client:
+                    return await work(client, db, rows, lambda who: bar.advance(f"{label} {who}"))
+
+        return asyncio.run(go()), {uuid: f.name for uuid, f in courses.items()}
+    finally:
+        db.close()
+
+
+def enrol(
+    settings: Settings, spec: SourceSpec, options: enrol_workflow.Options, *, quiet: bool = False
+) -> tuple[enrol_workflow.EnrolReport, dict[str, str]]:
+    async def work(
+        client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
+    ) -> enrol_workflow.EnrolReport:
+        enroller = enrol_workflow.Enroller(
+            client, db, options, on_record=lambda r: tick(r.source_id)
+        )
+        return await enroller.run(rows)
+
+    label = "Checking" if options.dry_run else "Enrolling"
+    return _over_source(settings, spec, label, work, quiet=quiet)
+
+
+def update(
+    settings: Settings, spec: SourceSpec, options: update_workflow.Options, *, quiet: bool = False
+) -> update_workflow.UpdateReport:
+    async def work(
+        client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
+    ) -> update_workflow.UpdateReport:
+        updater = update_workflow.Updater(
+            client, db, options, on_record=lambda r: tick(r.source_id)
+        )
+        return await updater.run(rows)
+
+    label = "Comparing" if options.dry_run else "Updating"
+    return _over_source(settings, spec, label, work, quiet=quiet)[0]
+
+
+def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            names = {uuid: f.name for uuid, f in _course_names(session).items()}
+            return journal.entries(session), names
+    finally:
+        db.close()
+
+
+def progress_pull(
+    settings: Settings,
+    *,
+    full: bool = False,
+    concurrency: int = progress_workflow.DEFAULT_CONCURRENCY,
+    quiet: bool = False,
+    clock: Callable[[], datetime] | None = None,
+) -> progress_workflow.PullReport:
+    """Sync (so that the list of enrolled learners is fresh), then pull their progress.
+    ``clock`` dates the history rows (default: now)."""
+    sync(settings, quiet=True)
+    db = store.open_store(settings.store.database_url)
+    try:
+        learners = progress_workflow.enrolled(db)
+
+        async def go() -> progress_workflow.PullReport:
+            with console.progress("Pulling progress", total=len(learners), quiet=quiet) as bar:
+                async with make_client(settings) as client:
+                    puller = progress_workflow.Puller(
+                        client,
+                        db,
+                        full=full,
+                        concurrency=concurrency,
+                        clock=clock or (lambda: datetime.now(UTC)),
+                        on_learner=lambda c, how: bar.advance(f"{how.title()} {c.source_id}"),
+                    )
+                    return await puller.run(learners)
+
+        return asyncio.run(go())
+    finally:
+        db.close()
+
+
+def progress_report(settings: Settings, today: date) -> reports.ProgressReport:
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.engine.connect() as conn:
+            return reports.build_progress_report(conn, today)
+    finally:
+        db.close()
+
+
+def write_report(path: Path, text: str) -> None:
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the report to {path}: {exc.strerror or exc}",
+            hint="give a writable file with --output",
+        ) from None
+
+
+def cycle(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+    """The steps of one unattended cycle (``labridge run``): sync; enrol and update from each
+    configured source; pull progress. Each step returns a one-line summary for the log."""
+    steps: list[tuple[str, Callable[[], str]]] = [("sync", lambda: _sync_line(settings))]
+    for source in settings.run.sources:
+        label = source.path.name if source.path else "SQL query"
+        if source.enrol:
+            steps.append((f"enrol {label}", partial(_enrol_line, settings, source)))
+        if source.update:
+            steps.append((f"update {label}", partial(_update_line, settings, source)))
+    steps.append(("progress pull", lambda: _pull_line(settings)))
+    return steps
+
+
+def _spec(source: SourceSettings) -> SourceSpec:
+    return SourceSpec.build(source.path, source.sql, source.source_db, source.mapping)
+
+
+def _sync_line(settings: Settings) -> str:
+    counts = sync(settings, quiet=True).as_dict()
+    added, changed, removed = (sum(c[k] for c in counts.values()) for k in _SYNC_KEYS)
+    return f"{added} added, {changed} changed, {removed} removed"
+
+
+_SYNC_KEYS = ("added", "changed", "removed")
+
+
+def _enrol_line(settings: Settings, source: SourceSettings) -> str:
+    options = enrol_workflow.Options(send_login_details=source.send_login_details)
+    report, _ = enrol(settings, _spec(source), options, quiet=True)
+    return console.enrol_summary(report)
+
+
+def _update_line(settings: Settings, source: SourceSettings) -> str:
+    report = update(settings, _spec(source), update_workflow.Options(), quiet=True)
+    return console.update_summary(report)
+
+
+def _pull_line(settings: Settings) -> str:
+    run = settings.run
+    report = progress_pull(
+        settings, full=run.progress_full, concurrency=run.progress_concurrency, quiet=True
+    )
+    return (
+        f"{report.learners} learners: {report.changed} changed, {report.unchanged} unchanged, "
+        f"{report.failed} failed"
+    )
