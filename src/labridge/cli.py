@@ -41,9 +41,9 @@ SANDBOX_PASSWORD = "sandbox"  # noqa: S105
 app = typer.Typer(
     name="labridge",
     help="Connect your MIS to Learning Assistant: sync reference data, enrol learners, push "
-    "changes and pull progress. Try it all offline first with [bold]labridge demo[/bold].",
+    "changes and pull progress. Try it all offline first with **labridge demo**.",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 sandbox_app = typer.Typer(
@@ -451,8 +451,8 @@ def progress_report(
     config: ConfigOpt = None,
     db: DbOpt = None,
 ) -> None:
-    """Report on learners' progress from the local store (filled by [bold]labridge progress
-    pull[/bold]): per learner the overall %, units done, last activity and whether they are on
+    """Report on learners' progress from the local store (filled by **labridge progress
+    pull**): per learner the overall %, units done, last activity and whether they are on
     track against their planned dates; per course the spread; the learners most behind."""
     settings = settings_from(config, db=db)
     report = runner.progress_report(settings, date.today())
