@@ -92,6 +92,9 @@ class Problem:
     code: str
     message: str
 
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "code": self.code, "message": self.message}
+
 
 class RefusedError(LabridgeError):
     """LA understood the request and refused it; ``problems`` holds every MessageList entry."""

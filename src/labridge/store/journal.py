@@ -51,14 +51,14 @@ class Entry:
             "state": self.state,
             "candidate_uuid": self.candidate_uuid,
             "origin": self.origin,
-            "problems": [p.__dict__ for p in self.problems],
+            "problems": [p.as_dict() for p in self.problems],
             "attempts": self.attempts,
             "updated_at": self.updated_at.isoformat(),
         }
 
 
 def _problems_json(problems: Sequence[Problem]) -> str:
-    return json.dumps([{"field": p.field, "code": p.code, "message": p.message} for p in problems])
+    return json.dumps([p.as_dict() for p in problems])
 
 
 def _entry(row: RowMapping) -> Entry:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import journal
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
+from .report import RecordsReport
 
 OUTCOMES = ("enrolled", "would_enrol", "skipped", "refused", "invalid")
 #: Sends of one learner after ambiguous failures, each preceded by a look in LA.
@@ -63,28 +64,13 @@ class RecordOutcome:
             "course": self.course,
             "candidate_uuid": self.candidate_uuid,
             "reason": self.reason,
-            "problems": [
-                {"field": p.field, "code": p.code, "message": p.message} for p in self.problems
-            ],
+            "problems": [p.as_dict() for p in self.problems],
         }
 
 
 @dataclass
-class EnrolReport:
-    dry_run: bool
-    records: list[RecordOutcome] = field(default_factory=list)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for r in self.records if r.outcome == outcome)
-
-    @property
-    def failed(self) -> bool:
-        """Some record needs fixing in the source (exit code 1)."""
-        return any(r.outcome in ("invalid", "refused") for r in self.records)
-
-    def as_dict(self) -> dict[str, Any]:
-        counts: dict[str, Any] = {o: self.count(o) for o in OUTCOMES}
-        return {**counts, "records": [r.as_dict() for r in self.records]}
+class EnrolReport(RecordsReport[RecordOutcome]):
+    OUTCOMES = OUTCOMES
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ from .changes import (
     unflatten,
     update_user,
 )
+from .report import RecordsReport
 
 OUTCOMES = ("updated", "would_update", "unchanged", "refused", "invalid", "not_enrolled")
 ENROL_FIRST = "run `labridge enrol` with this source first, then `labridge update`"
@@ -87,28 +88,13 @@ class RecordOutcome:
             "source_id": self.source_id,
             "outcome": self.outcome,
             "changes": {name: [old, new] for name, (old, new) in self.changes.items()},
-            "problems": [
-                {"field": p.field, "code": p.code, "message": p.message} for p in self.problems
-            ],
+            "problems": [p.as_dict() for p in self.problems],
         }
 
 
 @dataclass
-class UpdateReport:
-    dry_run: bool
-    records: list[RecordOutcome] = field(default_factory=list)
-
-    def count(self, outcome: str) -> int:
-        return sum(1 for r in self.records if r.outcome == outcome)
-
-    @property
-    def failed(self) -> bool:
-        """Some record needs fixing in the source or in LA (exit code 1)."""
-        return any(r.outcome in ("invalid", "refused") for r in self.records)
-
-    def as_dict(self) -> dict[str, Any]:
-        counts: dict[str, Any] = {o: self.count(o) for o in OUTCOMES}
-        return {**counts, "records": [r.as_dict() for r in self.records]}
+class UpdateReport(RecordsReport[RecordOutcome]):
+    OUTCOMES = OUTCOMES
 
 
 @dataclass(frozen=True)
