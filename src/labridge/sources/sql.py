@@ -25,13 +25,13 @@ from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from urllib.parse import quote, quote_plus
 
 from sqlalchemy import Connection, Engine, create_engine
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from ..dburl import parse_url, scrub
 from ..errors import ConfigurationError
 from .mapping import Mapping
 from .records import SourceRecord, SourceRow
@@ -60,7 +60,7 @@ def read_sql(query: str, url: str, mapping: Mapping | None = None) -> Iterator[S
     """
     mapping = mapping if mapping is not None else Mapping()
     statement = check_query(query)
-    sa_url = _parse(url)
+    sa_url = parse_url(url, "the source database URL", _URL_EXAMPLES)
     engine = _engine(sa_url)
     try:
         yield from _rows(engine, statement, mapping)
@@ -90,20 +90,6 @@ def check_query(query: str) -> str:
     return query[:first_semicolon]
 
 
-def _parse(url: str) -> URL:
-    try:
-        sa_url = make_url(url)
-    except (ArgumentError, ValueError):
-        # Not echoed: it could not be parsed, so a password in it could not be masked.
-        raise ConfigurationError(
-            "the source database URL is not a database URL",
-            hint=f"give a URL such as {_URL_EXAMPLES}",
-        ) from None
-    if sa_url.drivername in ("postgresql", "postgres"):
-        sa_url = sa_url.set(drivername="postgresql+psycopg")
-    return sa_url
-
-
 def _engine(url: URL) -> Engine:
     shown = url.render_as_string(hide_password=True)
     _check_sqlite_file(url)
@@ -112,7 +98,7 @@ def _engine(url: URL) -> Engine:
         return create_engine(url, poolclass=NullPool)
     except (ArgumentError, ImportError) as exc:
         raise ConfigurationError(
-            f"cannot use the source database URL {shown}: {_scrub(exc, url)}",
+            f"cannot use the source database URL {shown}: {scrub(exc, url)}",
             hint=f"give a URL such as {_URL_EXAMPLES}",
         ) from None
 
@@ -134,7 +120,7 @@ def _rows(engine: Engine, statement: str, mapping: Mapping) -> Iterator[SourceRo
         connection = engine.connect()
     except SQLAlchemyError as exc:
         raise ConfigurationError(
-            f"cannot connect to the source database at {shown}: {_scrub(exc, engine.url)}",
+            f"cannot connect to the source database at {shown}: {scrub(exc, engine.url)}",
             hint="check that the server is running and the URL's host, port, user, password "
             "and database name",
         ) from None
@@ -144,7 +130,7 @@ def _rows(engine: Engine, statement: str, mapping: Mapping) -> Iterator[SourceRo
             yield from _query(connection, statement, mapping)
         except SQLAlchemyError as exc:
             raise ConfigurationError(
-                f"the source query failed on {shown}: {_scrub(exc, engine.url)}",
+                f"the source query failed on {shown}: {scrub(exc, engine.url)}",
                 hint="check the query's SQL, table and column names",
             ) from None
         finally:
@@ -217,15 +203,3 @@ def to_text(value: object) -> str | None:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("utf-8", errors="replace").strip()
     return str(value).strip()
-
-
-def _scrub(exc: BaseException, url: URL) -> str:
-    """The driver's message (first lines, one line), with the URL's password masked."""
-    original = getattr(exc, "orig", None) or exc
-    lines = [line.strip() for line in str(original).splitlines()[:3] if line.strip()]
-    text = " ".join(lines)
-    if url.password:
-        secret = str(url.password)
-        for form in {secret, quote(secret, safe=""), quote_plus(secret)}:
-            text = text.replace(form, "***")
-    return text

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 from alembic import command
 from alembic.config import Config
@@ -21,10 +20,11 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..dburl import parse_url, scrub
 from ..errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
@@ -71,13 +71,13 @@ def open_store(url: str) -> Store:
     Raises :class:`~labridge.errors.ConfigurationError` when the URL is malformed, names a
     database labridge cannot use or reach, or a database migrated by a newer labridge.
     """
-    sa_url = _parse(url)
+    sa_url = parse_url(url, "the store URL", _URL_EXAMPLES)
     shown = sa_url.render_as_string(hide_password=True)
     try:
         engine = create_engine(sa_url)
     except (ArgumentError, ImportError) as exc:
         raise ConfigurationError(
-            f"cannot use the store URL {shown}: {_scrub(exc, sa_url)}",
+            f"cannot use the store URL {shown}: {scrub(exc, sa_url)}",
             hint=f"give a database URL such as {_URL_EXAMPLES}",
         ) from None
     _take_over_sqlite_transactions(engine)
@@ -116,42 +116,18 @@ def _alembic_config() -> Config:
     return config
 
 
-def _parse(url: str) -> URL:
-    try:
-        sa_url = make_url(url)
-    except (ArgumentError, ValueError):
-        # The text is not echoed: it could not be parsed, so its password cannot be masked.
-        raise ConfigurationError(
-            "the store URL is not a database URL",
-            hint=f"give a database URL such as {_URL_EXAMPLES}",
-        ) from None
-    if sa_url.drivername in ("postgresql", "postgres"):
-        sa_url = sa_url.set(drivername="postgresql+psycopg")
-    return sa_url
-
-
 def _open_error(exc: DBAPIError | CommandError, url: URL, shown: str) -> ConfigurationError:
     """Turn a failure while connecting or migrating into what the user should do about it."""
     if isinstance(exc, CommandError):
         return ConfigurationError(
-            f"the store at {shown} has a schema this labridge does not know: {_scrub(exc, url)}",
+            f"the store at {shown} has a schema this labridge does not know: {scrub(exc, url)}",
             hint="it was migrated by a newer labridge; upgrade labridge or use another database",
         )
     return ConfigurationError(
-        f"cannot open the store at {shown}: {_scrub(exc.orig or exc, url)}",
+        f"cannot open the store at {shown}: {scrub(exc.orig or exc, url)}",
         hint="check that the database server is running and that the URL's host, port, "
         "user, password and database name are right",
     )
-
-
-def _scrub(exc: BaseException, url: URL) -> str:
-    """The first lines of a driver's message, one line, with the password masked if present."""
-    text = " ".join(line.strip() for line in str(exc).splitlines()[:3] if line.strip())
-    password = url.password
-    if password:
-        for form in {str(password), quote(str(password), safe=""), quote_plus(str(password))}:
-            text = text.replace(form, "***")
-    return text
 
 
 def _take_over_sqlite_transactions(engine: Engine) -> None:
