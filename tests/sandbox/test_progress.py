@@ -46,20 +46,22 @@ async def lab(app: Starlette) -> AsyncIterator[AsyncClient]:
 
 
 def of_kind(kind: str) -> str:
-    """The first of a fixed series of CandidateUUIDs whose pace is of ``kind``."""
+    """The first of a fixed series of learner ids whose pace on ST0070 is of ``kind`` (the pace
+    hangs on the learner's id and course: :func:`progress.learner_key`)."""
     for i in range(1000):
-        candidate = str(uuid.uuid5(seed.NAMESPACE, f"progress-test:{i}"))
-        if progress.pace_of(candidate).kind == kind:
-            return candidate
+        source_id = f"MIS-{kind}-{i}"
+        if progress.pace_of(f"{source_id}|{COURSE}").kind == kind:
+            return source_id
     raise AssertionError(f"no {kind} learner in the series")
 
 
 def add_learner(db: SandboxDB, kind: str, start: str, end: str = "") -> str:
     """A learner of ``kind`` on ST0070 (its mandatory units), straight into LA's database."""
+    source_id = of_kind(kind)
     return db.add_candidate(
         MANDATORY_UNITS,
-        candidate_uuid=of_kind(kind),
-        source_id=f"MIS-{kind}",
+        candidate_uuid=str(uuid.uuid5(seed.NAMESPACE, f"progress-test:{source_id}")),
+        source_id=source_id,
         course_uuid=COURSE,
         start_date=start,
         end_date=end,
@@ -287,3 +289,25 @@ def test_the_simulation_is_consistent_and_never_goes_back(
         check_not_behind(before, after)
         assert after == progress.simulate(learner_, day, full=True)
         before = after
+
+
+async def test_progress_follows_the_learner_not_the_candidate_uuid(
+    db: SandboxDB, lab: AsyncClient
+) -> None:
+    """The same learner enrolled in two sandboxes (new CandidateUUIDs each time, as in LA)
+    progresses the same way, so that demo and test runs are reproducible."""
+    made = [
+        db.add_candidate(
+            MANDATORY_UNITS,
+            candidate_uuid=str(uuid.uuid4()),
+            source_id="MIS-77",
+            course_uuid=COURSE,
+            start_date="2025-09-01",
+            end_date="2026-09-01",
+            status="Active",
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    first, second = [await lab.get_progress_full(c) for c in made]
+    assert first.overall_progress == second.overall_progress > 0
+    assert [u.completed_date for u in first.units] == [u.completed_date for u in second.units]

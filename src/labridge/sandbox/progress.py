@@ -83,6 +83,13 @@ def _seed(text: str) -> int:
     return int.from_bytes(hashlib.sha256((_SALT + text).encode()).digest()[:8], "big")
 
 
+def learner_key(cand: m.Candidate) -> str:
+    """What a learner's simulated pace hangs on: their own id and course, so that the same
+    learner enrolled again (a new CandidateUUID each time, as in LA) progresses the same way and
+    a demo or test run is reproducible; the CandidateUUID when there is no learner id."""
+    return f"{cand.source_id}|{cand.course_uuid}" if cand.source_id else cand.candidate_uuid
+
+
 def pace_of(candidate_uuid: str, status: str = ACTIVE) -> Pace:
     """The learner's pace: drawn from its UUID, then fitted to the status LA holds."""
     rng = random.Random(_seed(candidate_uuid))
@@ -220,7 +227,7 @@ def _units(learner: Learner, sizes: list[int], day: Day, *, full: bool) -> list[
     units, first = [], 0
     for (unit, outcomes), size in zip(learner.units, sizes, strict=True):
         span = [day.completed_on(k) for k in range(first + 1, first + size + 1)]
-        shown = _outcomes(day, learner.candidate.candidate_uuid, outcomes, first) if full else []
+        shown = _outcomes(day, learner_key(learner.candidate), outcomes, first) if full else []
         units.append(_unit(unit, span, shown))
         first += size
     return units
@@ -247,7 +254,7 @@ def day_of(learner: Learner, steps: int, today: date) -> Day:
     start = parse_date(cand.start_date)
     if start is None or steps == 0:
         return Day(None, 0)
-    pace = pace_of(cand.candidate_uuid, cand.status)
+    pace = pace_of(learner_key(cand), cand.status)
     timeline = Timeline(start, (planned_end(start, cand.end_date) - start).days, steps, pace)
     return Day(timeline, timeline.worked(today))
 
