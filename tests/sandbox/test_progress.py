@@ -305,7 +305,7 @@ async def test_progress_follows_the_learner_not_the_candidate_uuid(
             start_date="2025-09-01",
             end_date="2026-09-01",
             status="Active",
-        )  # fmt: skip
+        )
         for _ in range(2)
     ]
     first, second = [await lab.get_progress_full(c) for c in made]
