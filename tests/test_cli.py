@@ -257,6 +257,13 @@ def test_enrol_from_sql_then_enrolments_report(
     assert all(e["state"] in ("enrolled", "invalid", "skipped") for e in listed)
     lines = (tmp_path / "todo.csv").read_text().splitlines()
     assert lines[0].startswith("source_id,course,course_name,state")
+    code, out, _ = invoke(["status", "--json", "--db", str(tmp_path / "sql-store.db")], env)
+    status = json.loads(out)
+    assert status["enrolments"]["enrolled"] == report["enrolled"]
+    assert status["progress"] == {"learners": 0, "failing": 0, "history_rows": 0, "last_pull": None}
+    code, out, _ = invoke(["status", "--db", str(tmp_path / "sql-store.db")], env)
+    assert "Enrolments (labridge's journal):" in out
+    assert "Progress: never pulled" in out
 
 
 def test_enrol_needs_a_source(env: dict[str, str]) -> None:

@@ -228,6 +228,8 @@ def status(
     else:
         console.out.print(console.status_table(data))
         console.out.print(console.last_sync_line(data))
+        for line in console.activity_lines(data):
+            console.out.print(line)
 
 
 @app.command()

@@ -86,6 +86,21 @@ def status_table(status: Mapping[str, Any]) -> Table:
     return table
 
 
+def activity_lines(status: Mapping[str, Any]) -> list[str]:
+    """Enrolment states and progress, under the table of sets."""
+    states = status.get("enrolments", {})
+    shown = ", ".join(f"{n} {state}" for state, n in states.items() if n) or "none yet"
+    pulled = status.get("progress", {})
+    progress_line = (
+        f"Progress: {pulled['learners']} learners, {pulled['history_rows']} history rows, "
+        f"last pulled {pulled['last_pull']}"
+        + (f", [red]{pulled['failing']} failing[/red]" if pulled.get("failing") else "")
+        if pulled.get("last_pull")
+        else "Progress: never pulled (labridge progress pull)."
+    )
+    return [f"Enrolments (labridge's journal): {shown}.", progress_line]
+
+
 def last_sync_line(status: Mapping[str, Any]) -> str:
     run = status.get("last_sync")
     if not run:

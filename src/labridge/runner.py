@@ -25,6 +25,7 @@ from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
 from .sources.sql import read_sql
 from .store import journal
+from .store import progress as progress_store
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
 from .workflows import sync as sync_workflow
@@ -58,10 +59,15 @@ def sync(settings: Settings, *, quiet: bool = False) -> sync_workflow.SyncReport
 
 
 def status(settings: Settings) -> dict[str, Any]:
+    """What the store holds: reference sets and the last sync, enrolment states, progress."""
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
-            return store.status(session)
+            return {
+                **store.status(session),
+                "enrolments": journal.counts(session),
+                "progress": progress_store.summary(session),
+            }
     finally:
         db.close()
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, insert, select, update
+from sqlalchemy import RowMapping, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import Problem
@@ -221,3 +221,11 @@ def record_update_refused(
 ) -> None:
     """Log an UpdateEnrolment LA refused; the learner's row (still enrolled) is left alone."""
     _event(session, source_id, course, "update_refused", candidate_uuid, problems, now)
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many learners are in each state, for ``labridge status``."""
+    t = tables.enrolments
+    rows = session.execute(select(t.c.state, func.count()).group_by(t.c.state))
+    found = {state: int(n) for state, n in rows}
+    return {state: found.get(state, 0) for state in STATES}

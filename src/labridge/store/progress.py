@@ -322,3 +322,19 @@ def history(
 
 def _snapshot(row: RowMapping) -> Snapshot:
     return Snapshot(**{f: row[f] for f in _SNAPSHOT_FIELDS})
+
+
+def summary(session: Session) -> dict[str, Any]:
+    """What the progress tables hold, for ``labridge status``: learners known, how many failed
+    their last pull, history rows, and when the last successful pull was."""
+    t = tables.progress_learners
+    learners_known, failing, last = session.execute(
+        select(func.count(), func.count(t.c.failed_at), func.max(t.c.pulled_at))
+    ).one()
+    history_rows = session.execute(select(func.count()).select_from(tables.progress_history))
+    return {
+        "learners": int(learners_known),
+        "failing": int(failing),
+        "history_rows": int(history_rows.scalar_one()),
+        "last_pull": last.isoformat() if last else None,
+    }
