@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from itertools import pairwise
@@ -96,11 +97,19 @@ def test_scheduled_cycles_never_overlap_and_stop_cleanly(
     env = {**os.environ, "LABRIDGE_PASSWORD": "sandbox"}
     proc = subprocess.Popen(
         [sys.executable, "-m", "labridge", "run", "--config", str(config)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(12)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stderr.readline, "")))  # type: ignore[union-attr]
+    reader.start()
+    deadline = time.monotonic() + 120
+    while sum("cycle finished" in line for line in lines) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    proc.wait(timeout=60)
+    reader.join(timeout=10)
+    proc.stderr.close()  # type: ignore[union-attr]
+    err = "".join(lines)
     events = re.findall(r"cycle (started|finished)", err)
     assert events.count("finished") >= 2, err[-2000:]
     # Strictly alternating: a cycle never starts while another runs.
