@@ -84,6 +84,9 @@ async def test_sample_export_every_row_gets_an_outcome(
     assert counts["skipped"] == 1  # the learner already in LA
     assert counts["invalid"] == 8
     assert report.failed
+    # Listed in source order, whatever order the concurrent enrolments finished in.
+    lines = [int(r.origin.rsplit(" ", 1)[1]) for r in report.records]
+    assert lines == sorted(lines) == list(range(2, 53))
     stats = await _stats(sandbox)
     assert stats["candidates"] == before + 42
     assert stats["duplicate_source_ids"] == 0

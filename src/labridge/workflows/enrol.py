@@ -55,6 +55,9 @@ class RecordOutcome:
     candidate_uuid: str = ""
     problems: tuple[Problem, ...] = ()
     reason: str = ""
+    #: The source row's number: the report lists records in source order, whatever order
+    #: their enrolments finish in.
+    row: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,6 +119,7 @@ class Enroller:
             raise _first_leaf(failed) from None
         finally:
             self._flush()
+            self.report.records.sort(key=lambda r: r.row)
         return self.report
 
     # -- the decisions that need no call ----------------------------------------------------------
@@ -124,7 +128,9 @@ class Enroller:
         for row in rows:
             if isinstance(row, SkippedRecord):
                 key = row.source_id or row.origin
-                self._done(RecordOutcome(key, row.origin, "skipped", reason=row.reason))
+                self._done(
+                    RecordOutcome(key, row.origin, "skipped", reason=row.reason, row=row.row)
+                )
                 self._journal_later(key, "", "skipped", row.origin, ())
             else:
                 yield row
@@ -138,12 +144,18 @@ class Enroller:
         if not checked.ok:
             course = checked.course_uuid or rec.fields.get("course", "")
             self._done(
-                RecordOutcome(source_id, rec.origin, "invalid", course, problems=checked.problems)
+                RecordOutcome(
+                    source_id, rec.origin, "invalid", course, problems=checked.problems, row=rec.row
+                )
             )
             self._journal_later(source_id, course, "invalid", rec.origin, checked.problems)
             return True
         if self.options.dry_run:
-            self._done(RecordOutcome(source_id, rec.origin, "would_enrol", checked.course_uuid))
+            self._done(
+                RecordOutcome(
+                    source_id, rec.origin, "would_enrol", checked.course_uuid, row=rec.row
+                )
+            )
             return True
         return False
 
@@ -166,7 +178,7 @@ class Enroller:
     def _skip(self, checked: Checked, candidate: str, reason: str) -> RecordOutcome:
         rec = checked.record
         return RecordOutcome(rec.source_id, rec.origin, "skipped", checked.course_uuid, candidate,
-                             reason=reason)  # fmt: skip
+                             reason=reason, row=rec.row)  # fmt: skip
 
     # -- sending --------------------------------------------------------------------------------
 
@@ -195,7 +207,7 @@ class Enroller:
                 problems = tuple(Problem(m.field, m.code, m.message) for m in answer.messages)
                 self._record(key, "refused", rec.origin, problems=problems)
                 outcome = RecordOutcome(rec.source_id, rec.origin, "refused", key[1],
-                                        problems=problems)  # fmt: skip
+                                        problems=problems, row=rec.row)  # fmt: skip
                 self._done(outcome)
             return
         raise TransportError(
@@ -212,7 +224,8 @@ class Enroller:
         rec = checked.record
         key = (rec.source_id, checked.course_uuid)
         self._record(key, "enrolled", rec.origin, candidate_uuid=candidate_uuid)
-        self._done(RecordOutcome(rec.source_id, rec.origin, "enrolled", key[1], candidate_uuid))
+        self._done(RecordOutcome(rec.source_id, rec.origin, "enrolled", key[1], candidate_uuid,
+                                 row=rec.row))  # fmt: skip
 
     # -- journal and report ---------------------------------------------------------------------
 
