@@ -19,7 +19,6 @@ just listed LA's candidates, so a learner who did get enrolled is found there an
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -35,6 +34,7 @@ from ..store import journal
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
 from .report import RecordsReport
+from .tasks import Bounded, task_group
 
 OUTCOMES = ("enrolled", "would_enrol", "skipped", "refused", "invalid")
 #: Sends of one learner after ambiguous failures, each preceded by a look in LA.
@@ -106,17 +106,12 @@ class Enroller:
             self.in_la = _index(store.list_set(session, "candidates"))
 
     async def run(self, rows: Iterable[SourceRow]) -> EnrolReport:
-        semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
         try:
-            async with asyncio.TaskGroup() as group:
+            async with task_group() as group:
+                sends = Bounded(group, self.options.concurrency)
                 for checked in check_all(self._records(rows), self.ref, today=self.options.today):
-                    if self._settled(checked):
-                        continue
-                    await semaphore.acquire()
-                    task = group.create_task(self._send(checked))
-                    task.add_done_callback(lambda _: semaphore.release())
-        except BaseExceptionGroup as failed:
-            raise _first_leaf(failed) from None
+                    if not self._settled(checked):
+                        await sends.start(self._send(checked))
         finally:
             self._flush()
             self.report.records.sort(key=lambda r: r.row)
@@ -266,8 +261,3 @@ def _index(candidates: Iterable[Any]) -> dict[tuple[str, str], Candidate]:
         if isinstance(cand, Candidate) and cand.source_id:
             out.setdefault((cand.source_id, cand.course_uuid), cand)
     return out
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

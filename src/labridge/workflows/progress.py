@@ -14,7 +14,6 @@ with the reason, never stops the others, and is pulled again on the next run lik
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +24,7 @@ from ..client import AsyncClient
 from ..errors import AuthenticationError, LabridgeError, TransportError
 from ..models import Candidate, Progress
 from ..store import progress as progress_store
+from .tasks import Bounded, task_group
 
 DEFAULT_CONCURRENCY = 8
 #: Learners written per transaction.
@@ -131,18 +131,11 @@ class Puller:
 
     async def run(self, candidates: Sequence[Candidate]) -> PullReport:
         self.report.learners = len(candidates)
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def one(candidate: Candidate) -> None:
-            async with semaphore:
-                await self._pull(candidate)
-
         try:
-            async with asyncio.TaskGroup() as group:
+            async with task_group() as group:
+                pulls = Bounded(group, self.concurrency)
                 for candidate in candidates:
-                    group.create_task(one(candidate))
-        except BaseExceptionGroup as failed:
-            raise _first_leaf(failed) from None
+                    await pulls.start(self._pull(candidate))
         finally:
             self._flush()  # what was pulled before a crash or Ctrl+C is kept
         return self.report
@@ -187,8 +180,3 @@ class Puller:
     def _done(self, candidate: Candidate, outcome: str) -> None:
         if self.on_learner is not None:
             self.on_learner(candidate, outcome)
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

@@ -7,7 +7,6 @@ nothing changed writes no reference row; only the run itself is logged in ``sync
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from sqlalchemy.orm import Session
 from .. import store
 from ..client import AsyncClient
 from ..models import LAModel
+from .tasks import task_group
 
 Progress = Callable[[str], None]
 Clock = Callable[[], datetime]
@@ -96,19 +96,9 @@ async def _fetch_all(
             on_fetched(name)
         return records
 
-    # A task group cancels and awaits the other reads when one fails, so nothing is left
-    # running; the first failure is what the caller sees.
-    try:
-        async with asyncio.TaskGroup() as group:
-            tasks = {name: group.create_task(one(name)) for name, _ in _READS}
-    except BaseExceptionGroup as failed:
-        raise _first_leaf(failed) from None
+    async with task_group() as group:
+        tasks = {name: group.create_task(one(name)) for name, _ in _READS}
     return {name: task.result() for name, task in tasks.items()}
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _upsert_all(

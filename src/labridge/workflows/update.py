@@ -37,7 +37,6 @@ The rules, member by member:
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -65,6 +64,7 @@ from .changes import (
     update_user,
 )
 from .report import RecordsReport
+from .tasks import Bounded, task_group
 
 OUTCOMES = ("updated", "would_update", "unchanged", "refused", "invalid", "not_enrolled")
 ENROL_FIRST = "run `labridge enrol` with this source first, then `labridge update`"
@@ -142,18 +142,12 @@ class Updater:
         self.by_uuid = {x.candidate_uuid: x for x in in_la}
 
     async def run(self, rows: Iterable[SourceRow]) -> UpdateReport:
-        semaphore = asyncio.Semaphore(max(1, self.options.concurrency))
-        try:
-            async with asyncio.TaskGroup() as group:
-                for checked in check_all(self._records(rows), self.ref, today=self.options.today):
-                    plan = self._plan(checked)
-                    if plan is None:
-                        continue
-                    await semaphore.acquire()
-                    task = group.create_task(self._send(plan))
-                    task.add_done_callback(lambda _: semaphore.release())
-        except BaseExceptionGroup as failed:
-            raise _first_leaf(failed) from None
+        async with task_group() as group:
+            sends = Bounded(group, self.options.concurrency)
+            for checked in check_all(self._records(rows), self.ref, today=self.options.today):
+                plan = self._plan(checked)
+                if plan is not None:
+                    await sends.start(self._send(plan))
         self.report.records.sort(key=lambda r: r.row)
         return self.report
 
@@ -261,8 +255,3 @@ def _interrupted(rec: SourceRecord, exc: TransportError) -> TransportError:
         "so it sends the same changes again, which is harmless",
         maybe_sent=exc.maybe_sent,
     )
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

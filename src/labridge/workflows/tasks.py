@@ -1,0 +1,44 @@
+"""Concurrency shared by the workflows: task groups whose failure is the first error itself, and
+a bound on how many tasks are in flight."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+
+@asynccontextmanager
+async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
+    """An :class:`asyncio.TaskGroup`: when one task fails the others are cancelled and awaited,
+    so nothing is left running; the caller then sees that first failure (a TransportError, say),
+    not an ExceptionGroup, so that the CLI maps it to its exit code and hint as usual."""
+    try:
+        async with asyncio.TaskGroup() as group:
+            yield group
+    except BaseExceptionGroup as failed:
+        raise _first_leaf(failed) from None
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+class Bounded:
+    """At most ``limit`` tasks of ``group`` in flight. :meth:`start` waits for a free slot before
+    it creates the task, so a long stream of records is not turned into tasks all at once."""
+
+    def __init__(self, group: asyncio.TaskGroup, limit: int) -> None:
+        self._group = group
+        self._slots = asyncio.Semaphore(max(1, limit))
+
+    async def start(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await self._slots.acquire()
+        except BaseException:  # cancelled while waiting: the work never starts, say so cleanly
+            work.close()
+            raise
+        task = self._group.create_task(work)
+        task.add_done_callback(lambda _: self._slots.release())
