@@ -124,11 +124,13 @@ def _over_source(
     ],
     *,
     quiet: bool,
+    fresh: bool = True,
 ) -> tuple[R, dict[str, str]]:
-    """Sync (so that reference data and candidates are fresh), read the source, then run
-    ``work`` with a client, the store, the rows and a progress callback. Returns its result and
-    course names by CourseUUID, for display."""
-    sync(settings, quiet=True)
+    """Sync (so that reference data and candidates are fresh; ``fresh=False`` when the caller
+    just did), read the source, then run ``work`` with a client, the store, the rows and a
+    progress callback. Returns its result and course names by CourseUUID, for display."""
+    if fresh:
+        sync(settings, quiet=True)
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
@@ -146,7 +148,12 @@ def _over_source(
 
 
 def enrol(
-    settings: Settings, spec: SourceSpec, options: enrol_workflow.Options, *, quiet: bool = False
+    settings: Settings,
+    spec: SourceSpec,
+    options: enrol_workflow.Options,
+    *,
+    quiet: bool = False,
+    fresh: bool = True,
 ) -> tuple[enrol_workflow.EnrolReport, dict[str, str]]:
     async def work(
         client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
@@ -157,11 +164,16 @@ def enrol(
         return await enroller.run(rows)
 
     label = "Checking" if options.dry_run else "Enrolling"
-    return _over_source(settings, spec, label, work, quiet=quiet)
+    return _over_source(settings, spec, label, work, quiet=quiet, fresh=fresh)
 
 
 def update(
-    settings: Settings, spec: SourceSpec, options: update_workflow.Options, *, quiet: bool = False
+    settings: Settings,
+    spec: SourceSpec,
+    options: update_workflow.Options,
+    *,
+    quiet: bool = False,
+    fresh: bool = True,
 ) -> update_workflow.UpdateReport:
     async def work(
         client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
@@ -172,7 +184,7 @@ def update(
         return await updater.run(rows)
 
     label = "Comparing" if options.dry_run else "Updating"
-    return _over_source(settings, spec, label, work, quiet=quiet)[0]
+    return _over_source(settings, spec, label, work, quiet=quiet, fresh=fresh)[0]
 
 
 def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
@@ -239,7 +251,9 @@ def write_report(path: Path, text: str) -> None:
 
 def cycle(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
     """The steps of one unattended cycle (``labridge run``): sync; enrol and update from each
-    configured source; pull progress. Each step returns a one-line summary for the log."""
+    configured source; pull progress. Each step returns a one-line summary for the log. The
+    cycle syncs first and the source steps reuse that; the progress pull syncs again, so that
+    the learners just enrolled are pulled too."""
     steps: list[tuple[str, Callable[[], str]]] = [("sync", lambda: _sync_line(settings))]
     for source in settings.run.sources:
         label = source.path.name if source.path else "SQL query"
@@ -266,12 +280,12 @@ _SYNC_KEYS = ("added", "changed", "removed")
 
 def _enrol_line(settings: Settings, source: SourceSettings) -> str:
     options = enrol_workflow.Options(send_login_details=source.send_login_details)
-    report, _ = enrol(settings, _spec(source), options, quiet=True)
+    report, _ = enrol(settings, _spec(source), options, quiet=True, fresh=False)
     return console.enrol_summary(report)
 
 
 def _update_line(settings: Settings, source: SourceSettings) -> str:
-    report = update(settings, _spec(source), update_workflow.Options(), quiet=True)
+    report = update(settings, _spec(source), update_workflow.Options(), quiet=True, fresh=False)
     return console.update_summary(report)
 
 
