@@ -3,7 +3,7 @@ outcomes, exactly once across reruns, deleted stores and network faults."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -37,13 +37,6 @@ def _client(app: Starlette, **kw: Any) -> AsyncClient:
 async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
     async with _client(sandbox) as la:
         yield la
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[store.Store]:
-    opened = store.open_store(database_url)
-    yield opened
-    opened.close()
 
 
 def _rows(limit: int | None = None) -> list[SourceRow]:

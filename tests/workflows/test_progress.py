@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -38,13 +38,6 @@ def _client(transport: httpx.AsyncBaseTransport, **kw: Any) -> AsyncClient:
 async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
     async with _client(httpx.ASGITransport(app=sandbox)) as la:
         yield la
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[store.Store]:
-    opened = store.open_store(database_url)
-    yield opened
-    opened.close()
 
 
 async def _hook(app: Starlette, path: str, body: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -36,13 +36,6 @@ async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
         "http://sandbox", "sandbox", "sandbox", transport=httpx.ASGITransport(app=sandbox)
     ) as la:
         yield la
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[store.Store]:
-    opened = store.open_store(database_url)
-    yield opened
-    opened.close()
 
 
 def _writes_to_reference_tables(engine: sa.Engine) -> list[str]:

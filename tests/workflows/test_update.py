@@ -5,7 +5,7 @@ failures leave the journal ready for the next run."""
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -67,13 +67,6 @@ async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
     async with AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0,
                            transport=transport) as la:  # fmt: skip
         yield la
-
-
-@pytest.fixture
-def db(database_url: str) -> Iterator[store.Store]:
-    opened = store.open_store(database_url)
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
