@@ -53,10 +53,6 @@ STATS_PATH = "/_sandbox/stats"
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-class _Unserved(Exception):
-    """An operation the catalogue knows for this path but the sandbox has no handler for."""
-
-
 def _xml(content: bytes, status_code: int = 200) -> Response:
     return Response(content, status_code=status_code, media_type=XML_MEDIA_TYPE)
 
@@ -136,8 +132,6 @@ class Sandbox:
         if isinstance(exc, services.UserException):
             text = _message(exc)
             return _xml(encode_fault(USER_EXCEPTION_FAULT, text, header_namespace=fault_ns), 500)
-        if isinstance(exc, _Unserved):
-            return _xml(encode_fault(SERVER_FAULT, _message(exc), header_namespace=fault_ns), 500)
         if isinstance(exc, ClientDisconnect):
             log.info("client left before sending its whole request to %s", service.path)
             return Response(status_code=400)  # nobody is there to read it
@@ -174,8 +168,6 @@ class Sandbox:
         op = service.operation(name)
         if op is None:
             raise ProtocolError(_misdirected(service, name))
-        if name not in services.HANDLERS:
-            raise _Unserved(f"{name} is not served by this sandbox")
         return op
 
     def authenticate(self, op: c.Operation, call: Call) -> Response:
