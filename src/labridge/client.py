@@ -31,6 +31,7 @@ from .errors import (
     TransportError,
 )
 from .session import Session
+from .soap.xml import collect_capped
 
 log = logging.getLogger("labridge.client")
 
@@ -269,7 +270,9 @@ class AsyncClient:
         started = time.perf_counter()
         try:
             async with self._http.stream("POST", url, content=body) as resp:
-                data = await self._read_capped(resp)
+                data = await collect_capped(
+                    resp.aiter_bytes(), self._limits.max_bytes, "LA's answer"
+                )
         except _NOT_SENT as exc:
             raise _Retriable(f"cannot reach LA at {self.base_url} ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -280,16 +283,6 @@ class AsyncClient:
             ) from None
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
         return self._interpret(op, resp.status_code, data)
-
-    async def _read_capped(self, resp: httpx.Response) -> bytes:
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in resp.aiter_bytes():
-            size += len(chunk)
-            if size > self._limits.max_bytes:
-                raise ProtocolError(f"LA's answer exceeds {self._limits.max_bytes} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
 
     def _interpret(self, op: c.Operation, status: int, data: bytes) -> soap.Response:
         if status in _RETRY_STATUS:

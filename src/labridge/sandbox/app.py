@@ -28,6 +28,7 @@ from .. import contract as c
 from ..errors import ProtocolError
 from ..soap import DEFAULT_LIMITS, Limits, decode_request, encode_fault, encode_response
 from ..soap import Request as Call
+from ..soap.xml import collect_capped
 from . import clock as sandbox_clock
 from . import faults, services, wsdl
 from .clock import SandboxClock
@@ -203,14 +204,7 @@ async def read_capped(request: Request, max_bytes: int) -> bytes:
             raise ProtocolError(f"Content-Length {declared!r} is not a number") from None
         if size > max_bytes:
             raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_bytes}")
-    chunks: list[bytes] = []
-    total = 0
-    async for chunk in request.stream():
-        total += len(chunk)
-        if total > max_bytes:
-            raise ProtocolError(f"message exceeds the limit of {max_bytes} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await collect_capped(request.stream(), max_bytes, "message")
 
 
 def create_app(

@@ -8,6 +8,7 @@ oversized bodies. lxml's own depth and size limits stay on (``huge_tree`` is off
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -71,6 +72,19 @@ def _refuse_dtd_and_pis(root: etree._Element) -> None:
         raise ProtocolError("XML processing instructions are refused")
     if next(root.iter(etree.Entity), None) is not None:
         raise ProtocolError("XML entity references are refused")
+
+
+async def collect_capped(chunks: AsyncIterable[bytes], max_bytes: int, what: str) -> bytes:
+    """Join a streamed body, refusing it as soon as it passes ``max_bytes`` (so an endless or
+    oversized body is never held whole). ``what`` names it in the error."""
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in chunks:
+        size += len(chunk)
+        if size > max_bytes:
+            raise ProtocolError(f"{what} exceeds the limit of {max_bytes} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def local(tag: object) -> str:
