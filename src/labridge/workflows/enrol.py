@@ -103,7 +103,7 @@ class Enroller:
         with db.session() as session:
             self.ref = ReferenceData.load(session)
             self.journal = journal.load_all(session)
-            self.in_la = _index(store.list_set(session, "candidates"))
+            self.in_la = by_learner(store.list_set(session, "candidates"))
 
     async def run(self, rows: Iterable[SourceRow]) -> EnrolReport:
         try:
@@ -213,7 +213,7 @@ class Enroller:
 
     async def _find_in_la(self, key: tuple[str, str]) -> Candidate | None:
         listed = await self.client.get_candidates("", active=True, completed=True, test=True)
-        return _index(listed).get(key)
+        return by_learner(listed).get(key)
 
     def _enrolled(self, checked: Checked, candidate_uuid: str) -> None:
         rec = checked.record
@@ -255,7 +255,9 @@ class Enroller:
             self.on_record(outcome)
 
 
-def _index(candidates: Iterable[Any]) -> dict[tuple[str, str], Candidate]:
+def by_learner(candidates: Iterable[Any]) -> dict[tuple[str, str], Candidate]:
+    """LA's candidates by (SourceSystemLearnerUUID, CourseUUID), the first one listed for a
+    learner enrolled twice; candidates with no learner id are left out."""
     out: dict[tuple[str, str], Candidate] = {}
     for cand in candidates:
         if isinstance(cand, Candidate) and cand.source_id:

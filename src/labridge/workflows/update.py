@@ -63,6 +63,7 @@ from .changes import (
     unflatten,
     update_user,
 )
+from .enrol import by_learner
 from .report import RecordsReport
 from .tasks import Bounded, task_group
 
@@ -138,7 +139,7 @@ class Updater:
             self.ref = ReferenceData.load(session)
             self.journal = journal.load_all(session)
             in_la = [x for x in store.list_set(session, "candidates") if isinstance(x, Candidate)]
-        self.by_key = {(x.source_id, x.course_uuid): x for x in reversed(in_la) if x.source_id}
+        self.by_key = by_learner(in_la)
         self.by_uuid = {x.candidate_uuid: x for x in in_la}
 
     async def run(self, rows: Iterable[SourceRow]) -> UpdateReport:
