@@ -270,3 +270,24 @@ def test_enrol_needs_a_source(env: dict[str, str]) -> None:
     code, _, err = invoke(["enrol"], env)
     assert code == 2
     assert "--sql" in err
+
+
+def test_source_values_that_look_like_markup_are_shown_as_text(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()
+    row = (
+        lines[1]
+        .replace("MIS-200100", "MIS-[/bold]1")
+        .replace("Upton Manor Residential Care", "Acme [/] Ltd")
+    )
+    source = tmp_path / "odd.csv"
+    source.write_text(f"{lines[0]}\n{row}\n", encoding="utf-8")
+    env["COLUMNS"] = "200"
+    code, out, err = invoke(["enrol", str(source)], env)
+    assert code == 1, err  # invalid (unknown company), and reported, not a crash
+    assert "MIS-[/bold]1" in out
+    assert "'Acme [/] Ltd'" in out
+    code, out, _ = invoke(["enrolments"], env)
+    assert code == 0
+    assert "MIS-[/bold]1" in out

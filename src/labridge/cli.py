@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
+from rich.markup import escape
 
 from . import console, reports, runner, schedule
 from .config import CONFIG_FILE, Settings, load_settings, render_config
@@ -141,9 +142,10 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except LabridgeError as exc:
-            console.err.print(f"[bold red]error:[/bold red] {exc.args[0] if exc.args else exc}")
+            message = escape(str(exc.args[0] if exc.args else exc))
+            console.err.print(f"[bold red]error:[/bold red] {message}")
             if exc.hint:
-                console.err.print(f"[yellow]what to do:[/yellow] {exc.hint}")
+                console.err.print(f"[yellow]what to do:[/yellow] {escape(exc.hint)}")
             raise typer.Exit(_exit_code(exc)) from None
 
     return wrapper

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from .errors import Problem
 from .schedule import CycleReport
 from .store.journal import Entry
 from .workflows.enrol import OUTCOMES, EnrolReport
@@ -43,7 +44,8 @@ class Steps:
         self._bar, self._task = bar, task
 
     def advance(self, description: str, by: int = 1) -> None:
-        self._bar.update(self._task, advance=by, description=description)
+        # Descriptions name learners from the source: never markup.
+        self._bar.update(self._task, advance=by, description=escape(description))
 
 
 @contextmanager
@@ -139,19 +141,23 @@ def enrol_table(report: EnrolReport, course_names: Mapping[str, str]) -> Table:
     table.add_column("details")
     for rec in report.records:
         style = _OUTCOME_STYLE.get(rec.outcome, "")
-        details = rec.reason or rec.candidate_uuid
-        if rec.problems:
-            details = "\n".join(
-                f"[bold]{p.field}[/bold] ({p.code}): {p.message}" for p in rec.problems
-            )
+        details = problems_text(rec.problems) or escape(rec.reason or rec.candidate_uuid)
         table.add_row(
-            rec.source_id,
-            rec.origin,
+            escape(rec.source_id),
+            escape(rec.origin),
             f"[{style}]{rec.outcome}[/{style}]",
-            course_names.get(rec.course, rec.course),
+            escape(course_names.get(rec.course, rec.course)),
             details,
         )
     return table
+
+
+def problems_text(problems: Sequence[Problem]) -> str:
+    """One line per problem for a table cell. Messages quote the source's own values, which may
+    hold anything, brackets included: they are escaped so Rich never reads them as markup."""
+    return "\n".join(
+        f"[bold]{escape(p.field)}[/bold] ({escape(p.code)}): {escape(p.message)}" for p in problems
+    )
 
 
 def outcome_summary(counts: Mapping[str, Any], outcomes: Sequence[str]) -> str:
@@ -170,14 +176,13 @@ def journal_table(entries: Sequence[Entry], course_names: Mapping[str, str]) -> 
         table.add_column(col)
     for e in entries:
         style = _OUTCOME_STYLE.get(e.state, "")
-        fixes = "\n".join(f"[bold]{p.field}[/bold] ({p.code}): {p.message}" for p in e.problems)
         table.add_row(
-            e.source_id,
-            course_names.get(e.course, e.course),
+            escape(e.source_id),
+            escape(course_names.get(e.course, e.course)),
             f"[{style}]{e.state}[/{style}]",
-            e.candidate_uuid or "",
-            e.origin,
-            fixes,
+            escape(e.candidate_uuid or ""),
+            escape(e.origin),
+            problems_text(e.problems),
         )
     return table
 
@@ -200,7 +205,8 @@ def pull_failures_table(report: PullReport) -> Table:
     for col in ("learner", "candidate", "why"):
         table.add_column(col)
     for failure in report.failures:
-        table.add_row(failure.source_id, failure.candidate_uuid, f"[red]{failure.error}[/red]")
+        why = f"[red]{escape(failure.error)}[/red]"
+        table.add_row(escape(failure.source_id), escape(failure.candidate_uuid), why)
     return table
 
 
@@ -226,11 +232,10 @@ def update_table(report: UpdateReport) -> Table:
             f"[bold]{name}[/bold]: {_shown(old)} → {_shown(new)}"
             for name, (old, new) in rec.changes.items()
         )
-        problems = "\n".join(
-            f"[bold]{p.field}[/bold] ({p.code}): {escape(p.message)}" for p in rec.problems
-        )
         outcome = f"[{style}]{rec.outcome}[/{style}]"
-        table.add_row(rec.source_id, rec.origin, outcome, changes, problems)
+        table.add_row(
+            escape(rec.source_id), escape(rec.origin), outcome, changes, problems_text(rec.problems)
+        )
     return table
 
 
@@ -252,5 +257,5 @@ def cycle_table(report: CycleReport) -> Table:
     table.add_column("summary")
     for step in report.steps:
         result = "[green]ok[/green]" if step.ok else "[red]failed[/red]"
-        table.add_row(step.name, result, f"{step.seconds:.1f}", step.summary)
+        table.add_row(escape(step.name), result, f"{step.seconds:.1f}", escape(step.summary))
     return table
