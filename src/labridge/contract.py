@@ -450,12 +450,7 @@ SERVICES: tuple[Service, ...] = (
     ),
 )  # fmt: skip
 
-_SERVICE_BY_PATH = {s.path: s for s in SERVICES}
 _SERVICE_BY_OP = {op.name: s for s in SERVICES for op in s.operations}
-
-
-def service_for_path(path: str) -> Service | None:
-    return _SERVICE_BY_PATH.get(path)
 
 
 def service_of(operation: str) -> Service:
@@ -464,10 +459,6 @@ def service_of(operation: str) -> Service:
 
 def operation(name: str) -> Operation:
     return service_of(name)._ops[name]
-
-
-def type_named(name: str) -> ComplexType:
-    return TYPES[name]
 
 
 def type_of_model(model: type[m.LAModel]) -> ComplexType:
