@@ -78,20 +78,26 @@ def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Pa
 
 
 def _update_tour(settings: Settings, workdir: Path) -> None:
-    """One learner's e-mail changes in the MIS; update sends only that member."""
+    """Update from the export as it is: labridge pushes what LA cannot show it for the learner it
+    found already in LA. Then one learner's e-mail changes in the MIS: only that is sent."""
     out = console.out
+    sample = examples_dir() / "learners.csv"
+    out.rule("10. Update from the same export: only what LA may not have yet is sent")
+    _show_updated(runner.update(settings, runner.SourceSpec.build(sample), update.Options()))
     changed = workdir / "learners-changed.csv"
-    rows = (examples_dir() / "learners.csv").read_text(encoding="utf-8").splitlines(keepends=True)
+    rows = sample.read_text(encoding="utf-8").splitlines(keepends=True)
     learner = rows[1].split(",")
-    old_email = learner[5]
-    learner[5] = old_email.replace("@example.org", "@mail.example.com")
+    learner[5] = learner[5].replace("@example.org", "@mail.example.com")
     rows[1] = ",".join(learner)
     changed.write_text("".join(rows), encoding="utf-8")
-    out.rule(f"10. {learner[1]} {learner[2]}'s e-mail changed in the MIS: push only that")
-    report = runner.update(settings, runner.SourceSpec.build(changed), update.Options())
+    out.rule(f"11. {learner[1]} {learner[2]}'s e-mail changed in the MIS: push only that")
+    _show_updated(runner.update(settings, runner.SourceSpec.build(changed), update.Options()))
+
+
+def _show_updated(report: update.UpdateReport) -> None:
     shown = [r for r in report.records if r.outcome == "updated"]
-    out.print(console.update_table(replace(report, records=shown)))
-    out.print(console.update_summary(report))
+    console.out.print(console.update_table(replace(report, records=shown)))
+    console.out.print(console.update_summary(report))
 
 
 def run_demo(keep: Path | None = None) -> None:
