@@ -1,13 +1,13 @@
 """The enrolment to-do list as CSV: one line per problem (or per learner when there is none), for
-whoever fixes the source data in the MIS."""
+whoever fixes the source data in the MIS. Spreadsheet-safe (:mod:`.spreadsheet`)."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from ..store.journal import Entry
+from .spreadsheet import SafeWriter
 
 COLUMNS = (
     "source_id",
@@ -27,7 +27,7 @@ def write_enrolments_csv(
     path: Path, entries: Sequence[Entry], course_names: Mapping[str, str]
 ) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
+        writer = SafeWriter(fh)
         writer.writerow(COLUMNS)
         for e in entries:
             head = [e.source_id, e.course, course_names.get(e.course, ""), e.state]

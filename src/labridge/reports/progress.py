@@ -15,7 +15,6 @@ unreadable, is not judged (``on_track`` is ``None``) and counted under "not judg
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections import Counter, defaultdict
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from ..store import tables as t
 from . import charts
+from .spreadsheet import SafeWriter
 
 #: Points an overall percentage may trail the expected one and still count as on track.
 TOLERANCE = 10.0
@@ -325,7 +325,7 @@ def most_behind(
 def progress_csv(report: ProgressReport) -> str:
     """One line per learner, the columns of :data:`COLUMNS`; empty cells for "not known"."""
     buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
+    writer = SafeWriter(buffer)
     writer.writerow(COLUMNS)
     for learner in report.learners:
         writer.writerow(_csv_cell(value) for value in learner.as_dict().values())
