@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +68,7 @@ SELECT = (
 
 #: For tests about PostgreSQL alone: the conftest fixture, with only its PostgreSQL database.
 POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -164,7 +167,7 @@ def test_unknown_columns_are_named_in_a_warning(
     with caplog.at_level(logging.WARNING, logger="labridge.sources.sql"):
         records = read("SELECT learner_ref AS learner_id, notes FROM mis_learners", mis_url)
     assert [r.fields for r in records] == [{"learner_id": "MIS-0001"}, {"learner_id": "MIS-0002"}]
-    (warning,) = caplog.records
+    (warning,) = [r for r in caplog.records if "ignoring column" in r.getMessage()]
     assert "'notes'" in warning.getMessage()
 
 
@@ -323,3 +326,87 @@ def test_a_wrong_database_is_refused_with_the_password_masked(database_url: str)
 )
 def test_to_text(value: object, text: str | None) -> None:
     assert to_text(value) == text
+
+
+# -- read-only and bounded (the MIS is the provider's; labridge must never hurt it) --------------
+
+
+@POSTGRESQL_ONLY
+def test_a_query_that_hangs_is_cancelled_on_postgresql(mis_url: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(ConfigurationError, match=r"ran longer than its limit of 0\.5 s") as caught:
+        list(read_sql("SELECT pg_sleep(100) AS learner_id", mis_url, timeout=0.5))
+    assert time.monotonic() - started < 30  # cancelled, not waited out
+    assert "statement_timeout" in str(caught.value)
+
+
+@SQLITE_ONLY
+def test_a_runaway_query_is_interrupted_on_sqlite(mis_url: str) -> None:
+    runaway = (
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) "
+        "SELECT count(*) AS learner_id FROM n"
+    )
+    with pytest.raises(ConfigurationError, match=r"ran longer than its limit of 0\.5 s"):
+        list(read_sql(runaway, mis_url, timeout=0.5))
+
+
+def test_a_slow_consumer_is_not_the_querys_fault(mis_url: str) -> None:
+    """The limit is on producing each row: time spent by the caller between rows never counts."""
+    rows = read_sql("SELECT learner_ref AS learner_id FROM mis_learners", mis_url, timeout=0.2)
+    first = next(rows)
+    time.sleep(0.4)
+    assert [first.fields, *(r.fields for r in rows if isinstance(r, SourceRecord))] == [
+        {"learner_id": "MIS-0001"},
+        {"learner_id": "MIS-0002"},
+    ]
+
+
+@POSTGRESQL_ONLY
+def test_the_postgresql_session_is_read_only(mis_url: str) -> None:
+    (record,) = read("SELECT current_setting('default_transaction_read_only') AS learner_id",
+                     mis_url)  # fmt: skip
+    assert record.fields["learner_id"] == "on"
+
+
+@POSTGRESQL_ONLY
+def test_a_role_that_can_write_is_warned_about(
+    mis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """dblink_exec opens a session of its own, past any read-only guard: labridge cannot stop it,
+    so it says, before running the query, that the role it was given could do such damage."""
+    _admin_execute(mis_url, "CREATE EXTENSION IF NOT EXISTS dblink")
+    target = sa.make_url(mis_url)
+    dsn = f"host={target.host} port={target.port} dbname={target.database} user={target.username}"
+    escape = f"SELECT dblink_exec('{dsn}', 'DELETE FROM mis_learners') AS learner_id"
+    with caplog.at_level(logging.WARNING, logger="labridge.sources.sql"):
+        read(escape, mis_url)
+    (warning,) = [r for r in caplog.records if "may write" in r.getMessage()]
+    assert "public.mis_learners" in warning.getMessage()
+    assert "SELECT rights only" in warning.getMessage()
+    assert count_rows(mis_url) == 0  # the reason for the warning: it did write
+
+
+@POSTGRESQL_ONLY
+def test_a_select_only_role_reads_without_a_warning(
+    mis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    role = f"labridge_ro_{uuid.uuid4().hex[:12]}"
+    _admin_execute(mis_url, f"CREATE ROLE {role} LOGIN", f"GRANT SELECT ON mis_learners TO {role}")
+    try:
+        url = sa.make_url(mis_url).set(username=role).render_as_string(hide_password=False)
+        with caplog.at_level(logging.WARNING, logger="labridge.sources.sql"):
+            records = read(SELECT, url)
+        assert len(records) == 2
+        assert not [r for r in caplog.records if "may write" in r.getMessage()]
+    finally:
+        _admin_execute(mis_url, f"REVOKE ALL ON mis_learners FROM {role}", f"DROP ROLE {role}")
+
+
+def _admin_execute(url: str, *statements: str) -> None:
+    engine = sa.create_engine(url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            for statement in statements:
+                connection.exec_driver_sql(statement)
+    finally:
+        engine.dispose()
