@@ -20,7 +20,7 @@ from typing import Annotated, ParamSpec, TypeVar
 import typer
 from rich.markup import escape
 
-from . import console, reports, runner, schedule
+from . import console, logmask, reports, runner, schedule
 from .config import CONFIG_FILE, Settings, load_settings, render_config
 from .errors import (
     AuthenticationError,
@@ -158,6 +158,7 @@ def _logging(verbose: int) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    logmask.install()  # a password inside any URL never reaches a log line, httpx's included
     # The retry library logs each scheduled retry as a bare warning; labridge's own messages say
     # what failed and what to do, so those only show with -v.
     logging.getLogger("stamina").setLevel(logging.WARNING if verbose else logging.ERROR)
