@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 from .client import AsyncClient, Client
 from .errors import (
     AuthenticationError,
@@ -15,7 +17,10 @@ from .errors import (
     TransportError,
 )
 
-__version__ = "0.1.0"
+try:  # the version lives in one place, pyproject.toml; the installed metadata carries it
+    __version__ = version("labridge")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AsyncClient",

@@ -47,6 +47,29 @@ app = typer.Typer(
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        typer.echo(f"labridge {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Connect your MIS to Learning Assistant: sync reference data, enrol learners, push changes
+    and pull progress. Try it all offline first with **labridge demo**."""
+
+
 sandbox_app = typer.Typer(
     help="Run the offline Learning Assistant sandbox (same SOAP services, seeded data).",
     no_args_is_help=True,
