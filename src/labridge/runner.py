@@ -23,6 +23,7 @@ from .models import Framework
 from .sources import SourceRow
 from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
+from .sources.records import MANDATORY
 from .sources.sql import read_sql
 from .store import journal
 from .store import progress as progress_store
@@ -107,7 +108,7 @@ class SourceSpec:
         if self.sql is not None and self.source_db is not None:
             return list(read_sql(self.sql, self.source_db, self.mapping))
         assert self.path is not None
-        return list(open_source(self.path, self.mapping, course_qans))
+        return list(open_source(self.path, self.mapping, course_qans, required=MANDATORY))
 
 
 def _course_names(session: Any) -> dict[str, Framework]:

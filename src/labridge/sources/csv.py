@@ -1,12 +1,18 @@
 """Reading a CSV export of the provider's MIS.
 
-The file is UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one). The
+The file is UTF-8, with or without a byte-order mark (Excel's "CSV UTF-8" writes one), unless
+another encoding is named (``--encoding cp1252``, ``[source] encoding``: what many UK MIS
+exports and Excel's plain "CSV (comma delimited)" write); a file that is not valid in its encoding
+is refused naming the line and suggesting ``--encoding cp1252``. The
 delimiter is a comma, a semicolon (what Excel writes where the decimal separator is a comma) or
 a tab, chosen by which of them splits the header line into the most known columns. Headers are
 matched to labridge's field names case-insensitively after the mapping's ``[columns]`` renames.
 
 What happens to the awkward cases:
 
+- A header with no column for a mandatory field (and no mapping default for it) stops the read
+  with one error naming the columns found, the fields missing, and the ``[columns]`` lines that
+  would map the closest headers to them: one wrong header is one message, not one per row.
 - Columns that are neither a field nor in ``[columns]`` are ignored and named once in a warning
   on the ``labridge.sources.csv`` logger (the CLI shows warnings), so a typo in a header does
   not pass unnoticed.
@@ -28,15 +34,17 @@ from __future__ import annotations
 
 import codecs
 import csv
+import difflib
+import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ConfigurationError
 from .mapping import ERROR_FIELD, Mapping
-from .records import SourceRecord, SourceRow
+from .records import MANDATORY, SourceRecord, SourceRow
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +55,7 @@ MAX_LINE_BYTES = 1024 * 1024
 HEAD_BYTES = 8192
 
 _DELIMITERS = (",", ";", "\t")
+DEFAULT_ENCODING = "utf-8"
 _SAVE_AS = 'save it from your MIS or spreadsheet as "CSV UTF-8 (comma delimited)"'
 #: Signatures of files people export by mistake, and what they are.
 _NOT_CSV = {
@@ -58,14 +67,23 @@ _NOT_CSV = {
 }
 
 
-def read_csv(path: Path | str, mapping: Mapping | None = None) -> Iterator[SourceRow]:
+def read_csv(
+    path: Path | str,
+    mapping: Mapping | None = None,
+    *,
+    required: Collection[str] = (),
+    encoding: str = DEFAULT_ENCODING,
+) -> Iterator[SourceRow]:
     """Yield one :class:`SourceRecord` per data row of the CSV file at ``path``, in file order.
 
     ``origin`` is ``"<file name> line <n>"``, the physical line (counting the header) on which the
-    row starts; ``row`` counts data rows from 1. Values are stripped, not validated.
+    row starts; ``row`` counts data rows from 1. Values are stripped, not validated. A header with
+    no column for a field of ``required`` (that the mapping does not fill) is refused at once
+    (enrolling and updating pass :data:`~labridge.sources.records.MANDATORY`).
     """
     path = Path(path)
     mapping = mapping if mapping is not None else Mapping()
+    encoding = check_encoding(encoding)
     try:
         handle = path.open("rb")
     except OSError as exc:
@@ -73,14 +91,34 @@ def read_csv(path: Path | str, mapping: Mapping | None = None) -> Iterator[Sourc
     with handle:
         _check_head(path.name, handle.read(HEAD_BYTES))
         handle.seek(0)
-        lines = _Lines(path.name, handle)
+        lines = _Lines(path.name, handle, encoding)
         header = lines.first_nonblank()
         delimiter = _sniff(path.name, header, mapping)
         reader = csv.reader(
             chain([header], lines), delimiter=delimiter, strict=True, skipinitialspace=True
         )
-        columns = _columns(path.name, _next(reader, lines) or [], mapping)
+        columns = _columns(path.name, _next(reader, lines) or [], mapping, required)
         yield from _records(reader, lines, columns, mapping)
+
+
+def check_encoding(name: str) -> str:
+    """``name`` as Python's codec name, or a :class:`ConfigurationError` for an unknown one."""
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise ConfigurationError(
+            f"{name!r} is not a text encoding Python knows",
+            hint="use utf-8 (the default), cp1252 (Windows, most UK MIS exports) or latin-1",
+        ) from None
+
+
+def _wrong_encoding_hint(encoding: str) -> str:
+    if encoding == DEFAULT_ENCODING:
+        return (
+            "the file was probably saved as Windows text: read it with --encoding cp1252 (or "
+            f'[source] encoding = "cp1252" in labridge.toml), or {_SAVE_AS}'
+        )
+    return f"check which encoding your MIS writes and give it with --encoding, or {_SAVE_AS}"
 
 
 def _check_head(name: str, head: bytes) -> None:
@@ -99,9 +137,10 @@ class _Lines:
     """The file's physical lines, decoded and checked one by one, so that every refusal names
     its line. ``number`` is the number of the last line handed out."""
 
-    def __init__(self, name: str, handle: BinaryIO) -> None:
+    def __init__(self, name: str, handle: BinaryIO, encoding: str = DEFAULT_ENCODING) -> None:
         self.name = name
         self.handle = handle
+        self.encoding = encoding
         self.number = 0
 
     def __iter__(self) -> Iterator[str]:
@@ -119,11 +158,12 @@ class _Lines:
         if b"\x00" in raw:
             raise self.refuse("contains NUL bytes: the file is binary, not text", _SAVE_AS)
         try:
-            return raw.decode("utf-8")
+            return raw.decode(self.encoding)
         except UnicodeDecodeError as exc:
             byte = raw[exc.start : exc.start + 1].hex()
-            problem = f"is not UTF-8 (byte 0x{byte} at column {exc.start + 1})"
-            raise self.refuse(problem, _SAVE_AS) from None
+            shown = "UTF-8" if self.encoding == DEFAULT_ENCODING else self.encoding
+            problem = f"is not {shown} (byte 0x{byte} at column {exc.start + 1})"
+            raise self.refuse(problem, _wrong_encoding_hint(self.encoding)) from None
 
     def first_nonblank(self) -> str:
         for line in self:
@@ -157,7 +197,9 @@ def _sniff(name: str, header: str, mapping: Mapping) -> str:
     return best
 
 
-def _columns(name: str, header: Sequence[str], mapping: Mapping) -> list[str | None]:
+def _columns(
+    name: str, header: Sequence[str], mapping: Mapping, required: Collection[str]
+) -> list[str | None]:
     """The field each column holds (``None``: ignored), refusing two columns for one field."""
     columns = [mapping.rename(cell) if cell.strip() else None for cell in header]
     seen: dict[str, str] = {}
@@ -171,6 +213,9 @@ def _columns(name: str, header: Sequence[str], mapping: Mapping) -> list[str | N
             )
         seen[field] = cell
     unknown = [c.strip() for c, f in zip(header, columns, strict=True) if f is None and c.strip()]
+    missing = [f for f in required if f not in seen and not mapping.fills(f)]
+    if missing:
+        raise _wrong_header(name, [c.strip() for c in header if c.strip()], missing, unknown)
     if unknown:
         logger.warning(
             "%s: ignoring column(s) %s: not labridge fields (map them under [columns] in the "
@@ -179,6 +224,45 @@ def _columns(name: str, header: Sequence[str], mapping: Mapping) -> list[str | N
             ", ".join(repr(c) for c in unknown),
         )
     return columns
+
+
+def _wrong_header(
+    name: str, found: list[str], missing: list[str], unknown: list[str]
+) -> ConfigurationError:
+    """One error for a header that lacks mandatory columns, with the fix spelled out."""
+    guesses = _suggest(missing, unknown)
+    lines = [f"{json.dumps(guesses.get(field) or 'YOUR COLUMN')} = {json.dumps(field)}"
+             for field in missing]  # fmt: skip
+    return ConfigurationError(
+        f"{name}: the header has no column for {', '.join(missing)} "
+        f"(columns found: {', '.join(repr(c) for c in found[:40])}; "
+        f"mandatory: {', '.join(MANDATORY)})",
+        hint="rename those columns in the file, or map them in a mapping file (--mapping) under "
+        "[columns]: " + "; ".join(lines),
+    )
+
+
+def _suggest(missing: Sequence[str], headers: Sequence[str]) -> dict[str, str]:
+    """The unknown header most like each missing field, each header used once: first a header
+    holding every word of the field ("Date of Birth" for birth_date), then the closest spelling
+    ("Learner Ref" for learner_id)."""
+    free = {_squash(h): h for h in headers}
+    guesses: dict[str, str] = {}
+    for field in missing:
+        words = field.split("_")
+        key = next((k for k in free if all(w in k for w in words)), None)
+        if key is not None:
+            guesses[field] = free.pop(key)
+    for field in missing:
+        if field not in guesses:
+            close = difflib.get_close_matches(_squash(field), list(free), n=1, cutoff=0.5)
+            if close:
+                guesses[field] = free.pop(close[0])
+    return guesses
+
+
+def _squash(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def _records(

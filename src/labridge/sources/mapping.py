@@ -82,6 +82,11 @@ class Mapping:
             return self.columns[key]
         return key if key in FIELDS else None
 
+    def fills(self, name: str) -> bool:
+        """Whether the mapping may give field ``name`` a value when the source has none."""
+        tables = (self.defaults, *self.by_course.values(), *self.by_employer.values())
+        return any(name in table for table in tables)
+
     def expected_columns(self) -> list[str]:
         """Every column name a source may use: the field names and the ``[columns]`` names."""
         return sorted({*FIELDS, *self.columns})

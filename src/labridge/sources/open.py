@@ -13,7 +13,7 @@ from collections.abc import Collection, Iterator
 from pathlib import Path
 
 from ..errors import ConfigurationError
-from .csv import read_csv
+from .csv import DEFAULT_ENCODING, read_csv
 from .ilr import read_ilr
 from .mapping import Mapping
 from .records import SourceRow
@@ -23,9 +23,16 @@ SNIFF_BYTES = 4096
 
 
 def open_source(
-    path: Path | str, mapping: Mapping | None = None, course_qans: Collection[str] = ()
+    path: Path | str,
+    mapping: Mapping | None = None,
+    course_qans: Collection[str] = (),
+    *,
+    required: Collection[str] = (),
+    encoding: str = DEFAULT_ENCODING,
 ) -> Iterator[SourceRow]:
-    """The records of the source file at ``path`` (CSV or ILR XML), read lazily.
+    """The records of the source file at ``path`` (CSV or ILR XML), read lazily. A CSV header
+    must have a column for each of ``required`` and is read in ``encoding`` (see
+    :func:`~labridge.sources.csv.read_csv`; an ILR file names its own encoding).
 
     Raises :class:`ConfigurationError` at once when the file does not exist or cannot be read;
     problems inside the file are raised by the reader as the records are read.
@@ -33,7 +40,7 @@ def open_source(
     path = Path(path)
     if _looks_like_xml(_head(path)):
         return read_ilr(path, mapping, course_qans)
-    return read_csv(path, mapping)
+    return read_csv(path, mapping, required=required, encoding=encoding)
 
 
 def _head(path: Path) -> bytes:

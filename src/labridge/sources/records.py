@@ -45,6 +45,13 @@ FIELDS: tuple[str, ...] = (
     "awarding_body_registration_no",
 )
 
+#: Fields without which LA refuses an enrolment (la-api.md §3.5): a source must have a column for
+#: each, or a mapping that fills it ([defaults], [by_course], [by_employer]).
+MANDATORY: tuple[str, ...] = (
+    "learner_id", "forename", "surname", "birth_date", "gender", "email",
+    "company", "course", "start_date", "assessor", "verifier",
+)  # fmt: skip
+
 #: A field a reader adds when it could not read a row faithfully (extra cells, an unmapped ILR
 #: standard): what is wrong and how to fix it. Validation turns it into a problem of the record.
 ERROR_FIELD = "_error"

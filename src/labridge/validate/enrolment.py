@@ -19,17 +19,12 @@ from typing import Any
 
 from ..errors import Problem
 from ..models import Address, EnrolmentCourse, EnrolmentUnit, EnrolmentUser, Framework, Unit
-from ..sources.records import ERROR_FIELD, FIELDS, SourceRecord
+from ..sources.records import ERROR_FIELD, FIELDS, MANDATORY, SourceRecord
 from . import uk
 from .reference import LookupProblem, ReferenceData, name_key
 
 __all__ = ["MANDATORY", "Checked", "check_all", "check_record", "check_user"]
 
-#: Fields without which LA refuses an enrolment (la-api.md §3.5), as labridge names them.
-MANDATORY: tuple[str, ...] = (
-    "learner_id", "forename", "surname", "birth_date", "gender", "email",
-    "company", "course", "start_date", "assessor", "verifier",
-)  # fmt: skip
 
 # labridge field → EnrolmentUser attribute, for the members of the user's address, of its course
 # ("units" is the course's list, handled on its own) and of the user itself.
