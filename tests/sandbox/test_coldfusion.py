@@ -35,7 +35,7 @@ from .cfxml import (
     XSD_DATETIME,
     XSD_STRING,
 )
-from .conftest import LA, PASSWORD, USERNAME, ManualClock
+from .conftest import BASE_URL, LA, PASSWORD, USERNAME, ManualClock, sandbox_app
 from .learners import course, learner
 
 LONDON = ZoneInfo("Europe/London")
@@ -430,25 +430,28 @@ def _return(response: httpx.Response, name: str) -> etree._Element:
     return cfxml.return_element(cfxml.parse(response.content), c.operation(name))
 
 
-async def test_the_test_hooks_work_in_the_coldfusion_dialect(
-    cf_la: LA, cf_client: httpx.AsyncClient
+async def test_the_test_hooks_work_the_same_in_both_dialects(
+    dialect: str, db: SandboxDB, clock: ManualClock
 ) -> None:
-    token = await login(cf_la)
-    armed = await cf_client.post(
-        FAULTS_PATH, json={"operation": "GetTrainers", "mode": "fail_before"}
-    )
-    assert armed.status_code < 300, armed.text
-    assert (await cf_la.send("GetTrainers", {}, token)).status_code == 503
-    assert (await cf_la.send("GetTrainers", {}, token)).status_code == 200
-    stats = (await cf_client.get(STATS_PATH)).json()
-    assert stats["faults_fired"] == {"GetTrainers:fail_before": 1}
-    last = await cf_client.get(LAST_REQUEST_PATH, params={"operation": "GetTrainers"})
-    assert last.status_code == 200
-    assert b"GetTrainers" in last.content
-    moved = await cf_client.post(CLOCK_PATH, json={"advance_days": 1})
-    assert moved.status_code == 200
-    _, fault = _fault(await cf_la.send("GetTrainers", {}, token))  # a day on: session expired
-    assert "expired" in str(fault.findtext("faultstring"))
+    app = sandbox_app(dialect, db=db, username=USERNAME, password=PASSWORD, clock=clock)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE_URL) as http:
+        la = LA(http)
+        token = await login(la)
+        fault = {"operation": "GetTrainers", "mode": "fail_before"}
+        armed = await http.post(FAULTS_PATH, json=fault)
+        assert armed.status_code < 300, armed.text
+        assert (await la.send("GetTrainers", {}, token)).status_code == 503
+        assert (await la.send("GetTrainers", {}, token)).status_code == 200
+        stats = (await http.get(STATS_PATH)).json()
+        assert stats["faults_fired"] == {"GetTrainers:fail_before": 1}
+        assert stats["calls"]["GetTrainers"] == 1  # the refused call never reached LA
+        last = await http.get(LAST_REQUEST_PATH, params={"operation": "GetTrainers"})
+        assert last.status_code == 200
+        assert b"GetTrainers" in last.content
+        moved = await http.post(CLOCK_PATH, json={"advance_days": 1})
+        assert moved.status_code == 200
+        _, refused = _fault(await la.send("GetTrainers", {}, token))  # a day on: session expired
+    assert "expired" in str(refused.findtext("faultstring"))
 
 
 def test_an_unknown_dialect_is_refused_naming_the_choices(db: SandboxDB) -> None:
