@@ -531,7 +531,8 @@ def sandbox_serve(
     from .sandbox.server import serve
 
     console.err.print(
-        f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}); Ctrl+C stops it.\n"
+        f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}, "
+        f"{dialect.value} dialect); Ctrl+C stops it.\n"
         f"Try: LABRIDGE_URL=http://{host}:{port} LABRIDGE_USERNAME={username} "
         "LABRIDGE_PASSWORD=... labridge sync"
     )

@@ -369,7 +369,8 @@ def _labridge() -> str:
 def test_sandbox_serve_speaks_coldfusion_when_asked() -> None:
     port = _free_port()
     args = [_labridge(), "sandbox", "serve", "--port", str(port), "--dialect", "coldfusion"]
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {**os.environ, "COLUMNS": "200"}
+    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     try:
         url = f"http://127.0.0.1:{port}/webservices/soap/user.cfc?wsdl"
         deadline = time.monotonic() + 30
@@ -384,7 +385,8 @@ def test_sandbox_serve_speaks_coldfusion_when_asked() -> None:
         assert b"<!--WSDL created by ColdFusion version" in response.content
     finally:
         child.terminate()
-        child.communicate(timeout=10)
+        _, err = child.communicate(timeout=10)
+    assert b"coldfusion dialect" in err
 
 
 def test_sandbox_serve_refuses_an_unknown_dialect() -> None:
