@@ -75,8 +75,8 @@ def sandbox_app(dialect: Dialect | str = Dialect.SAMPLES, **kwargs: Any) -> Star
 
 def sandbox_runner(dialect: Dialect | str = Dialect.SAMPLES, **kwargs: Any) -> RunningSandbox:
     """A sandbox speaking ``dialect`` on a loopback socket (stop it, or use it with ``with``);
-    ``kwargs`` go to :func:`start_background`."""
-    return start_background(dialect=dialect, **kwargs)
+    ``kwargs`` go to :func:`create_app` (``db``, ``clock``, ``username``...)."""
+    return start_background(sandbox_app(dialect, **kwargs))
 
 
 @pytest.fixture

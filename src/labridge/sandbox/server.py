@@ -102,13 +102,19 @@ def start_background(
     password: str = SANDBOX_PASSWORD,
     log_level: str = "warning",
     timeout: float = 10.0,
-    dialect: Dialect | str = Dialect.SAMPLES,
+    dialect: Dialect | str | None = None,
 ) -> RunningSandbox:
-    """Start a sandbox (``app``, or a new one speaking ``dialect`` from the other arguments) on
-    ``host``:``port`` (``0``: a free port) in a background thread, and return once it answers."""
+    """Start a sandbox (``app``, or a new one speaking ``dialect``, default ``samples``, from the
+    other arguments) on ``host``:``port`` (``0``: a free port) in a background thread, and return
+    once it answers. An ``app`` already speaks its dialect (:func:`create_app` takes it)."""
+    if app is not None and dialect is not None:
+        raise ValueError("start_background: pass dialect to create_app when giving an app")
     if app is None:
         app = create_app(
-            database_url=database_url, username=username, password=password, dialect=dialect
+            database_url=database_url,
+            username=username,
+            password=password,
+            dialect=dialect or Dialect.SAMPLES,
         )
     # Binding the socket here, not in uvicorn, gives the real port before the thread starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
