@@ -30,6 +30,7 @@ from .errors import (
     RefusedError,
     TransportError,
 )
+from .sandbox.dialects import Dialect
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
 from .workflows import update as update_workflow
@@ -544,17 +545,22 @@ def sandbox_serve(
     ] = None,
     username: Annotated[str, typer.Option(help="Web-service user to accept.")] = SANDBOX_USER,
     password: Annotated[str, typer.Option(help="Its password.")] = SANDBOX_PASSWORD,
+    dialect: Annotated[
+        Dialect,
+        typer.Option(help="Answer as LA's samples do, or as a real ColdFusion server does."),
+    ] = Dialect.SAMPLES,
 ) -> None:
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
     /_sandbox/stats. Point labridge at it with LABRIDGE_URL=http://HOST:PORT."""
     from .sandbox.server import serve
 
     console.err.print(
-        f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}); Ctrl+C stops it.\n"
+        f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}, "
+        f"{dialect.value} dialect); Ctrl+C stops it.\n"
         f"Try: LABRIDGE_URL=http://{host}:{port} LABRIDGE_USERNAME={username} "
         "LABRIDGE_PASSWORD=... labridge sync"
     )
-    serve(host, port, database_url(db) if db else "sqlite://", username, password)
+    serve(host, port, database_url(db) if db else "sqlite://", username, password, dialect=dialect)
 
 
 @app.command()

@@ -1,4 +1,5 @@
-"""Fixtures for the sandbox tests: a real SandboxDB, the real app in-process, a manual clock."""
+"""Fixtures for the sandbox tests: a real SandboxDB, the real app in-process, a manual clock, and
+the same in either dialect (``samples`` or ``coldfusion``, :mod:`labridge.sandbox.dialects`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from labridge.errors import SoapFault
 from labridge.models import Token
 from labridge.sandbox.app import create_app
 from labridge.sandbox.db import SandboxDB
+from labridge.sandbox.dialects import Dialect
+from labridge.sandbox.server import RunningSandbox, start_background
 
 USERNAME = "web.service@northgate.example"
 PASSWORD = "correct horse battery staple"
@@ -51,6 +54,50 @@ def db() -> Iterator[SandboxDB]:
 @pytest.fixture
 def app(db: SandboxDB, clock: ManualClock) -> Starlette:
     return create_app(db, username=USERNAME, password=PASSWORD, clock=clock)
+
+
+#: Every dialect the sandbox speaks, for ``@pytest.fixture(params=DIALECTS)``.
+DIALECTS: tuple[str, ...] = tuple(d.value for d in Dialect)
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """Each dialect in turn: a test (or a fixture) taking ``dialect`` runs once per dialect.
+    To run the workflow tests against both, move this fixture to tests/conftest.py and build
+    their sandbox with :func:`sandbox_app` (or :func:`sandbox_runner`) and ``dialect``."""
+    return str(request.param)
+
+
+def sandbox_app(dialect: Dialect | str = Dialect.SAMPLES, **kwargs: Any) -> Starlette:
+    """A sandbox app speaking ``dialect``; ``kwargs`` go to :func:`create_app`."""
+    return create_app(dialect=dialect, **kwargs)
+
+
+def sandbox_runner(dialect: Dialect | str = Dialect.SAMPLES, **kwargs: Any) -> RunningSandbox:
+    """A sandbox speaking ``dialect`` on a loopback socket (stop it, or use it with ``with``);
+    ``kwargs`` go to :func:`create_app` (``db``, ``clock``, ``username``...)."""
+    return start_background(sandbox_app(dialect, **kwargs))
+
+
+@pytest.fixture
+def cf_app(db: SandboxDB, clock: ManualClock) -> Starlette:
+    """The ``app`` fixture's sandbox, speaking as ColdFusion does."""
+    return sandbox_app(Dialect.COLDFUSION, db=db, username=USERNAME, password=PASSWORD, clock=clock)
+
+
+@pytest.fixture
+async def cf_client(cf_app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=cf_app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
+        yield http
+
+
+@pytest.fixture
+def cf_la(cf_client: httpx.AsyncClient) -> LA:
+    """Requests as labridge's codec writes them, to the ColdFusion-dialect sandbox. Its answers
+    are read with lxml (labridge's decoder is learning ColdFusion's shapes elsewhere), so only
+    :meth:`LA.post` and :meth:`LA.send` apply, and :func:`cf_token` to log in."""
+    return LA(cf_client)
 
 
 @pytest.fixture

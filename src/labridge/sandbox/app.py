@@ -26,13 +26,14 @@ from starlette.routing import Route
 
 from .. import contract as c
 from ..errors import ProtocolError
-from ..soap import DEFAULT_LIMITS, Limits, decode_request, encode_fault, encode_response
+from ..soap import DEFAULT_LIMITS, Limits, decode_request
 from ..soap import Request as Call
 from ..soap.xml import collect_capped
 from . import clock as sandbox_clock
-from . import faults, services, wsdl
+from . import faults, services
 from .clock import SandboxClock
 from .db import SandboxDB
+from .dialects import SPEAKERS, Dialect, Speaker, parse_dialect
 from .faults import Faults, Mode, RequestLog
 from .sessions import SessionRefused, Sessions, utc_now
 
@@ -67,9 +68,15 @@ class Sandbox:
     """The state of one sandbox app and the code that answers its requests."""
 
     def __init__(
-        self, db: SandboxDB, sessions: Sessions, limits: Limits, clock: SandboxClock
+        self,
+        db: SandboxDB,
+        sessions: Sessions,
+        limits: Limits,
+        clock: SandboxClock,
+        speaker: Speaker = SPEAKERS[Dialect.SAMPLES],
     ) -> None:
         self.db = db
+        self.speaker = speaker
         self.sessions = sessions
         self.limits = limits
         self.clock = clock
@@ -91,7 +98,7 @@ class Sandbox:
         served = self.served(service)
         if any(key.lower() == "wsdl" for key in request.query_params):
             address = str(request.base_url).rstrip("/") + service.path
-            return _xml(wsdl.service_wsdl(service, address, served))
+            return _xml(self.speaker.wsdl(service, address, served))
         listing = ", ".join(served) or "none"
         return PlainTextResponse(
             f"Learning Assistant sandbox: {service.name} service ({service.file}).\n"
@@ -125,20 +132,26 @@ class Sandbox:
         """The answer to a call that raised ``exc``: a SOAP fault, mostly."""
         fault_ns = service.response_header_namespace
         if isinstance(exc, ProtocolError):
-            return _xml(encode_fault(CLIENT_FAULT, _message(exc), header_namespace=fault_ns), 500)
+            fault = self.speaker.fault(CLIENT_FAULT, _message(exc), header_namespace=fault_ns)
+            return _xml(fault, 500)
         if isinstance(exc, SessionRefused):
             text = f"{c.AUTH_FAILED_PREFIX} {exc.reason}"
-            fault = encode_fault(c.AUTH_FAULTCODE, text, loggedin=c.NO, header_namespace=fault_ns)
+            fault = self.speaker.fault(
+                c.AUTH_FAULTCODE, text, loggedin=c.NO, header_namespace=fault_ns, thrown=True
+            )
             return _xml(fault, 500)
         if isinstance(exc, services.UserException):
             text = _message(exc)
-            return _xml(encode_fault(USER_EXCEPTION_FAULT, text, header_namespace=fault_ns), 500)
+            fault = self.speaker.fault(
+                USER_EXCEPTION_FAULT, text, header_namespace=fault_ns, thrown=True
+            )
+            return _xml(fault, 500)
         if isinstance(exc, ClientDisconnect):
             log.info("client left before sending its whole request to %s", service.path)
             return Response(status_code=400)  # nobody is there to read it
         log.error("sandbox error answering a call to %s", service.path, exc_info=exc)
         text = "the sandbox failed to answer this call; see its log"
-        return _xml(encode_fault(SERVER_FAULT, text, header_namespace=fault_ns), 500)
+        return _xml(self.speaker.fault(SERVER_FAULT, text, header_namespace=fault_ns), 500)
 
     # -- SOAP ----------------------------------------------------------------------------------
 
@@ -163,7 +176,7 @@ class Sandbox:
         session = self.sessions.verify(call.header.token)
         value = services.HANDLERS[op.name](call.params, self.context)
         self.sessions.renew(session.token)  # only a call that succeeded slides the expiry
-        return _xml(encode_response(op, value, token=session.token, loggedin=c.YES))
+        return _xml(self.speaker.response(op, value, token=session.token, loggedin=c.YES))
 
     def resolve(self, service: c.Service, name: str) -> c.Operation:
         op = service.operation(name)
@@ -175,9 +188,9 @@ class Sandbox:
         login = services.HANDLERS[op.name](call.params, self.context)
         if not isinstance(login, services.Login) or login.username is None:
             log.info("Authenticate refused")
-            return _xml(encode_response(op, c.NO, loggedin=c.NO))
+            return _xml(self.speaker.response(op, c.NO, token=None, loggedin=c.NO))
         token = self.sessions.open(login.username)
-        return _xml(encode_response(op, login.value, token=token, loggedin=c.YES))
+        return _xml(self.speaker.response(op, login.value, token=token, loggedin=c.YES))
 
 
 def _misdirected(service: c.Service, name: str) -> str:
@@ -215,16 +228,19 @@ def create_app(
     password: str = SANDBOX_PASSWORD,
     clock: Callable[[], datetime] | None = None,
     limits: Limits | None = None,
+    dialect: Dialect | str = Dialect.SAMPLES,
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
     the base time (default: UTC now); ``POST /_sandbox/clock`` moves the sandbox on from it, for
-    sessions, enrolment times and simulated progress alike (``app.state.clock``)."""
+    sessions, enrolment times and simulated progress alike (``app.state.clock``). ``dialect``
+    chooses how it answers (:mod:`.dialects`): LA's ``samples`` or a real ``coldfusion`` server."""
+    chosen = parse_dialect(dialect)
     if db is None:
         db = SandboxDB(database_url)
     db.seed(username, password)
     now = SandboxClock(clock or utc_now)
-    sandbox = Sandbox(db, Sessions(db, now), limits or DEFAULT_LIMITS, now)
+    sandbox = Sandbox(db, Sessions(db, now), limits or DEFAULT_LIMITS, now, SPEAKERS[chosen])
     routes = [
         Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])
         for service in c.SERVICES
@@ -240,4 +256,5 @@ def create_app(
     state.limits = sandbox.limits
     state.faults = sandbox.faults
     state.clock = now
+    state.dialect = chosen
     return app

@@ -13,6 +13,7 @@ import uvicorn
 from starlette.applications import Starlette
 
 from .app import SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH, create_app
+from .dialects import Dialect
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -26,9 +27,12 @@ def serve(
     password: str = SANDBOX_PASSWORD,
     *,
     log_level: str = "info",
+    dialect: Dialect | str = Dialect.SAMPLES,
 ) -> None:
-    """Serve a sandbox until interrupted (Ctrl-C)."""
-    app = create_app(database_url=database_url, username=username, password=password)
+    """Serve a sandbox speaking ``dialect`` until interrupted (Ctrl-C)."""
+    app = create_app(
+        database_url=database_url, username=username, password=password, dialect=dialect
+    )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
@@ -98,11 +102,20 @@ def start_background(
     password: str = SANDBOX_PASSWORD,
     log_level: str = "warning",
     timeout: float = 10.0,
+    dialect: Dialect | str | None = None,
 ) -> RunningSandbox:
-    """Start a sandbox (``app``, or a new one from the other arguments) on ``host``:``port``
-    (``0``: a free port) in a background thread, and return once it answers."""
+    """Start a sandbox (``app``, or a new one speaking ``dialect``, default ``samples``, from the
+    other arguments) on ``host``:``port`` (``0``: a free port) in a background thread, and return
+    once it answers. An ``app`` already speaks its dialect (:func:`create_app` takes it)."""
+    if app is not None and dialect is not None:
+        raise ValueError("start_background: pass dialect to create_app when giving an app")
     if app is None:
-        app = create_app(database_url=database_url, username=username, password=password)
+        app = create_app(
+            database_url=database_url,
+            username=username,
+            password=password,
+            dialect=dialect or Dialect.SAMPLES,
+        )
     # Binding the socket here, not in uvicorn, gives the real port before the thread starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
