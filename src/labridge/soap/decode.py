@@ -278,7 +278,7 @@ def _coerce(text: str, wire_kind: str | None, expected: c.Scalar) -> Any:
     """``text`` as the contract's scalar, whatever ``xsd:``/``soapenc:`` type ColdFusion gave it
     (la-api.md §5). Raises ValueError (or ArithmeticError) when it cannot be read so."""
     if expected.date:
-        return _date(text, wire_kind)
+        return _date(text)
     if expected.xsd == "string":
         return _string(text, wire_kind)
     stripped = text.strip()
@@ -314,13 +314,13 @@ def _integer(text: str) -> int:
         return int(number)
 
 
-def _date(text: str, wire_kind: str | None) -> str:
+def _date(text: str) -> str:
     """``YYYY-MM-DD``: the London calendar date of an ``xsd:dateTime`` (ColdFusion sends UTC, so
     ``2024-08-31T23:00:00Z`` is 1 September), or a plain date as it is. Empty stays empty."""
     stripped = text.strip()
     if not stripped:
         return ""
-    if "T" in stripped or wire_kind == "dateTime":
+    if "T" in stripped:
         moment = datetime.fromisoformat(stripped)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
