@@ -2,9 +2,11 @@
 thin synchronous :class:`Client`.
 
 One typed method per operation of the catalogue. The client logs in lazily, logs in again before
-the 30-minute idle expiry, re-authenticates once on an authentication fault and repeats the call
-(never looping), logs in once when many calls race, retries idempotent reads on transport errors
-with backoff, and never retries a write (design.md, "Exactly once").
+the 30-minute idle expiry, re-authenticates once when the session is lost (an authentication
+fault, bare or ColdFusion-wrapped, or an answer under ``loggedin`` other than ``YES``, which is
+never taken as data) and repeats the call (never looping), logs in once when many calls race,
+retries idempotent reads on transport errors with backoff, and never retries a write (design.md,
+"Exactly once").
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .errors import (
     TransportError,
 )
 from .session import Session
+from .soap.decode import UNREADABLE_HINT
 from .soap.xml import collect_capped
 
 log = logging.getLogger("labridge.client")
@@ -43,10 +46,6 @@ _RETRY_STATUS = frozenset({502, 503, 504})
 _SESSION_LOST = (AuthenticationFault, SessionExpired)
 #: AuthenticateReturn values meaning "accepted": LA's YES, or a ColdFusion boolean.
 _ACCEPTED = frozenset({c.YES, "TRUE", "1"})
-_UNREADABLE_HINT = (
-    "LA answered in a form labridge cannot read; send this message (it names the member) to "
-    "labridge's maintainers"
-)
 _TOO_BIG_HINT = "raise [la] max_answer_mib in labridge.toml if LA's answers are really this big"
 # Failures that happen before a byte of the request reached LA: a write is safe to resend.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -333,10 +332,10 @@ def _records(op: c.Operation, value: Any) -> Any:
         records = c.from_wire(op.returns, value)
     except ProtocolError as exc:
         raise ProtocolError(
-            f"LA's answer to {op.name} cannot be read: {exc.args[0]}", hint=_UNREADABLE_HINT
+            f"LA's answer to {op.name} cannot be read: {exc.args[0]}", hint=UNREADABLE_HINT
         ) from None
     if records is None:
-        raise ProtocolError(f"LA answered {op.name} with nothing", hint=_UNREADABLE_HINT)
+        raise ProtocolError(f"LA answered {op.name} with nothing", hint=UNREADABLE_HINT)
     return records
 
 

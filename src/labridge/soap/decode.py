@@ -213,10 +213,11 @@ class _Decoder:
 
     def _unreadable(self, el: etree._Element, why: str) -> ProtocolError:
         where = "".join(f".{p}" if not p.startswith("[") else p for p in self._path).lstrip(".")
-        return ProtocolError(f"{self._context}: {where or local(el.tag)}: {why}", hint=_HINT)
+        message = f"{self._context}: {where or local(el.tag)}: {why}"
+        return ProtocolError(message, hint=UNREADABLE_HINT)
 
 
-_HINT = (
+UNREADABLE_HINT = (
     "LA answered in a form labridge cannot read; send this message (it names the member) to "
     "labridge's maintainers"
 )
