@@ -279,3 +279,16 @@ async def test_the_sandbox_accepts_the_token_in_both_namespaces(sandbox_app: Sta
                 f"{{{c.LA_NS}}}authToken",
                 f"{{{c.LA_NS_HTTP}}}authToken",
             ]
+
+
+async def test_an_answer_without_the_session_header_is_data(make_client: MakeClient) -> None:
+    """Only a loggedin value other than YES says the session is gone; a missing header does not
+    (LA repeats the header, la-api.md §2, but a proxy or a CF version may leave it out)."""
+    root = etree.fromstring(CANDIDATES)
+    header = root.find(f"{{{c.SOAP_ENV}}}Header")
+    assert header is not None
+    root.remove(header)
+    la = ColdFusionLA(GetCandidates=[(200, etree.tostring(root))])
+    client = make_client(la)
+    assert len(await client.get_candidates()) == 2
+    assert client.logins == 1

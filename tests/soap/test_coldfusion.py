@@ -16,7 +16,7 @@ import pytest
 from labridge import contract as c
 from labridge import models as m
 from labridge.errors import AuthenticationFault, ProtocolError, SoapFault
-from labridge.soap import decode_response
+from labridge.soap import decode_request, decode_response
 
 COLDFUSION = Path(__file__).parent / "coldfusion"
 TOKEN = m.Token(id="1234567", uuid="6F9619FF-8B86-D011-B42D-00C04FC964FF")
@@ -409,3 +409,22 @@ def test_the_return_and_its_items_by_href_with_soapenc_root_zero() -> None:
         unit.format(n=2),
     )
     assert [e.ethnicity_id for e in read("GetEthnicities", data)] == ["1", "2", "1"]
+
+
+def test_a_map_whose_prefix_is_not_declared_is_still_read_as_a_map() -> None:
+    ret = (
+        '<GetProgressReturn xsi:type="Map"><item><key>CandidateUUID</key><value>c</value>'
+        "</item></GetProgressReturn>"
+    )
+    assert read("GetProgress", answer("GetProgress", ret)).candidate_uuid == "c"
+
+
+def test_a_malformed_date_in_a_request_is_left_for_the_sandbox_to_refuse() -> None:
+    data = (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+        f'<soapenv:Body><ns1:UpdateEnrolment xmlns:ns1="{c.LA_NS}"><User><Course>'
+        "<StartDate>18/04/2007</StartDate></Course></User></ns1:UpdateEnrolment>"
+        "</soapenv:Body></soapenv:Envelope>"
+    ).encode()
+    params = decode_request(data).params
+    assert params == {"User": {"Course": {"StartDate": "18/04/2007"}}}

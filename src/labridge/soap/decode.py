@@ -85,7 +85,7 @@ class Response:
 
 class _Decoder:
     def __init__(
-        self, root: etree._Element, limits: Limits, context: str, *, checks_dates: bool = True
+        self, root: etree._Element, limits: Limits, context: str, *, answer: bool = True
     ) -> None:
         self._ids: dict[str, etree._Element] = {}
         for el in root.iter("*"):
@@ -102,8 +102,9 @@ class _Decoder:
         #: The operation, and the member path being read, for error messages.
         self._context = context
         self._path: list[str] = []
-        #: Off for requests: the sandbox refuses a malformed date with LA's own INVALID_FORMAT.
-        self._checks_dates = checks_dates
+        #: Reading LA's answer (the client), not a request (the sandbox, which refuses a malformed
+        #: date itself, with LA's INVALID_FORMAT, so the decoder leaves such text as it is).
+        self._answer = answer
 
     def at(self, name: str, el: etree._Element, expected: c.TypeExpr | None) -> Any:
         """The value of ``el``, read as the member (or item) ``name`` of the current value."""
@@ -135,7 +136,7 @@ class _Decoder:
             return None
         xtype = _xsi_type(el)
         children = [ch for ch in el if isinstance(ch.tag, str)]
-        if xtype == _MAP:
+        if _is_map(xtype):
             return self._map(children, expected)
         if _is_array(el, xtype) or isinstance(expected, c.ArrayOf):
             return self._array(children, expected)
@@ -203,7 +204,7 @@ class _Decoder:
                 return _generic(text, wire_kind)
             return _coerce(text, wire_kind, expected)
         except (ValueError, ArithmeticError):
-            if isinstance(expected, c.Scalar) and expected.date and not self._checks_dates:
+            if isinstance(expected, c.Scalar) and expected.date and not self._answer:
                 return text
             kind = wire_kind or (expected.xsd if isinstance(expected, c.Scalar) else "string")
             kind = "date" if isinstance(expected, c.Scalar) and expected.date else kind
@@ -214,14 +215,13 @@ class _Decoder:
     def _unreadable(self, el: etree._Element, why: str) -> ProtocolError:
         where = "".join(f".{p}" if not p.startswith("[") else p for p in self._path).lstrip(".")
         message = f"{self._context}: {where or local(el.tag)}: {why}"
-        return ProtocolError(message, hint=UNREADABLE_HINT)
+        return ProtocolError(message, hint=UNREADABLE_HINT if self._answer else "")
 
 
 UNREADABLE_HINT = (
     "LA answered in a form labridge cannot read; send this message (it names the member) to "
     "labridge's maintainers"
 )
-_MAP = (c.APACHE_SOAP_NS, "Map")
 #: A member sent empty where a number or boolean is expected: read as if it were not sent.
 _ABSENT: Any = object()
 #: (type, member) pairs already warned about, so each unknown member is reported once a process.
@@ -267,6 +267,11 @@ def _xsi_type(el: etree._Element) -> tuple[str | None, str] | None:
         return None
     prefix, _, name = raw.rpartition(":")
     return (el.nsmap.get(prefix or None), name)
+
+
+def _is_map(xtype: tuple[str | None, str] | None) -> bool:
+    # An undeclared prefix (None) is let through: the name is unambiguous in a SOAP answer.
+    return xtype is not None and xtype[1] == "Map" and xtype[0] in (c.APACHE_SOAP_NS, None)
 
 
 def _is_array(el: etree._Element, xtype: tuple[str | None, str] | None) -> bool:
@@ -404,7 +409,7 @@ def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
     except KeyError:
         op = None
     types = {p.name: p.type for p in op.params} if op else {}
-    decoder = _Decoder(root, limits, name, checks_dates=False)
+    decoder = _Decoder(root, limits, name, answer=False)
     params: dict[str, Any] = {}
     for ch in op_el:
         if isinstance(ch.tag, str):
