@@ -2,9 +2,11 @@
 thin synchronous :class:`Client`.
 
 One typed method per operation of the catalogue. The client logs in lazily, logs in again before
-the 30-minute idle expiry, re-authenticates once on an authentication fault and repeats the call
-(never looping), logs in once when many calls race, retries idempotent reads on transport errors
-with backoff, and never retries a write (design.md, "Exactly once").
+the 30-minute idle expiry, re-authenticates once when the session is lost (an authentication
+fault, bare or ColdFusion-wrapped, or an answer under ``loggedin`` other than ``YES``, which is
+never taken as data) and repeats the call (never looping), logs in once when many calls race,
+retries idempotent reads on transport errors with backoff, and never retries a write (design.md,
+"Exactly once").
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from .errors import (
     ConfigurationError,
     LabridgeError,
     ProtocolError,
+    SessionExpired,
     TransportError,
 )
 from .session import Session
+from .soap.decode import UNREADABLE_HINT
 from .soap.xml import collect_capped
 
 log = logging.getLogger("labridge.client")
@@ -38,6 +42,11 @@ log = logging.getLogger("labridge.client")
 DEFAULT_TIMEOUT = 30.0
 _HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}  # la-api.md §1 [INF]
 _RETRY_STATUS = frozenset({502, 503, 504})
+#: What an expired or dropped session looks like: a fault, or an answer under loggedin="NO".
+_SESSION_LOST = (AuthenticationFault, SessionExpired)
+#: AuthenticateReturn values meaning "accepted": LA's YES, or a ColdFusion boolean.
+_ACCEPTED = frozenset({c.YES, "TRUE", "1"})
+_TOO_BIG_HINT = "raise [la] max_answer_mib in labridge.toml if LA's answers are really this big"
 # Failures that happen before a byte of the request reached LA: a write is safe to resend.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
@@ -188,21 +197,21 @@ class AsyncClient:
         token = await self._token()
         try:
             response = await self._send(op, wire, token)
-        except AuthenticationFault:
+        except _SESSION_LOST:
             # The token lapsed or was dropped by LA: log in once more and repeat, once. LA checks
             # the token before anything else, so repeating a write here cannot duplicate it.
             self._session.rejected(token)
             token = await self._token()
             try:
                 response = await self._send(op, wire, token)
-            except AuthenticationFault as again:
+            except _SESSION_LOST as again:
                 raise AuthenticationError(
-                    f"LA refused a fresh session for {op.name}: {again.faultstring}",
+                    f"LA refused a fresh session for {op.name}: {_reason(again)}",
                     hint="the web-service user may lack permission for this service; ask your "
                     "LA administrator to check its access",
                 ) from None
         self._session.succeeded(response.header.token)
-        return c.from_wire(op.returns, response.value)
+        return _records(op, response.value)
 
     async def _token(self) -> m.Token:
         token = self._session.usable()
@@ -239,7 +248,7 @@ class AsyncClient:
         response = await self._send(op, c.params_to_wire(op, args), None)
         self.logins += 1
         token = response.header.token
-        if response.value != c.YES or token is None:
+        if str(response.value).strip().upper() not in _ACCEPTED or token is None:
             raise AuthenticationError(
                 f"LA refused the credentials of user {self._credentials.username!r} at "
                 f"{self.base_url}"
@@ -270,9 +279,7 @@ class AsyncClient:
         started = time.perf_counter()
         try:
             async with self._http.stream("POST", url, content=body) as resp:
-                data = await collect_capped(
-                    resp.aiter_bytes(), self._limits.max_bytes, "LA's answer"
-                )
+                data = await self._read(op, resp)
         except _NOT_SENT as exc:
             raise _Retriable(f"cannot reach LA at {self.base_url} ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
@@ -284,6 +291,16 @@ class AsyncClient:
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
         return self._interpret(op, resp.status_code, data)
 
+    async def _read(self, op: c.Operation, resp: httpx.Response) -> bytes:
+        cap = self._limits.max_bytes
+        try:
+            return await collect_capped(resp.aiter_bytes(), cap, "LA's answer")
+        except ProtocolError:
+            raise ProtocolError(
+                f"LA's answer to {op.name} exceeds the limit of {cap} bytes ({cap / 2**20:g} MiB)",
+                hint=_TOO_BIG_HINT,
+            ) from None
+
     def _interpret(self, op: c.Operation, status: int, data: bytes) -> soap.Response:
         if status in _RETRY_STATUS:
             raise _Retriable(f"LA at {self.base_url} answered HTTP {status}", maybe_sent=True)
@@ -294,7 +311,47 @@ class AsyncClient:
             )
         if status not in (200, 500):
             raise ProtocolError(f"LA answered {op.name} with HTTP {status}")
-        return soap.decode_response(data, op, self._limits)
+        response = soap.decode_response(data, op, self._limits)
+        loggedin = response.header.loggedin
+        if op.authenticated and loggedin is not None and loggedin.strip().upper() != c.YES:
+            # LA may answer normally (an empty array) with loggedin="NO": that is no data.
+            raise SessionExpired(f"LA answered {op.name} with loggedin={loggedin!r}")
+        return response
+
+
+def _reason(exc: LabridgeError) -> str:
+    if isinstance(exc, AuthenticationFault):
+        return exc.faultstring
+    return str(exc.args[0]) if exc.args else type(exc).__name__
+
+
+def _records(op: c.Operation, value: Any) -> Any:
+    """The answer's records, or a :class:`ProtocolError` naming ``op`` and what is unreadable."""
+    _require_outcome(op, value)
+    try:
+        records = c.from_wire(op.returns, value)
+    except ProtocolError as exc:
+        raise ProtocolError(
+            f"LA's answer to {op.name} cannot be read: {exc.args[0]}", hint=UNREADABLE_HINT
+        ) from None
+    if records is None:
+        raise ProtocolError(f"LA answered {op.name} with nothing", hint=UNREADABLE_HINT)
+    return records
+
+
+def _require_outcome(op: c.Operation, value: Any) -> None:
+    """An enrolment answer that says neither whether it succeeded nor what was wrong cannot be
+    read as "refused": the caller must treat the write as ambiguous (la-api.md §3.5)."""
+    outcome = c.type_of_model(m.EnrolmentResponse)
+    if op.returns != c.StructRef(outcome.name):
+        return
+    said = {c.wire_name(m.EnrolmentResponse, attr) for attr in ("success", "messages")}
+    if not isinstance(value, Mapping) or not said & set(value):
+        raise ProtocolError(
+            f"LA's answer to {op.name} holds neither {' nor '.join(sorted(said))}: whether it "
+            "took the learner is unknown",
+            hint="check the learner in Learning Assistant before sending it again",
+        )
 
 
 class Client:

@@ -13,7 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from pydantic import ValidationError
+
 from . import models as m
+from .errors import ProtocolError
 
 # ---------------------------------------------------------------------------------------------
 # Namespaces (la-api.md §1) [DOC unless marked]
@@ -28,6 +31,8 @@ ENROLMENT_TYPES_NS = "http://enrolment.types.soap.webservices"
 USER_TYPES_NS = "http://user.types.soap.webservices"
 COURSE_TYPES_NS = "http://course.types.soap.webservices"  # [INF]
 COMPANY_TYPES_NS = "http://company.types.soap.webservices"  # [INF]
+#: Axis's namespace of ``apachesoap:Map``, the form of a ColdFusion struct (la-api.md §5).
+APACHE_SOAP_NS = "http://xml.apache.org/xml-soap"
 
 SOAP_PATH_PREFIX = "/webservices/soap/"
 
@@ -48,9 +53,12 @@ NO = "NO"
 
 @dataclass(frozen=True)
 class Scalar:
-    """An ``xsd`` scalar; dates are ``xsd:string`` in ``YYYY-MM-DD`` form (la-api.md §1 [INF])."""
+    """An ``xsd`` scalar. A ``date`` is sent as ``xsd:string`` in ``YYYY-MM-DD`` form
+    (la-api.md §1 [INF]) and read from that form or from an ``xsd:dateTime`` (§5)."""
 
     xsd: str  # "string" | "boolean" | "int" | "double"
+    #: A calendar date carried as a string: the decoder turns a dateTime into its London date.
+    date: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,7 @@ STRING = Scalar("string")
 BOOLEAN = Scalar("boolean")
 INT = Scalar("int")
 DOUBLE = Scalar("double")
-DATE = STRING
+DATE = Scalar("string", date=True)
 
 
 @dataclass(frozen=True)
@@ -474,33 +482,81 @@ def type_of_model(model: type[m.LAModel]) -> ComplexType:
 
 
 def from_wire(type_: TypeExpr, value: Any) -> Any:
-    """Turn a decoded wire value into labridge's records, guided by ``type_``."""
+    """Turn a decoded wire value into labridge's records, guided by ``type_``. A nil or missing
+    array is an empty list. A value that does not fit its record raises :class:`ProtocolError`
+    naming the type, the member and (in an array) the item, never a pydantic error."""
+    if isinstance(type_, ArrayOf):
+        return _array_from_wire(type_, value)
     if value is None:
         return None
-    if isinstance(type_, ArrayOf):
-        items = value if isinstance(value, list) else [value]
-        return [from_wire(type_.item, v) for v in items]
     if isinstance(type_, StructRef):
         return _struct_from_wire(TYPES[type_.name], value)
     return value
 
 
+def _array_from_wire(type_: ArrayOf, value: Any) -> list[Any]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    out: list[Any] = []
+    for index, item in enumerate(items, 1):
+        try:
+            out.append(from_wire(type_.item, item))
+        except ProtocolError as exc:
+            # One unreadable item fails the whole array: a list short of a record would make a
+            # caller believe that record is gone from LA (sync would mark it removed).
+            raise ProtocolError(f"item {index}: {exc.args[0]}") from None
+    return out
+
+
 def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
     if not isinstance(value, Mapping):
-        value = {}
+        raise ProtocolError(f"{t.name} expected a struct, got {_kind(value)}")
     kwargs: dict[str, Any] = {}
     extras: dict[str, Any] = {}
     for name, v in value.items():
         mb = t.member(name)
         if mb is None:
             extras[name] = v
-        elif v is not None or t.model.model_fields[mb.attr].default is None:
+        elif v is None:
             # A nil member stays set (to None) on a nillable field, so that it is told apart from
             # an omitted one (la-api.md §3.6); elsewhere it falls back to the field's default.
-            kwargs[mb.attr] = from_wire(mb.type, v)
+            if t.model.model_fields[mb.attr].default is None:
+                kwargs[mb.attr] = None
+        else:
+            kwargs[mb.attr] = _member_from_wire(t, mb, v)
     if extras:
         kwargs["extras"] = extras
-    return t.model.model_validate(kwargs)
+    try:
+        return t.model.model_validate(kwargs)
+    except ValidationError as exc:
+        raise ProtocolError(_invalid(t, exc)) from None
+
+
+def _member_from_wire(t: ComplexType, mb: Member, value: Any) -> Any:
+    try:
+        return from_wire(mb.type, value)
+    except ProtocolError as exc:
+        raise ProtocolError(f"{t.name}.{mb.name}: {exc.args[0]}") from None
+
+
+def _invalid(t: ComplexType, exc: ValidationError) -> str:
+    """What pydantic found wrong, by wire name and without the values (they may be personal)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        attr = str(error["loc"][0]) if error["loc"] else ""
+        try:
+            name = t.by_attr(attr).name
+        except KeyError:
+            name = attr or "(record)"
+        problems.append(f"{t.name}.{name}: {error['msg']}")
+    return "; ".join(problems)
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "an array"
+    return "text" if isinstance(value, str) else type(value).__name__
 
 
 def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:

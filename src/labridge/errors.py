@@ -79,9 +79,17 @@ class AuthenticationError(LabridgeError):
 
 
 class AuthenticationFault(SoapFault, AuthenticationError):
-    """A fault whose string starts ``Authentication failed:`` (la-api.md §2)."""
+    """A fault saying ``Authentication failed:``, bare or wrapped by ColdFusion, in its string or
+    its detail (la-api.md §2)."""
 
     hint = "the session expired or was refused; labridge re-authenticates once by itself"
+
+
+class SessionExpired(AuthenticationError):
+    """An answer to an authenticated call whose header says ``loggedin`` other than ``YES``: LA
+    dropped the session and the answer is not data (la-api.md §2)."""
+
+    hint = "the session expired; labridge re-authenticates once by itself"
 
 
 @dataclass(frozen=True)

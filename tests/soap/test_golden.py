@@ -430,19 +430,25 @@ def test_rpc_request_has_the_get_candidates_sample_shape(op: c.Operation) -> Non
 
 
 @pytest.mark.parametrize("op", RPC_OPS, ids=ids(RPC_OPS))
-def test_rpc_request_sends_a_style_b_header(op: c.Operation) -> None:
+def test_rpc_request_sends_a_style_b_header_in_both_la_namespaces(op: c.Operation) -> None:
+    """ColdFusion reads a header by exact namespace, and which one LA reads is unknown
+    (la-api.md §2): the token goes in both, each block ignorable."""
     header = parsed(request_envelope(op)).find(ENV_HEADER)
     assert header is not None
-    [auth] = children(header)
-    assert auth.tag == f"{{{c.LA_NS_HTTP}}}authToken"
-    assert auth.prefix is None
-    assert auth.get("loggedin") == c.YES
-    assert auth.get(f"{{{c.SOAP_ENV}}}actor") == ""
-    assert auth.get(f"{{{c.SOAP_ENV}}}mustUnderstand") == "0"
-    assert [(local(ch), attributes(ch), ch.text) for ch in children(auth)] == [
-        ("id", {"type": "xsd:string"}, TOKEN.id),
-        ("uuid", {"type": "xsd:string"}, TOKEN.uuid),
+    blocks = children(header)
+    assert [auth.tag for auth in blocks] == [
+        f"{{{c.LA_NS}}}authToken",
+        f"{{{c.LA_NS_HTTP}}}authToken",
     ]
+    for auth in blocks:
+        assert auth.prefix is None
+        assert auth.get("loggedin") == c.YES
+        assert auth.get(f"{{{c.SOAP_ENV}}}actor") == ""
+        assert auth.get(f"{{{c.SOAP_ENV}}}mustUnderstand") == "0"
+        assert [(local(ch), attributes(ch), ch.text) for ch in children(auth)] == [
+            ("id", {"type": "xsd:string"}, TOKEN.id),
+            ("uuid", {"type": "xsd:string"}, TOKEN.uuid),
+        ]
 
 
 @pytest.mark.parametrize("op", ENROLMENT_OPS, ids=ids(ENROLMENT_OPS))
@@ -455,19 +461,25 @@ def test_enrolment_request_uses_the_soap_prefix_and_body_encoding_style(op: c.Op
 
 
 @pytest.mark.parametrize("op", ENROLMENT_OPS, ids=ids(ENROLMENT_OPS))
-def test_enrolment_request_sends_a_style_a_header(op: c.Operation) -> None:
+def test_enrolment_request_sends_a_style_a_header_in_both_la_namespaces(op: c.Operation) -> None:
     header = parsed(request_envelope(op)).find(ENV_HEADER)
     assert header is not None
-    [auth] = children(header)
-    assert (auth.tag, auth.prefix, attributes(auth)) == (
-        f"{{{c.LA_NS}}}authToken",
-        "tns",
-        {"id": "h_id1"},
-    )
-    assert [(ch.tag, attributes(ch), ch.text) for ch in children(auth)] == [
-        ("id", {XSI_TYPE: "xsi:string"}, TOKEN.id),
-        ("uuid", {XSI_TYPE: "xsi:string"}, TOKEN.uuid),
+    must_understand = f"{{{c.SOAP_ENV}}}mustUnderstand"
+    assert [(auth.tag, auth.prefix, attributes(auth)) for auth in children(header)] == [
+        (f"{{{c.LA_NS}}}authToken", "tns", {"id": "h_id1", must_understand: "0"}),
+        (f"{{{c.LA_NS_HTTP}}}authToken", "tnshttp", {"id": "h_id2", must_understand: "0"}),
     ]
+    for auth in children(header):
+        # Typed xsd:string, not the sample's xsi:string artefact (la-api.md §1).
+        assert [(ch.tag, attributes(ch), ch.text) for ch in children(auth)] == [
+            ("id", {XSI_TYPE: "xsd:string"}, TOKEN.id),
+            ("uuid", {XSI_TYPE: "xsd:string"}, TOKEN.uuid),
+        ]
+
+
+def test_request_envelopes_never_copy_the_samples_xsi_string_artefact() -> None:
+    for op in AUTHENTICATED_OPS:
+        assert b"xsi:string" not in request_envelope(op), op.name
 
 
 @pytest.mark.parametrize("op", ENROLMENT_OPS, ids=ids(ENROLMENT_OPS))

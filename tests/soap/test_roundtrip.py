@@ -45,6 +45,8 @@ SCALARS: dict[str, st.SearchStrategy[Any]] = {
     "double": st.floats(allow_nan=False, allow_infinity=False),
 }
 
+DATES = st.just("") | st.dates().map(lambda d: d.isoformat())
+
 
 # --- strategies built from the catalogue -----------------------------------------------------
 
@@ -56,7 +58,8 @@ def nullable(model: type[LAModel], attr: str) -> bool:
 
 def values(type_: c.TypeExpr) -> st.SearchStrategy[Any]:
     if isinstance(type_, c.Scalar):
-        return SCALARS[type_.xsd]
+        # A date member holds a calendar date (or nothing); the decoder reads it as one.
+        return DATES if type_.date else SCALARS[type_.xsd]
     if isinstance(type_, c.ArrayOf):
         return st.lists(values(type_.item), max_size=3)
     return records(type_.name)

@@ -177,12 +177,29 @@ def _style_b_header(parent: etree._Element, token: Token, namespace: str, logged
         child.text = value
 
 
+#: ColdFusion looks a request header up by exact namespace, and which one LA reads is not known
+#: (la-api.md §2): the token goes in both, each block ignorable (``mustUnderstand="0"``).
+_TOKEN_NAMESPACES = (c.LA_NS, c.LA_NS_HTTP)
+
+
+def _style_a_header(parent: etree._Element, token: Token, namespace: str, ident: str) -> None:
+    # The style-A sample's shape, without its artefact: children typed xsd:string, not xsi:string.
+    el = etree.SubElement(parent, f"{{{namespace}}}{c.AUTH_HEADER}")
+    el.set("id", ident)
+    el.set(f"{{{c.SOAP_ENV}}}mustUnderstand", "0")
+    for name, value in ((c.AUTH_ID, token.id), (c.AUTH_UUID, token.uuid)):
+        child = etree.SubElement(el, name)
+        child.set(_XSI_TYPE, "xsd:string")
+        child.text = value
+
+
 def _rpc_request(op: c.Operation, params: Mapping[str, Any], token: Token) -> bytes:
     root = etree.Element(
         f"{{{c.SOAP_ENV}}}Envelope", nsmap={"soapenv": c.SOAP_ENV, "xsd": c.XSD, "xsi": c.XSI}
     )
     header = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Header")
-    _style_b_header(header, token, c.LA_NS_HTTP, c.YES)
+    for namespace in _TOKEN_NAMESPACES:
+        _style_b_header(header, token, namespace, c.YES)
     body = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Body")
     service = c.service_of(op.name)
     op_el = etree.SubElement(
@@ -203,18 +220,15 @@ def _enrolment_request(op: c.Operation, params: Mapping[str, Any], token: Token)
         "soap": c.SOAP_ENV,
         "soapenc": c.SOAP_ENC,
         "tns": c.LA_NS,
+        "tnshttp": c.LA_NS_HTTP,
         "types": c.service_of(op.name).types_namespace,
         "xsi": c.XSI,
         "xsd": c.XSD,
     }
     root = etree.Element(f"{{{c.SOAP_ENV}}}Envelope", nsmap=ns)
     header = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Header")
-    auth = etree.SubElement(header, f"{{{c.LA_NS}}}{c.AUTH_HEADER}")
-    auth.set("id", "h_id1")
-    for name, value in ((c.AUTH_ID, token.id), (c.AUTH_UUID, token.uuid)):
-        child = etree.SubElement(auth, name)
-        child.set(_XSI_TYPE, "xsi:string")  # sic: the style-A sample spells it so [DOC §2]
-        child.text = value
+    for index, namespace in enumerate(_TOKEN_NAMESPACES, 1):
+        _style_a_header(header, token, namespace, f"h_id{index}")
     body = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Body")
     body.set(f"{{{c.SOAP_ENV}}}encodingStyle", c.SOAP_ENC)
     op_el = etree.SubElement(body, f"{{{c.LA_NS}}}{op.name}")
