@@ -14,7 +14,7 @@ from .. import contract as c
 from .. import models as m
 
 #: Axis's namespace for ColdFusion structs (``apachesoap:Map``).
-APACHE_SOAP_NS = "http://xml.apache.org/xml-soap"
+APACHE_SOAP_NS = c.APACHE_SOAP_NS
 
 #: Identifiers LA keeps as ColdFusion ``numeric`` (a double: ``31.0``), by record and field.
 _NUMERIC: tuple[tuple[type[m.LAModel], str], ...] = (
@@ -49,10 +49,8 @@ class Kind(enum.Enum):
 
 
 def is_date(member: c.Member) -> bool:
-    """Whether the contract calls ``member`` a date. The catalogue's ``DATE`` is still the same
-    object as ``STRING``; until dates get their own type expression, a date is a field named
-    ``*_date`` (``birth_date`` included). Switch this one test when they do."""
-    return isinstance(member.type, c.Scalar) and member.attr.endswith("_date")
+    """Whether the contract calls ``member`` a date (its type is the catalogue's ``DATE``)."""
+    return isinstance(member.type, c.Scalar) and member.type.date
 
 
 def scalar_kind(scalar: c.Scalar) -> Kind:
