@@ -17,6 +17,18 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 
 
+#: Every dialect the sandbox speaks (:mod:`labridge.sandbox.dialects`): the published samples'
+#: shape, and what a real ColdFusion server sends (docs/contract.md §5).
+DIALECTS: tuple[str, ...] = ("samples", "coldfusion")
+
+
+@pytest.fixture(params=DIALECTS)
+def dialect(request: pytest.FixtureRequest) -> str:
+    """Each sandbox dialect in turn: a test or fixture taking ``dialect`` runs once per dialect
+    (the workflow tests build their sandbox with it)."""
+    return str(request.param)
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database: a SQLite file, or a fresh PostgreSQL database per test."""

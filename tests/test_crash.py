@@ -24,8 +24,8 @@ KILLS = 8
 
 
 @pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
+def sandbox(dialect: str) -> Iterator[RunningSandbox]:
+    with start_background(dialect=dialect) as running:
         # Slow every enrolment down a little (the work is done first, then the answer waits),
         # so that kills land before, during and after calls, not only between them.
         fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 0.08, "count": 500}

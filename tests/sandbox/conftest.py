@@ -56,18 +56,6 @@ def app(db: SandboxDB, clock: ManualClock) -> Starlette:
     return create_app(db, username=USERNAME, password=PASSWORD, clock=clock)
 
 
-#: Every dialect the sandbox speaks, for ``@pytest.fixture(params=DIALECTS)``.
-DIALECTS: tuple[str, ...] = tuple(d.value for d in Dialect)
-
-
-@pytest.fixture(params=DIALECTS)
-def dialect(request: pytest.FixtureRequest) -> str:
-    """Each dialect in turn: a test (or a fixture) taking ``dialect`` runs once per dialect.
-    To run the workflow tests against both, move this fixture to tests/conftest.py and build
-    their sandbox with :func:`sandbox_app` (or :func:`sandbox_runner`) and ``dialect``."""
-    return str(request.param)
-
-
 def sandbox_app(dialect: Dialect | str = Dialect.SAMPLES, **kwargs: Any) -> Starlette:
     """A sandbox app speaking ``dialect``; ``kwargs`` go to :func:`create_app`."""
     return create_app(dialect=dialect, **kwargs)

@@ -24,8 +24,8 @@ SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 @pytest.fixture
-def sandbox() -> Starlette:
-    return create_app()
+def sandbox(dialect: str) -> Starlette:
+    return create_app(dialect=dialect)
 
 
 def _client(app: Starlette, **kw: Any) -> AsyncClient:

@@ -26,8 +26,8 @@ BASE = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def sandbox() -> Starlette:
-    return create_app(clock=lambda: BASE)
+def sandbox(dialect: str) -> Starlette:
+    return create_app(clock=lambda: BASE, dialect=dialect)
 
 
 def _client(transport: httpx.AsyncBaseTransport, **kw: Any) -> AsyncClient:

@@ -26,8 +26,8 @@ REFERENCE_TABLES = (
 
 
 @pytest.fixture
-def sandbox() -> Starlette:
-    return create_app()
+def sandbox(dialect: str) -> Starlette:
+    return create_app(dialect=dialect)
 
 
 @pytest.fixture

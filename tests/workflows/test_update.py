@@ -57,8 +57,8 @@ class Export:
 
 
 @pytest.fixture
-def sandbox() -> Starlette:
-    return create_app()
+def sandbox(dialect: str) -> Starlette:
+    return create_app(dialect=dialect)
 
 
 @pytest.fixture
