@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
@@ -26,9 +27,12 @@ def serve(
     password: str = SANDBOX_PASSWORD,
     *,
     log_level: str = "info",
+    **faults: Any,
 ) -> None:
-    """Serve a sandbox until interrupted (Ctrl-C)."""
-    app = create_app(database_url=database_url, username=username, password=password)
+    """Serve a sandbox until interrupted (Ctrl-C). ``faults`` are :func:`create_app`'s fault
+    arguments (``latency_ms``, ``fail_rate``, ``drop_rate``, ``slow_rate``, ``slow_ms``,
+    ``token_ttl``, ``fault_seed``)."""
+    app = create_app(database_url=database_url, username=username, password=password, **faults)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
@@ -98,11 +102,13 @@ def start_background(
     password: str = SANDBOX_PASSWORD,
     log_level: str = "warning",
     timeout: float = 10.0,
+    **faults: Any,
 ) -> RunningSandbox:
-    """Start a sandbox (``app``, or a new one from the other arguments) on ``host``:``port``
-    (``0``: a free port) in a background thread, and return once it answers."""
+    """Start a sandbox (``app``, or a new one from the other arguments, ``faults`` as in
+    :func:`serve`) on ``host``:``port`` (``0``: a free port) in a background thread, and return
+    once it answers."""
     if app is None:
-        app = create_app(database_url=database_url, username=username, password=password)
+        app = create_app(database_url=database_url, username=username, password=password, **faults)
     # Binding the socket here, not in uvicorn, gives the real port before the thread starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
