@@ -95,7 +95,7 @@ def test_a_signal_stops_enrol_cleanly_and_the_next_run_enrols_the_rest(
     assert figures["candidates"] == SEEDED + 42
 
 
-def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path: Path) -> None:
+def _run_config(sandbox: RunningSandbox, tmp_path: Path) -> Path:
     (tmp_path / "learners.csv").write_bytes(SAMPLE.read_bytes())
     config = tmp_path / "labridge.toml"
     config.write_text(
@@ -104,6 +104,11 @@ def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path
         '[[run.sources]]\npath = "learners.csv"\n',
         encoding="utf-8",
     )
+    return config
+
+
+def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = _run_config(sandbox, tmp_path)
     command = [sys.executable, "-m", "labridge", "run", "--once", "--config", str(config)]
     stopped = _signal_mid_enrolment(sandbox, command, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr
@@ -113,3 +118,21 @@ def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path
     [line] = [x for x in stopped.stderr.splitlines() if "stopped by SIGTERM" in x]
     assert "steps not run: update learners.csv, progress pull" in line
     assert "pending" not in _journal_states(tmp_path / "store.db")
+
+
+def test_a_scheduled_run_stops_between_cycles(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = _run_config(sandbox, tmp_path)
+    command = [sys.executable, "-m", "labridge", "run", "--config", str(config)]
+    proc = subprocess.Popen(command, env=_env(sandbox), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the first cycle, to its end; the next is an hour away
+        seen.append(line)
+        if "cycle finished" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    err = "".join(seen) + proc.communicate(timeout=30)[1]
+    assert proc.returncode == 143, err
+    [line] = [x for x in err.splitlines() if "stopped by SIGTERM" in x]
+    assert "no cycle was running" in line

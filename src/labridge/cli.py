@@ -296,7 +296,9 @@ def enrol(
     (mandatory fields, formats, ULN check digit, age, references by name, UUID, e-mail or QAN),
     skips learners already enrolled, and enrols the rest with a progress bar, showing every
     problem LA reports. Interrupted or crashed? Run the same command again: nobody is enrolled
-    twice and nobody is lost. Exit code 1 when any record was invalid or refused.
+    twice and nobody is lost. SIGTERM or Ctrl+C stops it cleanly: the enrolments in flight
+    finish, nothing new starts (exit code 143 or 130). Exit code 1 when any record was invalid
+    or refused.
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
@@ -524,6 +526,8 @@ def run_command(
     Every cycle and step is logged (stderr); a step that fails is logged with its error and the
     cycle carries on. Cycles never overlap, and a second `labridge run` on the same store refuses
     to start. With --once: one cycle, a table of its steps, exit code 1 if a step failed.
+    SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
+    143 or 130); the next run resumes.
     """
     _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
     settings = settings_from(config, url, username, db)
