@@ -94,3 +94,15 @@ def test_rendered_template_is_valid_toml_and_round_trips(tmp_path: Path) -> None
     assert settings.la.username == "ws-user"
     assert settings.store.database_url == "sqlite:///a.db"
     assert "password" not in data["la"]  # the template never holds a password
+
+
+def test_la_deadline_and_sync_include_test(tmp_path: Path) -> None:
+    defaults = load_settings({}, {}, None)
+    assert (defaults.la.timeout, defaults.la.deadline) == (30.0, 60.0)
+    assert defaults.sync.include_test is False
+    path = _toml(tmp_path, "[la]\ndeadline = 12.5\n[sync]\ninclude_test = true\n")
+    settings = load_settings({}, {}, path)
+    assert settings.la.deadline == 12.5
+    assert settings.sync.include_test is True
+    with pytest.raises(ConfigurationError, match=r"la\.deadline"):
+        load_settings({}, {}, _toml(tmp_path, "[la]\ndeadline = 0\n"))

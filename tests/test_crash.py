@@ -91,4 +91,4 @@ def test_killed_and_resumed_enrolment_enrols_everyone_exactly_once(
     plan = json.loads(check.stdout)
     assert plan["would_enrol"] == 0
     assert plan["skipped"] == 44  # 42 enrolled (one exported twice) + 1 in LA already
-    assert stats["candidates"] == 7 + 42
+    assert stats["candidates"] == 9 + 42  # 9 seeded (2 withdrawn)

@@ -3,7 +3,8 @@
 Each command builds its settings (flags, then environment, then ``labridge.toml``, then defaults),
 calls one workflow, renders the result, and maps errors to exit codes:
 0 ok; 1 some records failed; 2 usage or configuration error; 3 LA unreachable or credentials
-refused.
+refused; 143 or 130 stopped by SIGTERM or SIGINT (the calls in flight finished first; run the
+same command again to resume).
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from collections.abc import Callable
 from datetime import date
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.markup import escape
 
-from . import console, logmask, reports, runner, schedule
+from . import console, logmask, reports, runner, schedule, stopping
 from .config import CONFIG_FILE, Settings, load_settings, render_config
 from .errors import (
     AuthenticationError,
@@ -165,12 +166,26 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
+        except stopping.StopRequested as stop:
+            logging.getLogger("labridge").warning("%s", stop.args[0])  # the one line
+            raise typer.Exit(stop.exit_code) from None
         except LabridgeError as exc:
             message = escape(str(exc.args[0] if exc.args else exc))
             console.err.print(f"[bold red]error:[/bold red] {message}")
             if exc.hint:
                 console.err.print(f"[yellow]what to do:[/yellow] {escape(exc.hint)}")
             raise typer.Exit(_exit_code(exc)) from None
+
+    return wrapper
+
+
+def stoppable(fn: Callable[P, R]) -> Callable[P, R]:
+    """Stop gracefully on SIGTERM and SIGINT while the command runs (:mod:`.stopping`)."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with stopping.handling_signals():
+            return fn(*args, **kwargs)
 
     return wrapper
 
@@ -215,7 +230,18 @@ def init(
 
 @app.command("sync")
 @handles_errors
+@stoppable
 def sync_command(
+    accept_empty: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-empty",
+            metavar="SET",
+            help="LA really has none of SET now (frameworks, trainers, companies, "
+            "nationalities, ethnicities or candidates): let this sync empty it in the store. "
+            "Repeatable. Without it an empty answer for a set the store holds is refused.",
+        ),
+    ] = None,
     config: ConfigOpt = None,
     url: UrlOpt = None,
     username: UserOpt = None,
@@ -227,11 +253,13 @@ def sync_command(
     ethnicities) and its candidates into the local store.
 
     Upserts by natural key; rows that vanished from LA are marked removed, not deleted. Run it
-    again with nothing changed and it writes nothing.
+    again with nothing changed and it writes nothing. Candidates of every status are listed
+    (test learners too with [sync] include_test = true). An empty answer for a set the store
+    holds is refused, unless --accept-empty names it.
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
-    report = runner.sync(settings, quiet=as_json)
+    report = runner.sync(settings, quiet=as_json, accept_empty=accept_empty or ())
     if as_json:
         console.print_json(report.as_dict())
     else:
@@ -261,6 +289,7 @@ def status(
 
 @app.command()
 @handles_errors
+@stoppable
 def enrol(
     source: SourceArg = None,
     sql: SqlOpt = None,
@@ -292,7 +321,9 @@ def enrol(
     (mandatory fields, formats, ULN check digit, age, references by name, UUID, e-mail or QAN),
     skips learners already enrolled, and enrols the rest with a progress bar, showing every
     problem LA reports. Interrupted or crashed? Run the same command again: nobody is enrolled
-    twice and nobody is lost. Exit code 1 when any record was invalid or refused.
+    twice and nobody is lost. SIGTERM or Ctrl+C stops it cleanly: the enrolments in flight
+    finish, nothing new starts (exit code 143 or 130). Exit code 1 when any record was invalid
+    or refused.
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db)
@@ -317,6 +348,7 @@ def enrol(
 
 @app.command()
 @handles_errors
+@stoppable
 def update(
     source: SourceArg = None,
     sql: SqlOpt = None,
@@ -404,6 +436,7 @@ def enrolments(
 
 @progress_app.command("pull")
 @handles_errors
+@stoppable
 def progress_pull(
     full: Annotated[
         bool,
@@ -500,6 +533,7 @@ def progress_report(
 
 @app.command("run")
 @handles_errors
+@stoppable
 def run_command(
     once: Annotated[
         bool, typer.Option("--once", help="Run one cycle now and exit (for cron or a test).")
@@ -517,6 +551,8 @@ def run_command(
     Every cycle and step is logged (stderr); a step that fails is logged with its error and the
     cycle carries on. Cycles never overlap, and a second `labridge run` on the same store refuses
     to start. With --once: one cycle, a table of its steps, exit code 1 if a step failed.
+    SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
+    143 or 130); the next run resumes.
     """
     _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
     settings = settings_from(config, url, username, db)
@@ -549,18 +585,76 @@ def sandbox_serve(
         Dialect,
         typer.Option(help="Answer as LA's samples do, or as a real ColdFusion server does."),
     ] = Dialect.SAMPLES,
-) -> None:
+    latency_ms: Annotated[
+        float, typer.Option("--latency-ms", min=0, help="Every call waits this long first.")
+    ] = 0,
+    fail_rate: Annotated[
+        float,
+        typer.Option("--fail-rate", min=0, max=1, help="Share of calls answered HTTP 503, undone."),
+    ] = 0,
+    drop_rate: Annotated[
+        float,
+        typer.Option(
+            "--drop-rate", min=0, max=1,
+            help="Share of calls done and committed, then their connection dropped.",
+        ),
+    ] = 0,
+    slow_rate: Annotated[
+        float,
+        typer.Option(
+            "--slow-rate", min=0, max=1,
+            help="Share of calls that wait --slow-ms before doing the work (a client with a "
+            "shorter timeout gives up while the work is still to happen).",
+        ),
+    ] = 0,
+    slow_ms: Annotated[
+        float, typer.Option("--slow-ms", min=0, help="How long a slow call waits.")
+    ] = 0,
+    token_ttl: Annotated[
+        float | None,
+        typer.Option(
+            "--token-ttl", min=0.001, metavar="SECONDS",
+            help="Session lifetime (default: 30 minutes, as LA).",
+        ),
+    ] = None,
+    fault_seed: Annotated[
+        int | None,
+        typer.Option("--fault-seed", help="Seed of the random faults: the same seed, the same "
+                     "sequence of faults."),
+    ] = None,
+) -> None:  # fmt: skip
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
-    /_sandbox/stats. Point labridge at it with LABRIDGE_URL=http://HOST:PORT."""
+    /_sandbox/stats. Point labridge at it with LABRIDGE_URL=http://HOST:PORT.
+
+    Random faults (--fail-rate, --drop-rate, --slow-rate) meet every operation except
+    Authenticate; --latency-ms applies to every call. /_sandbox/stats counts them all under
+    faults_fired."""
+    from .sandbox.faults import BadFault
     from .sandbox.server import serve
 
+    faults: dict[str, Any] = {
+        "latency_ms": latency_ms, "fail_rate": fail_rate, "drop_rate": drop_rate,
+        "slow_rate": slow_rate, "slow_ms": slow_ms, "token_ttl": token_ttl,
+        "fault_seed": fault_seed,
+    }  # fmt: skip
     console.err.print(
         f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}, "
         f"{dialect.value} dialect); Ctrl+C stops it.\n"
         f"Try: LABRIDGE_URL=http://{host}:{port} LABRIDGE_USERNAME={username} "
         "LABRIDGE_PASSWORD=... labridge sync"
     )
-    serve(host, port, database_url(db) if db else "sqlite://", username, password, dialect=dialect)
+    try:
+        serve(
+            host,
+            port,
+            database_url(db) if db else "sqlite://",
+            username,
+            password,
+            dialect=dialect,
+            **faults,
+        )
+    except BadFault as exc:
+        raise ConfigurationError(f"sandbox faults: {exc}") from None
 
 
 @app.command()

@@ -40,6 +40,9 @@ from .soap.xml import collect_capped
 log = logging.getLogger("labridge.client")
 
 DEFAULT_TIMEOUT = 30.0
+#: Seconds one HTTP exchange may take in all (connect, send, the whole answer): the per-operation
+#: ``timeout`` alone restarts with every byte, so an answer trickling in could hold a run forever.
+DEFAULT_DEADLINE = 60.0
 _HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}  # la-api.md §1 [INF]
 _RETRY_STATUS = frozenset({502, 503, 504})
 #: What an expired or dropped session looks like: a fault, or an answer under loggedin="NO".
@@ -71,6 +74,7 @@ class AsyncClient:
         *,
         transport: httpx.AsyncBaseTransport | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        deadline: float = DEFAULT_DEADLINE,
         read_attempts: int = 4,
         backoff: float = 0.5,
         clock: Callable[[], float] = time.monotonic,
@@ -89,6 +93,7 @@ class AsyncClient:
             limits=httpx.Limits(max_connections=max_connections),
             headers=_HEADERS,
         )
+        self._deadline = deadline
         self._session = Session(clock=clock)
         self._login_lock = asyncio.Lock()
         self._read_attempts = read_attempts
@@ -278,8 +283,18 @@ class AsyncClient:
     async def _post(self, op: c.Operation, url: str, body: bytes) -> soap.Response:
         started = time.perf_counter()
         try:
-            async with self._http.stream("POST", url, content=body) as resp:
-                data = await self._read(op, resp)
+            async with asyncio.timeout(self._deadline):
+                async with self._http.stream("POST", url, content=body) as resp:
+                    data = await self._read(op, resp)
+        except TimeoutError:
+            # Cut at the deadline: the request may have reached LA (and a write been done).
+            raise _Retriable(
+                f"{op.name} to {self.base_url} had no complete answer within its deadline of "
+                f"{self._deadline:g} s",
+                hint="LA is very slow or the network trickles; raise [la] deadline if LA is "
+                "known to take that long, else run the command again later",
+                maybe_sent=True,
+            ) from None
         except _NOT_SENT as exc:
             raise _Retriable(f"cannot reach LA at {self.base_url} ({type(exc).__name__})") from None
         except httpx.TransportError as exc:

@@ -35,7 +35,18 @@ class LASettings(BaseModel):
     url: str = ""
     username: str = ""
     password: SecretStr = SecretStr("")
-    timeout: float = 30.0
+    #: Seconds of silence before one call gives up (connect, or between two bytes of an answer).
+    timeout: float = Field(default=30.0, gt=0)
+    #: Seconds one call may take in all, however its answer trickles in.
+    deadline: float = Field(default=60.0, gt=0)
+
+
+class SyncSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Also list LA's test learners (GetCandidates ``blnTest``), so that they are never enrolled
+    #: again either.
+    include_test: bool = False
 
 
 class StoreSettings(BaseModel):
@@ -87,6 +98,7 @@ class Settings(BaseModel):
 
     la: LASettings = LASettings()
     store: StoreSettings = StoreSettings()
+    sync: SyncSettings = SyncSettings()
     run: RunSettings = RunSettings()
 
     def require_la(self) -> LASettings:
@@ -148,11 +160,11 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"la", "store", "run"}
+    unknown = set(data) - {"la", "store", "sync", "run"}
     if unknown:
         raise ConfigurationError(
             f"{path} has unknown section(s) {sorted(unknown)}",
-            hint="the sections are [la], [store] and [run]",
+            hint="the sections are [la], [store], [sync] and [run]",
         )
     _resolve_paths(data.get("run"), path.parent)
     return {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -188,14 +200,20 @@ username = {username}
 # Prefer the LABRIDGE_PASSWORD environment variable to writing the password here; if you do
 # write it here, keep this file readable by you alone (labridge init creates it mode 600).
 # password = ""
-# Seconds to wait for LA before giving up on one call.
+# Seconds to wait for LA before giving up on one call (connecting, or between two bytes).
 timeout = 30
+# Seconds one call may take in all, however slowly its answer trickles in.
+deadline = 60
 
 [store]
 # Where labridge keeps what it learned from LA: any SQLAlchemy URL.
 # SQLite (default): "sqlite:///labridge.db"; PostgreSQL: "postgresql://user@host/dbname".
 # Environment: LABRIDGE_DATABASE_URL
 database_url = {database_url}
+
+[sync]
+# Also list LA's test learners, so that they are never enrolled again either.
+include_test = false
 
 [run]
 # `labridge run` repeats the whole cycle: sync, enrol and update from each source below, then

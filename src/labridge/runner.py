@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from . import console, reports, store
+from . import console, reports, stopping, store
 from .client import AsyncClient
 from .config import Settings, SourceSettings
 from .errors import ConfigurationError
@@ -37,10 +37,19 @@ R = TypeVar("R")
 
 def make_client(settings: Settings) -> AsyncClient:
     la = settings.require_la()
-    return AsyncClient(la.url, la.username, la.password.get_secret_value(), timeout=la.timeout)
+    return AsyncClient(
+        la.url,
+        la.username,
+        la.password.get_secret_value(),
+        timeout=la.timeout,
+        deadline=la.deadline,
+    )
 
 
-def sync(settings: Settings, *, quiet: bool = False) -> sync_workflow.SyncReport:
+def sync(
+    settings: Settings, *, quiet: bool = False, accept_empty: Collection[str] = ()
+) -> sync_workflow.SyncReport:
+    """Sync; ``accept_empty`` names the sets LA may empty (``labridge sync --accept-empty``)."""
     names = sync_workflow.fetch_names()
     db = store.open_store(settings.store.database_url)
 
@@ -48,7 +57,11 @@ def sync(settings: Settings, *, quiet: bool = False) -> sync_workflow.SyncReport
         with console.progress("Fetching from LA", total=len(names) + 1, quiet=quiet) as bar:
             async with make_client(settings) as client:
                 report = await sync_workflow.sync(
-                    client, db, on_fetched=lambda name: bar.advance(f"Fetched {name}")
+                    client,
+                    db,
+                    on_fetched=lambda name: bar.advance(f"Fetched {name}"),
+                    include_test=settings.sync.include_test,
+                    accept_empty=accept_empty,
                 )
             bar.advance("Stored")
             return report
@@ -137,15 +150,32 @@ def _over_source(
         with db.session() as session:
             courses = _course_names(session)
         rows = spec.rows([f.qan for f in courses.values() if f.qan])
+        stopping.check(f"{label.lower()}: none of the {len(rows)} records started")
+        done = 0
 
         async def go() -> R:
             with console.progress(label, total=len(rows), quiet=quiet) as bar:
-                async with make_client(settings) as client:
-                    return await work(client, db, rows, lambda who: bar.advance(f"{label} {who}"))
 
-        return asyncio.run(go()), {uuid: f.name for uuid, f in courses.items()}
+                def tick(who: str) -> None:
+                    nonlocal done
+                    done += 1
+                    bar.advance(f"{label} {who}")
+
+                async with make_client(settings) as client:
+                    return await work(client, db, rows, tick)
+
+        try:
+            return asyncio.run(go()), {uuid: f.name for uuid, f in courses.items()}
+        except stopping.StopRequested as stop:
+            raise _stopped(stop, f"{label.lower()}: {done} of {len(rows)} records done, "
+                           f"{len(rows) - done} left") from None  # fmt: skip
     finally:
         db.close()
+
+
+def _stopped(stop: stopping.StopRequested, what_is_left: str) -> stopping.StopRequested:
+    """``stop`` again, saying how far the run got (the starter that raised it cannot know)."""
+    return stopping.StopRequested(stopping.stopped_message(stop.signum, what_is_left), stop.signum)
 
 
 def enrol(
@@ -212,9 +242,17 @@ def progress_pull(
     db = store.open_store(settings.store.database_url)
     try:
         learners = progress_workflow.enrolled(db)
+        stopping.check(f"progress pulled for none of the {len(learners)} learners yet")
+        done = 0
 
         async def go() -> progress_workflow.PullReport:
             with console.progress("Pulling progress", total=len(learners), quiet=quiet) as bar:
+
+                def tick(who: str) -> None:
+                    nonlocal done
+                    done += 1
+                    bar.advance(who)
+
                 async with make_client(settings) as client:
                     puller = progress_workflow.Puller(
                         client,
@@ -222,11 +260,15 @@ def progress_pull(
                         full=full,
                         concurrency=concurrency,
                         clock=clock or (lambda: datetime.now(UTC)),
-                        on_learner=lambda c, how: bar.advance(f"{how.title()} {c.source_id}"),
+                        on_learner=lambda c, how: tick(f"{how.title()} {c.source_id}"),
                     )
                     return await puller.run(learners)
 
-        return asyncio.run(go())
+        try:
+            return asyncio.run(go())
+        except stopping.StopRequested as stop:
+            raise _stopped(stop, f"progress pulled for {done} of {len(learners)} learners, "
+                           f"{len(learners) - done} left") from None  # fmt: skip
     finally:
         db.close()
 

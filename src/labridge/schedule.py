@@ -21,10 +21,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from . import stopping
 from .config import RunSettings
 from .errors import ConfigurationError, LabridgeError
 
@@ -62,14 +63,25 @@ class CycleReport:
 
 
 def run_cycle(steps: Sequence[Step]) -> CycleReport:
-    """Run every step in order; a failing step is logged and the next one runs anyway."""
+    """Run every step in order; a failing step is logged and the next one runs anyway. A stop
+    request (:mod:`.stopping`) ends the cycle after the current step: StopRequested names the
+    steps left."""
     report = CycleReport(datetime.now(UTC))
     log.info("cycle started: %s", ", ".join(name for name, _ in steps))
-    for name, work in steps:
-        report.steps.append(_run_step(name, work))
+    for position, (name, work) in enumerate(steps):
+        stopping.check(f"steps not run: {_names(steps[position:])}")
+        try:
+            report.steps.append(_run_step(name, work))
+        except stopping.StopRequested as stop:
+            left = f"step {name} stopped early; steps not run: {_names(steps[position + 1 :])}"
+            raise stopping.StopRequested(f"{stop.args[0]} ({left})", stop.signum) from None
     report.finished_at = datetime.now(UTC)
     log.info("cycle finished %s", "ok" if report.ok else "with failed steps")
     return report
+
+
+def _names(steps: Sequence[Step]) -> str:
+    return ", ".join(name for name, _ in steps) or "none"
 
 
 def _run_step(name: str, work: Callable[[], str]) -> StepResult:
@@ -77,6 +89,8 @@ def _run_step(name: str, work: Callable[[], str]) -> StepResult:
     log.info("%s: started", name)
     try:
         summary = work()
+    except stopping.StopRequested:
+        raise  # not a failure of the step: the whole run is stopping
     except LabridgeError as exc:  # expected failures: say what to do, carry on
         log.error("%s: failed: %s", name, exc)
         return StepResult(name, False, str(exc), time.perf_counter() - started)
@@ -101,11 +115,21 @@ def trigger(run: RunSettings) -> CronTrigger | IntervalTrigger:
 
 
 def run_forever(run: RunSettings, make_steps: Callable[[], Sequence[Step]]) -> None:
-    """Run a cycle now, then on the schedule, until interrupted. ``make_steps`` is called per
-    cycle so that each cycle reads the settings and sources afresh."""
-    scheduler = BlockingScheduler(timezone=UTC)
+    """Run a cycle now, then on the schedule, until a stop is requested (SIGTERM or SIGINT,
+    :mod:`.stopping`): the cycle under way stops after its current step, then
+    :class:`~.stopping.StopRequested` says so. ``make_steps`` is called per cycle so that each
+    cycle reads the settings and sources afresh."""
+    stopped: list[stopping.StopRequested] = []
+
+    def one_cycle() -> None:
+        try:
+            run_cycle(make_steps())
+        except stopping.StopRequested as stop:
+            stopped.append(stop)
+
+    scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
-        lambda: run_cycle(make_steps()),
+        one_cycle,
         trigger(run),
         id="labridge-cycle",
         max_instances=1,  # never two cycles at once
@@ -114,10 +138,18 @@ def run_forever(run: RunSettings, make_steps: Callable[[], Sequence[Step]]) -> N
         next_run_time=datetime.now(UTC),
     )
     log.info("scheduled: %s", run.cron or f"every {run.every_minutes:g} minutes")
+    scheduler.start()
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
+        while stopping.requested() is None:
+            time.sleep(0.1)  # the signal handler sets the flag; this thread only watches it
+    except BaseException:  # a second signal (KeyboardInterrupt): do not wait for the cycle
         scheduler.shutdown(wait=False)
+        raise
+    scheduler.shutdown(wait=True)  # the cycle under way ends after its current step
+    if stopped:
+        raise stopped[0]
+    signum = stopping.requested() or 0
+    raise stopping.StopRequested(stopping.stopped_message(signum, "no cycle was running"), signum)
 
 
 @contextmanager

@@ -323,18 +323,27 @@ def test_saving_a_session_again_replaces_it(db: SandboxDB) -> None:
 
 
 def test_candidates_lists_by_status(db: SandboxDB) -> None:
+    # la-api.md §3.3: blnActive true → in learning, false → not in learning (Withdrawn);
+    # blnCompleted adds Completed either way.
     default = {c.status for c in db.candidates()}
     assert default == {"Active", "BreakInLearning"}
-    assert {c.status for c in db.candidates(active=False, completed=True)} == {"Completed"}
-    assert db.candidates(active=False, completed=False) == []
+    assert {c.status for c in db.candidates(active=False)} == {"Withdrawn"}
+    assert {c.status for c in db.candidates(active=False, completed=True)} == {
+        "Withdrawn",
+        "Completed",
+    }
     both = db.candidates(active=True, completed=True)
     assert {c.status for c in both} == {"Active", "BreakInLearning", "Completed"}
 
 
-def test_withdrawn_candidates_are_never_listed(db: SandboxDB) -> None:
+def test_the_union_of_active_true_and_false_lists_every_status(db: SandboxDB) -> None:
     gone = _add(db, "MIS-999002", status="Withdrawn")
-    assert gone not in _all_candidates(db)
-    assert db.candidate(gone) is not None
+    assert gone not in _all_candidates(db)  # blnActive true never lists the withdrawn
+    in_learning = db.candidates(active=True, completed=True)
+    listed = [*in_learning, *db.candidates(active=False, completed=True)]
+    assert gone in [c.candidate_uuid for c in listed]
+    assert {c.status for c in listed} == {"Active", "BreakInLearning", "Completed", "Withdrawn"}
+    assert len({c.candidate_uuid for c in listed}) == db.stats()["candidates"]  # nobody missed
 
 
 def test_test_candidates_only_when_asked(db: SandboxDB) -> None:

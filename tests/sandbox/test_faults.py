@@ -228,3 +228,49 @@ async def _post_json(app: Starlette, payload: Any) -> httpx.Response:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as http:
         return await http.post(FAULTS_PATH, json=payload)
+
+
+# -- slow_before_commit, and random faults from create_app -------------------------------------
+
+
+async def test_slow_before_commit_over_tcp_does_the_work_after_the_client_gave_up(
+    running: RunningSandbox,
+) -> None:
+    _arm_over_tcp(running, operation="GroupEnrolment", mode="slow_before_commit", seconds=1.0)
+    listing = httpx.get(running.url + FAULTS_PATH, timeout=5).json()["armed"]
+    assert listing == [
+        {"operation": "GroupEnrolment", "mode": "slow_before_commit", "count": 1, "seconds": 1.0}
+    ]
+    async with AsyncClient(running.url, USERNAME, PASSWORD, backoff=0, timeout=0.3) as client:
+        await client.authenticate()
+        with pytest.raises(TransportError) as raised:
+            await client.group_enrolment(learner())
+        assert raised.value.maybe_sent
+        assert await enrolled_ids(client) == []  # LA is still to do the work...
+        time.sleep(1.0)
+        assert len(await enrolled_ids(client)) == 1  # ...and does it after all
+
+
+async def test_slow_before_commit_needs_seconds(app: Starlette) -> None:
+    response = await arm(app, operation="GroupEnrolment", mode="slow_before_commit")
+    assert response.status_code == 400
+    assert "slow_before_commit needs" in response.json()["error"]
+
+
+async def test_create_app_random_faults_spare_authenticate() -> None:
+    app = create_app(username=USERNAME, password=PASSWORD, fail_rate=1.0, fault_seed=1)
+    try:
+        async with la_client(app, read_attempts=2) as client:
+            with pytest.raises(TransportError, match="503"):
+                await client.get_trainers()
+            assert client.logins == 1
+        assert (await stats(app))["faults_fired"] == {"GetTrainers:fail_before": 2}
+    finally:
+        app.state.db.close()
+
+
+def test_create_app_refuses_rates_that_cannot_be() -> None:
+    with pytest.raises(ValueError, match="must not exceed 1"):
+        create_app(fail_rate=0.5, drop_rate=0.3, slow_rate=0.3, slow_ms=10)
+    with pytest.raises(ValueError, match="slow time"):
+        create_app(slow_rate=0.1)

@@ -76,7 +76,7 @@ def test_enrol_from_an_ilr_file(sandbox: RunningSandbox, tmp_path: Path, year: s
     assert outcomes["LR0005"]["outcome"] == "invalid"
     assert any("[ilr.standards]" in p["message"] for p in outcomes["LR0005"]["problems"])
     stats = httpx.get(sandbox.url + "/_sandbox/stats").json()
-    assert stats["candidates"] == 7 + 3
+    assert stats["candidates"] == 9 + 3  # 9 seeded (2 withdrawn)
     again = json.loads(CliRunner().invoke(app, args, env=env).stdout)
     assert again["enrolled"] == 0
     assert httpx.get(sandbox.url + "/_sandbox/stats").json()["duplicate_source_ids"] == 0

@@ -92,7 +92,8 @@ async def test_first_pull_stores_every_enrolled_learner(
     client: AsyncClient, db: store.Store, sandbox: Starlette
 ) -> None:
     report = await _synced_pull(client, db)
-    listed = sandbox.state.db.candidates("", active=True, completed=True)
+    la = sandbox.state.db  # every status: the withdrawn too (blnActive false)
+    listed = la.candidates("", active=True, completed=True) + la.candidates("", active=False)
     assert report.learners == len(listed) == len(enrolled(db)) >= 5
     assert (report.changed, report.unchanged, report.failed) == (report.learners, 0, 0)
     stored = _learners(db)

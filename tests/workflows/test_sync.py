@@ -10,9 +10,9 @@ import pytest
 import sqlalchemy as sa
 from starlette.applications import Starlette
 
-from labridge import AsyncClient, AuthenticationError, store
+from labridge import AsyncClient, AuthenticationError, ConfigurationError, store
 from labridge.sandbox.app import create_app
-from labridge.workflows.sync import SyncReport, sync
+from labridge.workflows.sync import EmptyAnswerRefused, SyncReport, sync
 
 REFERENCE_TABLES = (
     "frameworks",
@@ -127,3 +127,58 @@ async def test_sync_report_times_come_from_the_clock(client: AsyncClient, db: st
     moments = iter(datetime(2026, 11, 27, 9, 0, s, tzinfo=UTC) for s in range(10))
     report: SyncReport = await sync(client, db, clock=lambda: next(moments))
     assert report.started_at < report.finished_at
+
+
+# -- an empty answer never empties a set silently (issue 8) --------------------------------------
+
+
+def _empty_companies(sandbox: Starlette) -> int:
+    with sandbox.state.db.engine.begin() as conn:
+        return int(conn.execute(sa.text("DELETE FROM companies")).rowcount)
+
+
+async def test_an_empty_answer_for_a_set_the_store_holds_is_refused(
+    client: AsyncClient, db: store.Store, sandbox: Starlette
+) -> None:
+    held = (await sync(client, db)).counts["companies"].total
+    assert held > 0
+    trainer = sandbox.state.db.trainers()[0]
+    with sandbox.state.db.engine.begin() as conn:  # a change that must not be half-written
+        conn.execute(
+            sa.text("UPDATE trainers SET surname = 'Renamed' WHERE trainer_uuid = :u"),
+            {"u": trainer.trainer_uuid},
+        )
+    _empty_companies(sandbox)
+    with pytest.raises(EmptyAnswerRefused) as refused:
+        await sync(client, db)
+    message = str(refused.value)
+    assert f"LA returned no companies, the store holds {held}" in message
+    assert "labridge sync --accept-empty companies" in message
+    with db.session() as session:
+        status = store.status(session)
+        surnames = {t.surname for t in store.list_set(session, "trainers")}  # type: ignore[attr-defined]
+    assert status["sets"]["companies"] == {"present": held, "removed": 0}
+    assert "Renamed" not in surnames  # nothing of the refused run was written
+    assert status["last_sync"]["status"] == "failed"
+
+
+async def test_accept_empty_confirms_a_real_emptying(
+    client: AsyncClient, db: store.Store, sandbox: Starlette
+) -> None:
+    held = (await sync(client, db)).counts["companies"].total
+    _empty_companies(sandbox)
+    report = await sync(client, db, accept_empty=["companies"])
+    assert report.counts["companies"].removed == held
+    assert (await sync(client, db)).counts["companies"].removed == 0  # empty and empty: fine
+
+
+async def test_an_empty_answer_for_an_empty_set_is_fine(
+    client: AsyncClient, db: store.Store, sandbox: Starlette
+) -> None:
+    _empty_companies(sandbox)
+    assert (await sync(client, db)).counts["companies"].total == 0
+
+
+async def test_accept_empty_names_a_set_sync_reads(client: AsyncClient, db: store.Store) -> None:
+    with pytest.raises(ConfigurationError, match="--accept-empty units: not a set sync reads"):
+        await sync(client, db, accept_empty=["units"])

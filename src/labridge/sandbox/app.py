@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import anyio
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
@@ -34,8 +35,8 @@ from . import faults, services
 from .clock import SandboxClock
 from .db import SandboxDB
 from .dialects import SPEAKERS, Dialect, Speaker, parse_dialect
-from .faults import Faults, Mode, RequestLog
-from .sessions import SessionRefused, Sessions, utc_now
+from .faults import Faults, Mode, RandomFaults, RequestLog
+from .sessions import SESSION_LIFETIME, SessionRefused, Sessions, utc_now
 
 log = logging.getLogger("labridge.sandbox")
 
@@ -74,6 +75,7 @@ class Sandbox:
         limits: Limits,
         clock: SandboxClock,
         speaker: Speaker = SPEAKERS[Dialect.SAMPLES],
+        random_faults: RandomFaults | None = None,
     ) -> None:
         self.db = db
         self.speaker = speaker
@@ -81,7 +83,7 @@ class Sandbox:
         self.limits = limits
         self.clock = clock
         self.context = services.Context(db, clock)
-        self.faults = Faults()
+        self.faults = Faults(random_faults)
         self.requests = RequestLog()
 
     # -- HTTP ----------------------------------------------------------------------------------
@@ -119,9 +121,13 @@ class Sandbox:
             received = await run_in_threadpool(self.receive, body)
         except Exception as exc:
             return self.failure(service, exc)
-        fault = self.faults.take(received.operation)
+        fault = self.faults.next_fault(received.operation)
+        if self.faults.latency:
+            self.faults.met_latency(received.operation)
+            await anyio.sleep(self.faults.latency)
         if fault is not None and fault.mode is Mode.FAIL_BEFORE:
             return faults.unavailable(fault)
+        await faults.before_work(fault)
         try:
             response = await run_in_threadpool(self.dispatch, service, received)
         except Exception as exc:
@@ -229,18 +235,41 @@ def create_app(
     clock: Callable[[], datetime] | None = None,
     limits: Limits | None = None,
     dialect: Dialect | str = Dialect.SAMPLES,
+    latency_ms: float = 0.0,
+    fail_rate: float = 0.0,
+    drop_rate: float = 0.0,
+    slow_rate: float = 0.0,
+    slow_ms: float = 0.0,
+    token_ttl: float | None = None,
+    fault_seed: int | None = None,
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
     the base time (default: UTC now); ``POST /_sandbox/clock`` moves the sandbox on from it, for
     sessions, enrolment times and simulated progress alike (``app.state.clock``). ``dialect``
-    chooses how it answers (:mod:`.dialects`): LA's ``samples`` or a real ``coldfusion`` server."""
+    chooses how it answers (:mod:`.dialects`): LA's ``samples`` or a real ``coldfusion`` server.
+
+    Faults for everyone (:mod:`.faults`): every call waits ``latency_ms``; every call but
+    Authenticate meets, at random (seeded by ``fault_seed``), a 503 before any work with
+    probability ``fail_rate``, a dropped connection after the work with ``drop_rate``, and a wait
+    of ``slow_ms`` before the work with ``slow_rate``. ``token_ttl`` (seconds) is the session
+    lifetime instead of 30 minutes."""
     chosen = parse_dialect(dialect)
+    random_faults = RandomFaults(
+        fail_rate=fail_rate,
+        drop_rate=drop_rate,
+        slow_rate=slow_rate,
+        slow_seconds=slow_ms / 1000,
+        latency_seconds=latency_ms / 1000,
+        seed=fault_seed,
+    )
     if db is None:
         db = SandboxDB(database_url)
     db.seed(username, password)
     now = SandboxClock(clock or utc_now)
-    sandbox = Sandbox(db, Sessions(db, now), limits or DEFAULT_LIMITS, now, SPEAKERS[chosen])
+    lifetime = SESSION_LIFETIME if token_ttl is None else timedelta(seconds=token_ttl)
+    sessions = Sessions(db, now, lifetime=lifetime)
+    sandbox = Sandbox(db, sessions, limits or DEFAULT_LIMITS, now, SPEAKERS[chosen], random_faults)
     routes = [
         Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])
         for service in c.SERVICES

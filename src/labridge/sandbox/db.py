@@ -280,11 +280,10 @@ def normalise_qan(qan: str) -> str:
 
 
 def listed_statuses(active: bool, completed: bool) -> tuple[str, ...]:
-    """Statuses GetCandidates lists: ``blnActive`` → Active and BreakInLearning (a learner on a
-    break is still on programme), ``blnCompleted`` → Completed. Withdrawn is never listed."""
-    statuses: list[str] = []
-    if active:
-        statuses += [ACTIVE, BREAK_IN_LEARNING]
+    """Statuses GetCandidates lists (la-api.md §3.3): ``blnActive`` true → those in learning,
+    Active and BreakInLearning (a learner on a break is still on programme); false → those not
+    in learning, Withdrawn; ``blnCompleted`` adds Completed either way."""
+    statuses = [ACTIVE, BREAK_IN_LEARNING] if active else [WITHDRAWN]
     if completed:
         statuses.append(COMPLETED)
     return tuple(statuses)
@@ -566,8 +565,9 @@ class SandboxDB:
 
         - ``course_qan``: empty means every course; otherwise the learner's course QAN must
           equal it after :func:`normalise_qan` (slashes, spaces and case do not matter).
-        - ``active`` lists Active and BreakInLearning learners, ``completed`` lists Completed
-          ones; both false lists nobody. Withdrawn learners are never listed.
+        - ``active`` true lists Active and BreakInLearning learners, false lists Withdrawn ones;
+          ``completed`` adds Completed ones. No one call lists every status: a client unions
+          ``active`` true and false, each with ``completed`` true.
         - ``test`` widens the list to learners flagged as test learners (they are left out
           otherwise); it selects no status of its own.
         """

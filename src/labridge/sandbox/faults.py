@@ -18,7 +18,16 @@ order armed. ``/_sandbox/stats`` counts the calls that met one (``faults_fired``
 - ``delay`` (with ``"seconds": s``): the call is done and committed, then the answer waits ``s``
   seconds, so a client with a shorter timeout gives up after the work happened. (In-process
   transports have no timeouts: test that over a real socket.)
+- ``slow_before_commit`` (with ``"seconds": s``): the call waits ``s`` seconds *before* doing
+  anything, then does the work and answers: a client with a shorter timeout gives up while LA is
+  still to do the work (it happens after the client gave up, as with a slow ColdFusion).
 - ``fail_before``: HTTP 503 and nothing done.
+
+Besides the armed faults, an app may meet faults at random (:class:`RandomFaults`, the
+``--fail-rate``, ``--drop-rate`` and ``--slow-rate`` of ``labridge sandbox serve``): every call
+but Authenticate draws one number from a seeded generator, so a seed replays the same sequence of
+faults. A fixed latency (``--latency-ms``) makes every call, Authenticate too, wait before it is
+answered. Both are counted in ``faults_fired`` (``"<operation>:latency"`` for the latency).
 
 ``GET /_sandbox/last-request?operation=UpdateEnrolment`` answers the raw envelope of the last call
 of that operation (text/xml), so tests see exactly which members went on the wire. The last 32
@@ -28,6 +37,7 @@ calls are kept; Authenticate never is (it carries a password).
 from __future__ import annotations
 
 import enum
+import random
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass
@@ -52,7 +62,12 @@ KEPT_REQUESTS = 32
 class Mode(enum.Enum):
     DROP_AFTER_COMMIT = "drop_after_commit"
     DELAY = "delay"
+    SLOW_BEFORE_COMMIT = "slow_before_commit"
     FAIL_BEFORE = "fail_before"
+
+
+#: The modes that wait, and so take ``seconds``.
+_TIMED = frozenset({Mode.DELAY, Mode.SLOW_BEFORE_COMMIT})
 
 
 @dataclass(frozen=True)
@@ -98,10 +113,10 @@ def _is_operation(name: str) -> bool:
 
 
 def _seconds(mode: Mode, value: Any) -> float:
-    if mode is not Mode.DELAY:
+    if mode not in _TIMED:
         return 0.0
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise BadFault('a delay needs "seconds": a number')
+        raise BadFault(f'{mode.value} needs "seconds": a number')
     if not 0 <= value <= MAX_DELAY_SECONDS:
         raise BadFault(f"seconds must be between 0 and {MAX_DELAY_SECONDS:g}")
     return float(value)
@@ -113,13 +128,73 @@ class _Armed:
     left: int
 
 
-class Faults:
-    """The faults armed on one app; safe to use from uvicorn's threads."""
+@dataclass(frozen=True)
+class RandomFaults:
+    """Faults met at random by every call but Authenticate, each with its probability, and a
+    latency every call waits before it is answered."""
 
-    def __init__(self) -> None:
+    fail_rate: float = 0.0
+    drop_rate: float = 0.0
+    slow_rate: float = 0.0
+    slow_seconds: float = 0.0
+    latency_seconds: float = 0.0
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        rates = {"fail_rate": self.fail_rate, "drop_rate": self.drop_rate,
+                 "slow_rate": self.slow_rate}  # fmt: skip
+        for name, rate in rates.items():
+            if not 0.0 <= rate <= 1.0:
+                raise BadFault(f"{name} must be between 0 and 1, not {rate:g}")
+        if sum(rates.values()) > 1.0:
+            raise BadFault("fail_rate + drop_rate + slow_rate must not exceed 1")
+        for name, seconds in (("slow", self.slow_seconds), ("latency", self.latency_seconds)):
+            if not 0.0 <= seconds <= MAX_DELAY_SECONDS:
+                raise BadFault(f"the {name} must be between 0 and {MAX_DELAY_SECONDS:g} seconds")
+        if self.slow_rate and not self.slow_seconds:
+            raise BadFault("a slow rate needs the slow time (--slow-ms)")
+
+    def pick(self, operation: str, draw: float) -> Fault | None:
+        """The fault ``draw`` (uniform in [0, 1)) gives: one draw per call keeps a seeded
+        sequence the same whatever the rates."""
+        for mode, rate in ((Mode.FAIL_BEFORE, self.fail_rate),
+                           (Mode.DROP_AFTER_COMMIT, self.drop_rate),
+                           (Mode.SLOW_BEFORE_COMMIT, self.slow_rate)):  # fmt: skip
+            if draw < rate:
+                return Fault(operation, mode, self.slow_seconds if mode in _TIMED else 0.0)
+            draw -= rate
+        return None
+
+
+class Faults:
+    """The faults armed on one app, and its random faults; safe to use from uvicorn's threads."""
+
+    def __init__(self, random_faults: RandomFaults | None = None) -> None:
         self._lock = threading.Lock()
         self._armed: list[_Armed] = []  # in the order armed
         self._fired: Counter[str] = Counter()
+        self.random = random_faults or RandomFaults()
+        self._rng = random.Random(self.random.seed)  # faults, not secrets
+
+    @property
+    def latency(self) -> float:
+        return self.random.latency_seconds
+
+    def met_latency(self, operation: str) -> None:
+        with self._lock:
+            self._fired[f"{operation}:latency"] += 1
+
+    def next_fault(self, operation: str) -> Fault | None:
+        """The fault the next call of ``operation`` meets: an armed one first, else a random one
+        (never for Authenticate: a client that cannot log in tests nothing else)."""
+        armed = self.take(operation)
+        if armed is not None or operation == c.AUTHENTICATE.name:
+            return armed
+        with self._lock:
+            fault = self.random.pick(operation, self._rng.random())
+            if fault is not None:
+                self._fired[f"{operation}:{fault.mode.value}"] += 1
+        return fault
 
     def arm(self, fault: Fault, count: int = 1) -> None:
         with self._lock:
@@ -153,7 +228,7 @@ class Faults:
 
 def _describe(fault: Fault, left: int) -> dict[str, Any]:
     out: dict[str, Any] = {"operation": fault.operation, "mode": fault.mode.value, "count": left}
-    if fault.mode is Mode.DELAY:
+    if fault.mode in _TIMED:
         out["seconds"] = fault.seconds
     return out
 
@@ -184,9 +259,15 @@ def unavailable(fault: Fault) -> Response:
     return PlainTextResponse(f"fault injected: {fault.operation} unavailable", status_code=503)
 
 
+async def before_work(fault: Fault | None) -> None:
+    """What a fault does before the call's work: ``slow_before_commit`` waits."""
+    if fault is not None and fault.mode is Mode.SLOW_BEFORE_COMMIT:
+        await anyio.sleep(fault.seconds)
+
+
 async def deliver(fault: Fault | None, response: Response) -> Response:
     """``response`` as the fault met by its call (committed already) lets it through."""
-    if fault is None or fault.mode is Mode.FAIL_BEFORE:
+    if fault is None or fault.mode in (Mode.FAIL_BEFORE, Mode.SLOW_BEFORE_COMMIT):
         return response
     if fault.mode is Mode.DELAY:
         await anyio.sleep(fault.seconds)

@@ -802,6 +802,24 @@ CANDIDATES: tuple[CandidateSeed, ...] = (
         "Production Operative", "Imran Shah", "2025-10-28T13:45:00+00:00",
         extra={"awarding_body_registration_no": "PRN2511034"},
     ),
+    # Withdrawn learners: LA keeps them, and lists them only with blnActive false (la-api.md
+    # §3.3). Ben Patel is examples/learners.csv's MIS-200107 under the id MIS-900107 (the sample's
+    # figures stay as they are): a test enrolling his row with that id meets a learner a client
+    # forgetting the withdrawn (from a lost store, say) would enrol a second time.
+    CandidateSeed(
+        "MIS-900107", "Ben", "Patel", "1989-05-23", "M", "ben.patel68@example.org",
+        512517291, "BM229651C", "07456 512426", "114 Mill Lane", "Manchester",
+        "Greater Manchester", "M8 1DZ", "British", "31", "Cathedral Quarter Hospitality Ltd",
+        "600/6982/5", "2024-09-02", "2025-12-19", "Withdrawn", _trainer("Okafor"),
+        _trainer("Hollins"), "Commis Chef", "Lily Norris", "2024-08-28T10:30:00+00:00",
+    ),
+    CandidateSeed(
+        "MIS-000192", "Grace", "Holloway", "2003-08-11", "F", "grace.holloway@example.com",
+        719305284, "KT205846B", "07700 900678", "16 Otley Road", "Leeds", "West Yorkshire",
+        "LS6 2AL", "British", "31", "Bramley Care Homes Ltd", "ST0005",
+        "2025-03-03", "2026-06-30", "Withdrawn", _trainer("Rowntree"), _trainer("Marsh"),
+        "Care Assistant", "Janet Firth", "2025-02-24T09:00:00+00:00",
+    ),
 )  # fmt: skip
 
 

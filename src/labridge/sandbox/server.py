@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
@@ -28,10 +29,13 @@ def serve(
     *,
     log_level: str = "info",
     dialect: Dialect | str = Dialect.SAMPLES,
+    **faults: Any,
 ) -> None:
-    """Serve a sandbox speaking ``dialect`` until interrupted (Ctrl-C)."""
+    """Serve a sandbox speaking ``dialect`` until interrupted (Ctrl-C). ``faults`` are
+    :func:`create_app`'s fault arguments (``latency_ms``, ``fail_rate``, ``drop_rate``,
+    ``slow_rate``, ``slow_ms``, ``token_ttl``, ``fault_seed``)."""
     app = create_app(
-        database_url=database_url, username=username, password=password, dialect=dialect
+        database_url=database_url, username=username, password=password, dialect=dialect, **faults
     )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
@@ -103,18 +107,21 @@ def start_background(
     log_level: str = "warning",
     timeout: float = 10.0,
     dialect: Dialect | str | None = None,
+    **faults: Any,
 ) -> RunningSandbox:
     """Start a sandbox (``app``, or a new one speaking ``dialect``, default ``samples``, from the
-    other arguments) on ``host``:``port`` (``0``: a free port) in a background thread, and return
-    once it answers. An ``app`` already speaks its dialect (:func:`create_app` takes it)."""
-    if app is not None and dialect is not None:
-        raise ValueError("start_background: pass dialect to create_app when giving an app")
+    other arguments, ``faults`` as in :func:`serve`) on ``host``:``port`` (``0``: a free port) in
+    a background thread, and return once it answers. An ``app`` already speaks its dialect
+    (:func:`create_app` takes it)."""
+    if app is not None and (dialect is not None or faults):
+        raise ValueError("start_background: pass dialect and faults to create_app with an app")
     if app is None:
         app = create_app(
             database_url=database_url,
             username=username,
             password=password,
             dialect=dialect or Dialect.SAMPLES,
+            **faults,
         )
     # Binding the socket here, not in uvicorn, gives the real port before the thread starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -1,10 +1,10 @@
 """Server-side session rules of the sandbox (la-api.md §2).
 
 A token has two parts, ``id`` and ``uuid``, both drawn from :mod:`secrets`, and is bound to the
-user who authenticated. It lives 30 minutes; every successful call restarts the 30 minutes
-(sliding expiry). A token is refused when it is missing, unknown, expired, or "foreign" (its
-``id`` exists but its ``uuid`` does not match). Time comes from an injected clock so that the
-rules are tested without waiting.
+user who authenticated. It lives 30 minutes (or the sandbox's ``token_ttl``); every successful
+call restarts that time (sliding expiry). A token is refused when it is missing, unknown,
+expired, or "foreign" (its ``id`` exists but its ``uuid`` does not match). Time comes from an
+injected clock so that the rules are tested without waiting.
 """
 
 from __future__ import annotations
@@ -65,18 +65,23 @@ def _same_secret(a: str, b: str) -> bool:
 class Sessions:
     """Opens, verifies and renews tokens, stored in the sandbox database."""
 
-    def __init__(self, db: SandboxDB, clock: Clock = utc_now) -> None:
+    def __init__(
+        self, db: SandboxDB, clock: Clock = utc_now, *, lifetime: timedelta = SESSION_LIFETIME
+    ) -> None:
+        if lifetime <= timedelta(0):
+            raise ValueError("a session lifetime must be positive")
         self._db = db
         self._clock = clock
+        self.lifetime = lifetime
 
     def now(self) -> datetime:
         return _as_utc(self._clock())
 
     def open(self, username: str) -> Token:
-        """A new token for ``username``, valid for :data:`SESSION_LIFETIME`."""
+        """A new token for ``username``, valid for :attr:`lifetime`."""
         token_id = self._new_id()
         token_uuid = str(uuid.UUID(bytes=secrets.token_bytes(16), version=4)).upper()
-        self._db.save_session(token_id, token_uuid, username, self.now() + SESSION_LIFETIME)
+        self._db.save_session(token_id, token_uuid, username, self.now() + self.lifetime)
         return Token(id=token_id, uuid=token_uuid)
 
     def _new_id(self) -> str:
@@ -98,10 +103,18 @@ class Sessions:
         if self.now() >= _as_utc(expires_at):
             self._db.delete_session(token.id)
             raise SessionRefused(
-                "session expired after 30 minutes without a call; call Authenticate again"
+                f"session expired after {_duration(self.lifetime)} without a call; call "
+                "Authenticate again"
             )
         return Session(token, username)
 
     def renew(self, token: Token) -> None:
-        """Restart the token's 30 minutes after a successful call (sliding expiry)."""
-        self._db.touch_session(token.id, self.now() + SESSION_LIFETIME)
+        """Restart the token's lifetime after a successful call (sliding expiry)."""
+        self._db.touch_session(token.id, self.now() + self.lifetime)
+
+
+def _duration(span: timedelta) -> str:
+    seconds = span.total_seconds()
+    if seconds % 60 == 0:
+        return f"{seconds / 60:g} minutes"
+    return f"{seconds:g} seconds"

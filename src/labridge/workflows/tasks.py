@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
+from .. import stopping
+
 
 @asynccontextmanager
 async def task_group() -> AsyncIterator[asyncio.TaskGroup]:
@@ -28,17 +30,33 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 class Bounded:
     """At most ``limit`` tasks of ``group`` in flight. :meth:`start` waits for a free slot before
-    it creates the task, so a long stream of records is not turned into tasks all at once."""
+    it creates the task, so a long stream of records is not turned into tasks all at once.
+
+    Once a stop is requested (:mod:`labridge.stopping`) no new work starts: :meth:`start` waits
+    for the tasks in flight to finish, then raises :class:`~labridge.stopping.StopRequested`
+    (raising while they run would make the task group cancel them mid-call)."""
 
     def __init__(self, group: asyncio.TaskGroup, limit: int) -> None:
         self._group = group
-        self._slots = asyncio.Semaphore(max(1, limit))
+        self._limit = max(1, limit)
+        self._slots = asyncio.Semaphore(self._limit)
 
     async def start(self, work: Coroutine[Any, Any, None]) -> None:
+        if stopping.requested() is not None:
+            await self._stop(work)
         try:
             await self._slots.acquire()
         except BaseException:  # cancelled while waiting: the work never starts, say so cleanly
             work.close()
             raise
+        if stopping.requested() is not None:
+            self._slots.release()
+            await self._stop(work)
         task = self._group.create_task(work)
         task.add_done_callback(lambda _: self._slots.release())
+
+    async def _stop(self, work: Coroutine[Any, Any, None]) -> None:
+        work.close()
+        for _ in range(self._limit):  # every slot back: nothing of ours is in flight any more
+            await self._slots.acquire()
+        stopping.check("new work was not started")

@@ -1,0 +1,138 @@
+"""Graceful stop (issue 7): SIGTERM and SIGINT on real `labridge` processes against a slow
+sandbox. No new LA call starts, the calls in flight finish, the journal is written, one log line
+says what was left, the exit code is 128 + the signal; the next run enrols the rest, once."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from labridge.sandbox.server import RunningSandbox, start_background
+
+SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SEEDED = 9
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    # Every enrolment takes 0.25 s before LA does the work, so a signal lands mid-run.
+    with start_background(slow_rate=1.0, slow_ms=250, fault_seed=1) as running:
+        yield running
+
+
+def _env(sandbox: RunningSandbox) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LABRIDGE_")}
+    return {**env, "LABRIDGE_URL": sandbox.url, "LABRIDGE_USERNAME": "sandbox",
+            "LABRIDGE_PASSWORD": "sandbox"}  # fmt: skip
+
+
+def _stats(sandbox: RunningSandbox) -> dict[str, int]:
+    return dict(httpx.get(sandbox.url + "/_sandbox/stats", timeout=5).json())
+
+
+def _enrol(store: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store), *extra]
+
+
+def _signal_mid_enrolment(
+    sandbox: RunningSandbox, command: list[str], signum: int
+) -> subprocess.CompletedProcess[str]:
+    """Start ``command``, send ``signum`` once a few learners are in LA, wait for the end."""
+    proc = subprocess.Popen(command, env=_env(sandbox), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while _stats(sandbox)["candidates"] < SEEDED + 3 and time.monotonic() < deadline:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.02)
+    signalled = time.monotonic()
+    proc.send_signal(signum)
+    out, err = proc.communicate(timeout=30)
+    assert time.monotonic() - signalled < 5  # the calls in flight, not the whole run
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
+def _journal_states(store: Path) -> dict[str, int]:
+    with sqlite3.connect(store) as conn:
+        rows = conn.execute("SELECT state, count(*) FROM enrolments GROUP BY state").fetchall()
+    return dict(rows)
+
+
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_enrol_cleanly_and_the_next_run_enrols_the_rest(
+    sandbox: RunningSandbox, tmp_path: Path, signum: int, code: int
+) -> None:
+    store = tmp_path / "labridge.db"
+    stopped = _signal_mid_enrolment(sandbox, _enrol(store, "--concurrency", "2"), signum)
+    assert stopped.returncode == code, stopped.stderr
+    lines = [line for line in stopped.stderr.splitlines() if "stopped by" in line]
+    assert len(lines) == 1, stopped.stderr
+    name = signal.Signals(signum).name
+    assert f"stopped by {name}: enrolling:" in lines[0]
+    assert "left" in lines[0]
+    assert "the next run resumes the rest" in lines[0]
+    assert "Traceback" not in stopped.stderr
+    states = _journal_states(store)
+    assert "pending" not in states  # the calls in flight were finished and journalled
+    enrolled_so_far = _stats(sandbox)["candidates"] - SEEDED
+    assert states.get("enrolled", 0) == enrolled_so_far < 42  # stopped early, nothing unrecorded
+    again = subprocess.run(_enrol(store, "--json"), env=_env(sandbox), capture_output=True,
+                           text=True, timeout=120)  # fmt: skip
+    assert again.returncode == 1, again.stderr  # the sample keeps its invalid rows
+    report = json.loads(again.stdout)
+    assert report["enrolled"] == 42 - enrolled_so_far
+    figures = _stats(sandbox)
+    assert figures["duplicate_source_ids"] == 0
+    assert figures["candidates"] == SEEDED + 42
+
+
+def _run_config(sandbox: RunningSandbox, tmp_path: Path) -> Path:
+    (tmp_path / "learners.csv").write_bytes(SAMPLE.read_bytes())
+    config = tmp_path / "labridge.toml"
+    config.write_text(
+        f'[la]\nurl = "{sandbox.url}"\nusername = "sandbox"\n'
+        f'[store]\ndatabase_url = "sqlite:///{tmp_path / "store.db"}"\n'
+        '[[run.sources]]\npath = "learners.csv"\n',
+        encoding="utf-8",
+    )
+    return config
+
+
+def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = _run_config(sandbox, tmp_path)
+    command = [sys.executable, "-m", "labridge", "run", "--once", "--config", str(config)]
+    stopped = _signal_mid_enrolment(sandbox, command, signal.SIGTERM)
+    assert stopped.returncode == 143, stopped.stderr
+    assert "enrol learners.csv: started" in stopped.stderr
+    assert "update learners.csv: started" not in stopped.stderr
+    assert "progress pull: started" not in stopped.stderr
+    [line] = [x for x in stopped.stderr.splitlines() if "stopped by SIGTERM" in x]
+    assert "steps not run: update learners.csv, progress pull" in line
+    assert "pending" not in _journal_states(tmp_path / "store.db")
+
+
+def test_a_scheduled_run_stops_between_cycles(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    config = _run_config(sandbox, tmp_path)
+    command = [sys.executable, "-m", "labridge", "run", "--config", str(config)]
+    proc = subprocess.Popen(command, env=_env(sandbox), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert proc.stderr is not None
+    seen = []
+    for line in proc.stderr:  # the first cycle, to its end; the next is an hour away
+        seen.append(line)
+        if "cycle finished" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    err = "".join(seen) + proc.communicate(timeout=30)[1]
+    assert proc.returncode == 143, err
+    [line] = [x for x in err.splitlines() if "stopped by SIGTERM" in x]
+    assert "no cycle was running" in line
