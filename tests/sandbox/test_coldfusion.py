@@ -468,5 +468,5 @@ def test_the_app_says_which_dialect_it_speaks(cf_app: Starlette, app: Starlette)
 def test_a_runner_given_an_app_and_a_dialect_is_refused(cf_app: Starlette) -> None:
     from labridge.sandbox.server import start_background
 
-    with pytest.raises(ValueError, match="pass dialect to create_app"):
+    with pytest.raises(ValueError, match="pass dialect and faults to create_app"):
         start_background(cf_app, dialect="coldfusion")
