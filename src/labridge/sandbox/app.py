@@ -189,7 +189,7 @@ def _misdirected(service: c.Service, name: str) -> str:
 
 
 def _names(service: c.Service) -> str:
-    return ", ".join(op.name for op in service.operations)
+    return ", ".join(op.wire for op in service.operations)
 
 
 async def read_capped(request: Request, max_bytes: int) -> bytes:

@@ -222,11 +222,9 @@ def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
     root = parse(data, limits)
     header_el, body = _envelope_parts(root)
     op_el = _main_element(body)
-    name = local(op_el.tag)
-    try:
-        op: c.Operation | None = c.operation(name)
-    except KeyError:
-        op = None
+    # The operation is named on the wire by its wire name; the request carries its logical one.
+    op = c.operation_by_wire(local(op_el.tag))
+    name = op.name if op is not None else local(op_el.tag)
     types = {p.name: p.type for p in op.params} if op else {}
     decoder = _Decoder(root, limits)
     params: dict[str, Any] = {}
