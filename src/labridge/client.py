@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urljoin
 
 import httpx
 import stamina
@@ -22,6 +23,7 @@ import stamina
 from . import contract as c
 from . import models as m
 from . import soap
+from .config import clean_url
 from .errors import (
     AuthenticationError,
     AuthenticationFault,
@@ -282,6 +284,8 @@ class AsyncClient:
                 maybe_sent=True,
             ) from None
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
+        if resp.is_redirect:
+            raise redirected(url, resp.headers.get("location", ""), resp.status_code)
         return self._interpret(op, resp.status_code, data)
 
     def _interpret(self, op: c.Operation, status: int, data: bytes) -> soap.Response:
@@ -295,6 +299,19 @@ class AsyncClient:
         if status not in (200, 500):
             raise ProtocolError(f"LA answered {op.name} with HTTP {status}")
         return soap.decode_response(data, op, self._limits)
+
+
+def redirected(url: str, location: str, status: int) -> ConfigurationError:
+    """The error for a redirect from LA: SOAP calls are POSTs, which are not followed (a client
+    that did would send the body to wherever it points); the URL setting must change instead."""
+    target = urljoin(url, location) if location else "nowhere (no Location header)"
+    base = clean_url(target) if location else ""
+    return ConfigurationError(
+        f"LA answered {url} with a redirect (HTTP {status}) to {target}",
+        hint=f"set the LA URL (LABRIDGE_URL, or [la] url) to {base}"
+        if base
+        else "check the LA URL with your LA administrator",
+    )
 
 
 class Client:

@@ -20,6 +20,7 @@ from .client import AsyncClient
 from .config import Settings, SourceSettings
 from .errors import ConfigurationError
 from .models import Framework
+from .soap import Limits
 from .sources import SourceRow
 from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
@@ -36,7 +37,10 @@ R = TypeVar("R")
 
 def make_client(settings: Settings) -> AsyncClient:
     la = settings.require_la()
-    return AsyncClient(la.url, la.username, la.password.get_secret_value(), timeout=la.timeout)
+    limits = Limits(max_bytes=la.max_answer_bytes)
+    return AsyncClient(
+        la.url, la.username, la.password.get_secret_value(), timeout=la.timeout, limits=limits
+    )
 
 
 def sync(settings: Settings, *, quiet: bool = False) -> sync_workflow.SyncReport:

@@ -155,7 +155,7 @@ class Sandbox:
         return call
 
     def dispatch(self, service: c.Service, call: Call) -> Response:
-        op = self.resolve(service, call.operation)
+        op = self.resolve(service, call.operation, call.element)
         self.db.count_call(op.name)
         log.info("call %s", op.name)  # never the parameters: Authenticate's hold a password
         if not op.authenticated:
@@ -165,10 +165,11 @@ class Sandbox:
         self.sessions.renew(session.token)  # only a call that succeeded slides the expiry
         return _xml(encode_response(op, value, token=session.token, loggedin=c.YES))
 
-    def resolve(self, service: c.Service, name: str) -> c.Operation:
+    def resolve(self, service: c.Service, name: str, element: str = "") -> c.Operation:
         op = service.operation(name)
-        if op is None:
-            raise ProtocolError(_misdirected(service, name))
+        if op is None or (element and element != op.wire):
+            # Called by a name this LA does not use (its contract renamed the operation).
+            raise ProtocolError(_misdirected(service, element or name))
         return op
 
     def authenticate(self, op: c.Operation, call: Call) -> Response:
@@ -180,12 +181,11 @@ class Sandbox:
         return _xml(encode_response(op, login.value, token=token, loggedin=c.YES))
 
 
-def _misdirected(service: c.Service, name: str) -> str:
-    try:
-        right = c.service_of(name)
-    except KeyError:
-        return f"unknown operation {name!r}: {service.path} serves {_names(service)}"
-    return f"{name} is served at {right.path}, not at {service.path}"
+def _misdirected(service: c.Service, wire: str) -> str:
+    op = c.operation_by_wire(wire)
+    if op is None:
+        return f"unknown operation {wire!r}: {service.path} serves {_names(service)}"
+    return f"{wire} is served at {c.service_of(op.name).path}, not at {service.path}"
 
 
 def _names(service: c.Service) -> str:

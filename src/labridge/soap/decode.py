@@ -52,6 +52,8 @@ class Request:
     operation: str
     params: dict[str, Any]
     header: Header
+    #: The operation element's name as sent (``operation`` is the catalogue's logical name).
+    element: str = ""
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
         if isinstance(ch.tag, str):
             pname = local(ch.tag)
             params[pname] = decoder.value(ch, types.get(pname))
-    return Request(name, params, _header(header_el))
+    return Request(name, params, _header(header_el), local(op_el.tag))
 
 
 def decode_response(data: bytes, op: c.Operation, limits: Limits = DEFAULT_LIMITS) -> Response:
@@ -245,7 +247,11 @@ def decode_response(data: bytes, op: c.Operation, limits: Limits = DEFAULT_LIMIT
         raise _fault(fault)
     resp = _main_element(body)
     if local(resp.tag) != op.response_element:
-        raise ProtocolError(f"expected <{op.response_element}>, got <{local(resp.tag)}>")
+        raise ProtocolError(
+            f"expected <{op.response_element}>, got <{local(resp.tag)}>",
+            hint="LA's names may differ from labridge's contract: `labridge doctor` compares "
+            "them with LA's WSDL and prints the overrides that fix them",
+        )
     ret = next((ch for ch in resp if isinstance(ch.tag, str)), None)
     value = None if ret is None else _Decoder(root, limits).value(ret, op.returns)
     return Response(value, _header(header_el))
