@@ -241,7 +241,7 @@ def _types(b: _Build, table: Any, where: str) -> None:
 
 def _date_format(value: Any, where: str) -> str:
     fmt = _text(value, where)
-    sample = date(2024, 9, 1)
+    sample = date(2024, 9, 17)  # day and month told apart, neither a default
     try:
         parsed = datetime.strptime(sample.strftime(fmt), fmt).date()
     except ValueError:
