@@ -577,8 +577,8 @@ def contract_show(
     """Print the effective contract: every service path, namespace, operation, parameter, type
     and member name labridge puts on the wire, each marked DOC (in LA's published samples), INF
     (inferred) or overridden (by [contract] or --contract)."""
-    settings = settings_from(config, contract_file=contract_file)
-    items = overrides.items(settings.catalogue())
+    settings_from(config, contract_file=contract_file)
+    items = overrides.items(contract.active())
     if as_json:
         console.print_json([item.as_dict() for item in items])
         return
