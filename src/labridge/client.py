@@ -294,7 +294,8 @@ class AsyncClient:
         if status == 404:
             raise ConfigurationError(
                 f"{self.base_url}{c.service_of(op.name).path} does not exist (HTTP 404)",
-                hint="check the LA URL: it is the site's base address, without /webservices/...",
+                hint="check the LA URL: it is the site's base address, without /webservices/... "
+                "(`labridge doctor` checks every service's path)",
             )
         if status not in (200, 500):
             raise ProtocolError(f"LA answered {op.name} with HTTP {status}")

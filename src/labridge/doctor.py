@@ -30,7 +30,7 @@ from .client import AsyncClient, redirected
 from .config import Settings
 from .errors import AuthenticationError, LabridgeError, ProtocolError
 from .soap.xml import Limits
-from .wsdl_read import ANY, SOAP_ENC, QName, Wsdl, read_wsdl
+from .wsdl_read import ANY, SOAP_ENC, QName, Wsdl, WsdlOperation, read_wsdl
 
 EXIT_OK, EXIT_DIFFERS, EXIT_UNREACHABLE = 0, 1, 3
 MAX_CLOCK_SKEW_SECONDS = 120
@@ -151,7 +151,7 @@ class Comparison:
             self.add("note", f"LA also offers {name}, which labridge does not use")
         return self.findings
 
-    def operation(self, op: c.Operation, theirs: Any) -> None:
+    def operation(self, op: c.Operation, theirs: WsdlOperation) -> None:
         if theirs.name != op.wire:
             self.add(
                 "fix",

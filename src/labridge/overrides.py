@@ -331,6 +331,8 @@ def to_toml(data: Mapping[str, Any]) -> str:
 def line(key: str, value: Any) -> str:
     """The override that sets one item, as a user pastes it: ``[contract.x.y] k = v``."""
     parts = key.split(".")
+    if len(parts) == 1:
+        return f"[contract] {parts[0]} = {_toml_value(value)}"
     table, rest = ".".join(_toml_key(p) for p in parts[:2]), parts[2:]
     if rest[0] in ("params", "members"):
         return f"[contract.{table}] {rest[0]} = {{ {_toml_key(rest[1])} = {_toml_value(value)} }}"

@@ -213,3 +213,15 @@ def test_written_overrides_read_back_to_the_same_catalogue(tmp_path: Path) -> No
     path = tmp_path / "o.toml"
     path.write_text(overrides.to_toml(data), "utf-8")
     assert overrides.build(overrides.load_file(path)) == overrides.build(data)
+
+
+def test_override_lines_read_as_the_tables_they_set() -> None:
+    assert overrides.line("date_format", "%d/%m/%Y") == '[contract] date_format = "%d/%m/%Y"'
+    assert (
+        overrides.line("services.Group Enrolment.path", "/e.cfc")
+        == '[contract.services."Group Enrolment"] path = "/e.cfc"'
+    )
+    assert (
+        overrides.line("operations.GetCandidates.params.blnTest", "blnTestLearners")
+        == '[contract.operations.GetCandidates] params = { blnTest = "blnTestLearners" }'
+    )
