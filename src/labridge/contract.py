@@ -130,10 +130,13 @@ class ComplexType:
         return self._index.get(name) or self._folded.get(name.lower())
 
     def by_attr(self, attr: str) -> Member:
-        for mb in self.members:
-            if mb.attr == attr:
-                return mb
-        raise KeyError(f"{self.name} has no member for attribute {attr!r}")
+        mb = self.by_attr_or_none(attr)
+        if mb is None:
+            raise KeyError(f"{self.name} has no member for attribute {attr!r}")
+        return mb
+
+    def by_attr_or_none(self, attr: str) -> Member | None:
+        return next((mb for mb in self.members if mb.attr == attr), None)
 
 
 class EnvelopeStyle(enum.Enum):
