@@ -189,3 +189,15 @@ def test_doctor_with_nothing_listening_exits_3(env: dict[str, str]) -> None:
     code, out, _ = invoke(["doctor", "--url", url], env)
     assert code == 3
     assert "cannot reach LA" in " ".join(out.split())
+
+
+def test_doctor_with_refused_credentials_exits_3_without_the_password(
+    plain_la: str, env: dict[str, str]
+) -> None:
+    env["LABRIDGE_PASSWORD"] = "Not-the-password-42"
+    code, out, err = invoke(["doctor", "--json", "--url", plain_la], env)
+    assert code == 3
+    checks = {ch["check"]: ch for ch in json.loads(out)["checks"]}
+    assert checks["credentials"]["status"] == "fail"
+    assert "refused the credentials" in checks["credentials"]["message"]
+    assert "Not-the-password-42" not in out + err
