@@ -22,7 +22,7 @@ def _toml(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_anything() -> None:
     settings = load_settings({}, {}, None)
     assert settings.store.database_url == DEFAULT_DATABASE_URL
-    assert settings.la.url == DEFAULT_LA_URL  # the documented host (la-api.md §1)
+    assert settings.la.url == DEFAULT_LA_URL  # the documented host (docs/contract.md §1)
 
 
 def test_file_then_environment_then_flags(tmp_path: Path) -> None:

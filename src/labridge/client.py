@@ -38,7 +38,8 @@ from .soap.xml import collect_capped
 log = logging.getLogger("labridge.client")
 
 DEFAULT_TIMEOUT = 30.0
-_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}  # la-api.md §1 [INF]
+# docs/contract.md §1 [INF]
+_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 _RETRY_STATUS = frozenset({502, 503, 504})
 # Failures that happen before a byte of the request reached LA: a write is safe to resend.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -177,7 +178,7 @@ class AsyncClient:
         return result
 
     async def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
-        """Push changes; only the fields set on ``user`` are sent (la-api.md §3.6)."""
+        """Push changes; only the fields set on ``user`` are sent (docs/contract.md §3.6)."""
         result: m.EnrolmentResponse = await self.call("UpdateEnrolment", user=user)
         return result
 

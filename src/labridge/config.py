@@ -34,7 +34,7 @@ log = logging.getLogger("labridge.config")
 
 CONFIG_FILE = "labridge.toml"
 DEFAULT_DATABASE_URL = "sqlite:///labridge.db"
-#: Every Service URL in LA's method pages is on this host (la-api.md §1 "Host" [DOC]); the
+#: Every Service URL in LA's method pages is on this host (docs/contract.md §1 "Host" [DOC]); the
 #: web-service user's credentials select the centre.
 DEFAULT_LA_URL = "https://api.learningassistant.com"
 DEFAULT_MAX_ANSWER_MIB = 16.0

@@ -1,7 +1,7 @@
-"""The method catalogue: every service, operation, parameter and type of la-api.md, as data.
+"""The method catalogue: every service, operation, parameter and type of docs/contract.md, as data.
 
-This is the only module that spells LA's wire names. Names marked [INF] in la-api.md are inferred;
-a provider holding LA's real WSDL corrects them from configuration (``[contract]`` in
+This is the only module that spells LA's wire names. Names marked [INF] in docs/contract.md are
+inferred; a provider holding LA's real WSDL corrects them from configuration (``[contract]`` in
 labridge.toml, or ``--contract FILE``; see :mod:`labridge.overrides` and docs/contract.md), and the
 client, the sandbox and the generated WSDLs follow. Nothing else in labridge knows a wire name:
 records are converted with :func:`to_wire` and :func:`from_wire`.
@@ -30,7 +30,7 @@ from typing import Any, TypeAlias
 from . import models as m
 
 # ---------------------------------------------------------------------------------------------
-# Namespaces (la-api.md §1) [DOC unless marked]
+# Namespaces (docs/contract.md §1) [DOC unless marked]
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -44,10 +44,10 @@ COURSE_TYPES_NS = "http://course.types.soap.webservices"  # [INF]
 COMPANY_TYPES_NS = "http://company.types.soap.webservices"  # [INF]
 
 SOAP_PATH_PREFIX = "/webservices/soap/"
-#: Dates on the wire when LA types them ``xsd:string`` (la-api.md §1 [INF]).
+#: Dates on the wire when LA types them ``xsd:string`` (docs/contract.md §1 [INF]).
 ISO_DATE = "%Y-%m-%d"
 
-#: Auth header (la-api.md §2) [DOC].
+#: Auth header (docs/contract.md §2) [DOC].
 AUTH_HEADER = "authToken"
 AUTH_ID = "id"
 AUTH_UUID = "uuid"
@@ -65,7 +65,7 @@ NO = "NO"
 @dataclass(frozen=True)
 class Scalar:
     """An ``xsd`` scalar; ``date`` marks a date sent as ``xsd:string`` in the catalogue's date
-    format (la-api.md §1 [INF])."""
+    format (docs/contract.md §1 [INF])."""
 
     xsd: str  # "string" | "boolean" | "int" | "double"
     date: bool = False
@@ -125,7 +125,7 @@ class ComplexType:
         self._folded.update({mb.name.lower(): mb for mb in ordered})
 
     def member(self, name: str) -> Member | None:
-        """The member of that wire name; ColdFusion is case-insensitive (la-api.md §5), so a
+        """The member of that wire name; ColdFusion is case-insensitive (docs/contract.md §5), so a
         name differing only in case still finds it."""
         return self._index.get(name) or self._folded.get(name.lower())
 
@@ -140,7 +140,7 @@ class ComplexType:
 
 
 class EnvelopeStyle(enum.Enum):
-    """How a client shapes its request envelope, per service (la-api.md §2, last table)."""
+    """How a client shapes its request envelope, per service (docs/contract.md §2, last table)."""
 
     #: The Authenticate sample: ``soapenv``, no header, operation in the default namespace,
     #: parameters without ``xsi:type``.
@@ -196,9 +196,9 @@ class Service:
     #: Namespace of the style-B header on responses [DOC: https for Authenticate, http for Users].
     response_header_namespace: str
     operations: tuple[Operation, ...]
-    #: Namespace of the operation elements (la-api.md §1).
+    #: Namespace of the operation elements (docs/contract.md §1).
     namespace: str = LA_NS
-    #: Namespaces in which a request carries the token, one header block each (la-api.md §2).
+    #: Namespaces in which a request carries the token, one header block each (docs/contract.md §2).
     request_header_namespaces: tuple[str, ...] = ()
     _ops: dict[str, Operation] = field(default_factory=dict, init=False, repr=False, compare=False)
     _wire: dict[str, Operation] = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -266,7 +266,7 @@ class Catalogue:
 
 
 # ---------------------------------------------------------------------------------------------
-# The default catalogue: la-api.md §3
+# The default catalogue: docs/contract.md §3
 
 
 def _t(name: str, ns: str, model: type[m.LAModel], *members: Member) -> ComplexType:
@@ -484,7 +484,7 @@ _AUTHENTICATE = Operation(
     authenticated=False,
 )
 #: The header namespaces a request carries the token in: style B for the RPC services, style A
-#: for the enrolment services (la-api.md §2).
+#: for the enrolment services (docs/contract.md §2).
 _RPC_HEADER = (LA_NS_HTTP,)
 _ENROLMENT_HEADER = (LA_NS,)
 
@@ -553,8 +553,8 @@ _DEFAULT_SERVICES: tuple[Service, ...] = (
 
 
 def _doc_items() -> frozenset[str]:
-    """The catalogue items la-api.md marks [DOC] (seen in LA's published samples); every other
-    item is [INF]. Keys as :mod:`labridge.overrides` names them."""
+    """The catalogue items docs/contract.md marks [DOC] (seen in LA's published samples); every
+    other item is [INF]. Keys as :mod:`labridge.overrides` names them."""
     keys: set[str] = set()  # the date format is [INF]
     for service in ("Authentication", "Users", "Group Enrolment", "Group Enrolment - Update"):
         for part in ("path", "namespace", "types_namespace", "response_header_namespace", "style"):
@@ -698,7 +698,8 @@ def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
             extras[name] = v
         elif v is not None or t.model.model_fields[mb.attr].default is None:
             # A nil member stays set (to None) on a nillable field, so that it is told apart from
-            # an omitted one (la-api.md §3.6); elsewhere it falls back to the field's default.
+            # an omitted one (docs/contract.md §3.6); elsewhere it falls back to the field's
+            # default.
             kwargs[mb.attr] = from_wire(mb.type, v)
     if extras:
         kwargs["extras"] = extras
@@ -707,8 +708,8 @@ def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
 
 def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
     """Turn labridge's records into wire values. With ``omit_unset`` (requests) a model's unset
-    fields are omitted and fields set to ``None`` become ``xsi:nil`` (la-api.md §3.6); without it
-    (answers) every member is sent."""
+    fields are omitted and fields set to ``None`` become ``xsi:nil`` (docs/contract.md §3.6);
+    without it (answers) every member is sent."""
     if value is None:
         return None
     if isinstance(type_, ArrayOf):
@@ -728,7 +729,7 @@ def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
 
 
 def _date_to_wire(value: Any) -> Any:
-    # labridge holds dates as ISO strings; LA may want another format (la-api.md §1 [INF]).
+    # labridge holds dates as ISO strings; LA may want another format (docs/contract.md §1 [INF]).
     fmt = _active.date_format
     if fmt == ISO_DATE or not isinstance(value, str) or not value:
         return value
@@ -745,7 +746,7 @@ def _date_from_wire(value: Any) -> Any:
     try:
         return datetime.strptime(value.strip(), fmt).strftime(ISO_DATE)
     except ValueError:
-        return value  # another form (xsd:dateTime, la-api.md §5) is left to the decoder
+        return value  # another form (xsd:dateTime, docs/contract.md §5) is left to the decoder
 
 
 def params_to_wire(op: Operation, args: Mapping[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class ProtocolError(LabridgeError):
 
 
 class SoapFault(LabridgeError):
-    """A SOAP fault answered by the server (la-api.md §1: HTTP 500 with a Fault body)."""
+    """A SOAP fault answered by the server (docs/contract.md §1: HTTP 500 with a Fault body)."""
 
     hint = "LA reported a fault; the fault string says why"
 
@@ -79,7 +79,7 @@ class AuthenticationError(LabridgeError):
 
 
 class AuthenticationFault(SoapFault, AuthenticationError):
-    """A fault whose string starts ``Authentication failed:`` (la-api.md §2)."""
+    """A fault whose string starts ``Authentication failed:`` (docs/contract.md §2)."""
 
     hint = "the session expired or was refused; labridge re-authenticates once by itself"
 

@@ -1,4 +1,4 @@
-"""The sandbox web app: LA's SOAP services over HTTP (la-api.md §1, §2).
+"""The sandbox web app: LA's SOAP services over HTTP (docs/contract.md §1, §2).
 
 ``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
 WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds, how often each operation was
@@ -41,7 +41,8 @@ log = logging.getLogger("labridge.sandbox")
 #: SOAP 1.1 fault codes (the envelope of encode_fault binds the ``soapenv`` prefix).
 CLIENT_FAULT = "soapenv:Client"
 SERVER_FAULT = "soapenv:Server"
-#: What Axis (ColdFusion) answers for an exception a component throws (la-api.md §2 uses it too).
+#: What Axis (ColdFusion) answers for an exception a component throws (docs/contract.md §2 uses it
+#: too).
 USER_EXCEPTION_FAULT = c.AUTH_FAULTCODE
 
 #: The web-service user a new sandbox is seeded with (a public, well-known test credential).

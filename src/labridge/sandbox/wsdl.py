@@ -1,4 +1,4 @@
-"""RPC/encoded WSDL 1.1 documents generated from the method catalogue (la-api.md §1).
+"""RPC/encoded WSDL 1.1 documents generated from the method catalogue (docs/contract.md §1).
 
 Everything here comes from :mod:`labridge.contract`: one ``xsd:schema`` per types namespace (a
 ``complexType`` per struct, ``soapenc:Array`` restrictions for arrays), one schema for the
@@ -8,7 +8,7 @@ the WSDL never advertises what does not answer.
 
 The auth header is declared in the binding (input and output) so that generic clients (zeep,
 suds) can send it and read the token Authenticate answers with. It lives in the service's
-response-header namespace (la-api.md §2: ``https://`` for Authenticate, ``http://`` for the
+response-header namespace (docs/contract.md §2: ``https://`` for Authenticate, ``http://`` for the
 others); the sandbox accepts either namespace, or none, on requests.
 """
 
@@ -119,7 +119,7 @@ class _Builder:
             el = etree.SubElement(seq, f"{_X}element")
             el.set("name", mb.name)
             el.set("type", self.qname(mb.type))
-            # LA may omit a member or send it nil (la-api.md §1, §3.6).
+            # LA may omit a member or send it nil (docs/contract.md §1, §3.6).
             el.set("minOccurs", "0")
             el.set("nillable", "true")
 
@@ -135,7 +135,8 @@ class _Builder:
         attr.set(f"{_W}arrayType", f"{self.qname(array.item)}[]")
 
     def _header_schema(self, schema: etree._Element) -> None:
-        # Style B of la-api.md §2: authToken with children id and uuid in the header's namespace.
+        # Style B of docs/contract.md §2: authToken with children id and uuid in the header's
+        # namespace.
         schema.set("targetNamespace", self.header_ns)
         schema.set("elementFormDefault", "qualified")
         element = etree.SubElement(schema, f"{_X}element")
@@ -200,7 +201,7 @@ class _Builder:
                     encodingStyle=c.SOAP_ENC,
                     namespace=self.service.namespace,
                 )
-                # Authenticate takes no token; every answer may carry one (la-api.md §2).
+                # Authenticate takes no token; every answer may carry one (docs/contract.md §2).
                 if kind == "output" or op.authenticated:
                     etree.SubElement(
                         io,

@@ -1,4 +1,4 @@
-"""Decode SOAP 1.1 section-5 messages into wire values (la-api.md §1).
+"""Decode SOAP 1.1 section-5 messages into wire values (docs/contract.md §1).
 
 Wire values are plain data: ``dict`` for a struct (keyed by wire member name; an omitted member is
 absent, an ``xsi:nil`` member is ``None``), ``list`` for an array, and ``str``/``bool``/``int``/
@@ -39,7 +39,8 @@ _FLOAT_TYPES = frozenset({"double", "float", "decimal"})
 
 @dataclass(frozen=True)
 class Header:
-    """The ``authToken`` header, in whichever of the [DOC] spellings it came (la-api.md §2)."""
+    """The ``authToken`` header, in whichever of the [DOC] spellings it came (docs/contract.md
+    §2)."""
 
     token: Token | None
     loggedin: str | None
@@ -200,7 +201,7 @@ def _header(header: etree._Element | None) -> Header:
     for el in header:
         if isinstance(el.tag, str) and local(el.tag) == c.AUTH_HEADER:
             # The header may sit in the https:// or http:// namespace or none, and its children
-            # carry xsi:type, a plain type attribute, or nothing (la-api.md §1, §2).
+            # carry xsi:type, a plain type attribute, or nothing (docs/contract.md §1, §2).
             parts = {local(ch.tag): (ch.text or "").strip() for ch in el if isinstance(ch.tag, str)}
             ident, uuid = parts.get(c.AUTH_ID, ""), parts.get(c.AUTH_UUID, "")
             token = Token(id=ident, uuid=uuid) if ident and uuid else None
@@ -220,7 +221,7 @@ def _main_element(body: etree._Element) -> etree._Element:
 
 def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
     """Decode a call. Parameters of an operation the contract knows are typed by it; the
-    operation's namespace is not checked (the samples use several, la-api.md §1)."""
+    operation's namespace is not checked (the samples use several, docs/contract.md §1)."""
     root = parse(data, limits)
     header_el, body = _envelope_parts(root)
     op_el = _main_element(body)

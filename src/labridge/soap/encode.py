@@ -1,4 +1,4 @@
-"""Encode SOAP 1.1 section-5 messages from wire values (la-api.md §1, §2).
+"""Encode SOAP 1.1 section-5 messages from wire values (docs/contract.md §1, §2).
 
 Requests take the shape of their service's [DOC] sample (:class:`contract.EnvelopeStyle`);
 responses and faults take the Axis shape ColdFusion answers with. Every scalar carries
@@ -288,7 +288,8 @@ def encode_fault(
     loggedin: str | None = None,
     header_namespace: str = c.LA_NS_HTTP,
 ) -> bytes:
-    """A SOAP 1.1 fault (sent with HTTP 500). ``loggedin="NO"`` adds the header of la-api.md §2."""
+    """A SOAP 1.1 fault (sent with HTTP 500). ``loggedin="NO"`` adds the header of docs/contract.md
+    §2."""
     root, body = _response_root(None, header_namespace, loggedin)
     fault = etree.SubElement(body, f"{{{c.SOAP_ENV}}}Fault")
     etree.SubElement(fault, "faultcode").text = faultcode

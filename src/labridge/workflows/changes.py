@@ -1,5 +1,5 @@
 """What changed for one learner: the source's members against what LA holds from labridge, and
-the UpdateEnrolment user that sends only those (la-api.md §3.6). No I/O; used by
+the UpdateEnrolment user that sends only those (docs/contract.md §3.6). No I/O; used by
 :mod:`labridge.workflows.update`, whose docstring states the rules.
 
 Members are named by their wire names, nested ones flattened as ``Address.Postcode``,
@@ -35,7 +35,7 @@ class _Names:
     unit_uuid: str
     #: Members that say *which* enrolment this is; sent as identifiers, never as changes.
     key: frozenset[str]
-    #: Members of an enrolment that UpdateEnrolment cannot change (la-api.md §3.6).
+    #: Members of an enrolment that UpdateEnrolment cannot change (docs/contract.md §3.6).
     fixed: frozenset[str]
 
 
@@ -69,11 +69,12 @@ def _build_names() -> _Names:
 
 
 def fixed_members() -> frozenset[str]:
-    """Members of an enrolment that UpdateEnrolment cannot change (la-api.md §3.6)."""
+    """Members of an enrolment that UpdateEnrolment cannot change (docs/contract.md §3.6)."""
     return _names().fixed
 
 
-#: What GetCandidates shows of a learner, by the attribute both records share (la-api.md §3.3).
+#: What GetCandidates shows of a learner, by the attribute both records share (docs/contract.md
+#: §3.3).
 _SHOWN = ("source_id", "forename", "surname", "email", "uln", "company_uuid")
 _SHOWN_COURSE = ("course_uuid", "start_date", "end_date")
 
