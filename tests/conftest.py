@@ -67,3 +67,13 @@ def _create_database(admin: sa.Engine, name: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _default_contract() -> Iterator[None]:
+    """Each test starts and ends with the default contract active: a CLI command run in-process
+    activates the one its settings give, process-wide (labridge.contract.activate)."""
+    from labridge import contract
+
+    with contract.using(contract.DEFAULT):
+        yield

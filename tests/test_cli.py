@@ -97,10 +97,11 @@ def test_sync_into_postgresql(env: dict[str, str], database_url: str) -> None:
 
 
 def test_missing_settings_exit_2_and_say_what_to_set(env: dict[str, str]) -> None:
-    del env["LABRIDGE_URL"]
+    # The URL defaults to LA's documented host; the username has no default.
+    del env["LABRIDGE_USERNAME"]
     code, _, err = invoke(["sync"], env)
     assert code == 2
-    assert "LABRIDGE_URL" in err
+    assert "LABRIDGE_USERNAME" in err
     assert "labridge init" in err
 
 

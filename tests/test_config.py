@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labridge.config import DEFAULT_DATABASE_URL, load_settings, render_config
+from labridge.config import DEFAULT_DATABASE_URL, DEFAULT_LA_URL, load_settings, render_config
 from labridge.errors import ConfigurationError
 
 SECRET = "s3cr3t-Pa55"
@@ -22,7 +22,7 @@ def _toml(tmp_path: Path, text: str) -> Path:
 def test_defaults_without_anything() -> None:
     settings = load_settings({}, {}, None)
     assert settings.store.database_url == DEFAULT_DATABASE_URL
-    assert settings.la.url == ""
+    assert settings.la.url == DEFAULT_LA_URL  # the documented host (docs/contract.md §1)
 
 
 def test_file_then_environment_then_flags(tmp_path: Path) -> None:
@@ -54,7 +54,7 @@ def test_password_never_shows_in_repr_or_dump() -> None:
 
 
 def test_missing_la_settings_name_what_to_set() -> None:
-    settings = load_settings({}, {"LABRIDGE_PASSWORD": SECRET}, None)
+    settings = load_settings({"la": {"url": ""}}, {"LABRIDGE_PASSWORD": SECRET}, None)
     with pytest.raises(ConfigurationError) as info:
         settings.require_la()
     text = str(info.value)

@@ -21,7 +21,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.markup import escape
 
-from . import console, logmask, reports, runner, schedule, stopping
+from . import console, contract, logmask, overrides, reports, runner, schedule, stopping
 from .config import CONFIG_FILE, Settings, load_settings, render_config
 from .errors import (
     AuthenticationError,
@@ -82,6 +82,11 @@ progress_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(progress_app, name="progress")
+contract_app = typer.Typer(
+    help="LA's wire contract as labridge speaks it: names, namespaces, and your overrides.",
+    no_args_is_help=True,
+)
+app.add_typer(contract_app, name="contract")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -107,6 +112,15 @@ DbOpt = Annotated[
         "--db",
         help="Store: a SQLAlchemy URL or a SQLite file path. Env: LABRIDGE_DATABASE_URL. "
         "Default: sqlite:///labridge.db",
+        show_default=False,
+    ),
+]
+ContractOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--contract",
+        help="TOML of [contract...] overrides of LA's wire names (as `labridge doctor "
+        "--write-overrides` writes), over labridge.toml's [contract].",
         show_default=False,
     ),
 ]
@@ -140,13 +154,22 @@ def database_url(value: str) -> str:
 
 
 def settings_from(
-    config: Path | None, url: str | None = None, username: str | None = None, db: str | None = None
+    config: Path | None,
+    url: str | None = None,
+    username: str | None = None,
+    db: str | None = None,
+    contract_file: Path | None = None,
 ) -> Settings:
+    """Load the settings and make their effective contract the active one (once per command)."""
     flags = {
         "la": {"url": url, "username": username},
         "store": {"database_url": db and database_url(db)},
     }
-    return load_settings(flags, os.environ, config)
+    settings = load_settings(flags, os.environ, config, contract_file)
+    for note in settings.la.notes:
+        console.err.print(f"[cyan]note:[/cyan] {escape(note)}")
+    contract.activate(settings.catalogue())
+    return settings
 
 
 def _exit_code(exc: LabridgeError) -> int:
@@ -246,6 +269,7 @@ def sync_command(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -258,7 +282,7 @@ def sync_command(
     holds is refused, unless --accept-empty names it.
     """
     _logging(verbose)
-    settings = settings_from(config, url, username, db)
+    settings = settings_from(config, url, username, db, contract_file)
     report = runner.sync(settings, quiet=as_json, accept_empty=accept_empty or ())
     if as_json:
         console.print_json(report.as_dict())
@@ -312,6 +336,7 @@ def enrol(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -326,7 +351,7 @@ def enrol(
     or refused.
     """
     _logging(verbose)
-    settings = settings_from(config, url, username, db)
+    settings = settings_from(config, url, username, db, contract_file)
     spec = runner.SourceSpec.build(source, sql, source_db, mapping)
     options = enrol_workflow.Options(
         dry_run=dry_run, send_login_details=send_login_details, concurrency=concurrency
@@ -371,6 +396,7 @@ def update(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -384,7 +410,7 @@ def update(
     to run enrol first.
     """
     _logging(verbose)
-    settings = settings_from(config, url, username, db)
+    settings = settings_from(config, url, username, db, contract_file)
     spec = runner.SourceSpec.build(source, sql, source_db, mapping)
     options = update_workflow.Options(
         dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
@@ -454,6 +480,7 @@ def progress_pull(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -465,7 +492,7 @@ def progress_pull(
     Exit code 1 when some learners failed, 3 when LA answered for none of them.
     """
     _logging(verbose)
-    settings = settings_from(config, url, username, db)
+    settings = settings_from(config, url, username, db, contract_file)
     report = runner.progress_pull(settings, full=full, concurrency=concurrency, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
@@ -542,6 +569,7 @@ def run_command(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -555,7 +583,7 @@ def run_command(
     143 or 130); the next run resumes.
     """
     _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
-    settings = settings_from(config, url, username, db)
+    settings = settings_from(config, url, username, db, contract_file)
     settings.require_la()
     with schedule.single_instance(settings.store.database_url):
         if not once:
@@ -622,9 +650,11 @@ def sandbox_serve(
         typer.Option("--fault-seed", help="Seed of the random faults: the same seed, the same "
                      "sequence of faults."),
     ] = None,
+    contract_file: ContractOpt = None,
 ) -> None:  # fmt: skip
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
-    /_sandbox/stats. Point labridge at it with LABRIDGE_URL=http://HOST:PORT.
+    /_sandbox/stats. Point labridge at it with LABRIDGE_URL=http://HOST:PORT. With --contract,
+    it speaks the overridden names (to try a contract file, or to play an LA that differs).
 
     Random faults (--fail-rate, --drop-rate, --slow-rate) meet every operation except
     Authenticate; --latency-ms applies to every call. /_sandbox/stats counts them all under
@@ -637,6 +667,11 @@ def sandbox_serve(
         "slow_rate": slow_rate, "slow_ms": slow_ms, "token_ttl": token_ttl,
         "fault_seed": fault_seed,
     }  # fmt: skip
+
+    if contract_file is not None:
+        where = f"[contract] ({contract_file})"
+        contract.activate(overrides.effective(overrides.load_file(contract_file), where))
+
     console.err.print(
         f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}, "
         f"{dialect.value} dialect); Ctrl+C stops it.\n"
@@ -655,6 +690,63 @@ def sandbox_serve(
         )
     except BadFault as exc:
         raise ConfigurationError(f"sandbox faults: {exc}") from None
+
+
+@contract_app.command("show")
+@handles_errors
+def contract_show(
+    config: ConfigOpt = None,
+    contract_file: ContractOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print the effective contract: every service path, namespace, operation, parameter, type
+    and member name labridge puts on the wire, each marked DOC (in LA's published samples), INF
+    (inferred) or overridden (by [contract] or --contract)."""
+    settings_from(config, contract_file=contract_file)
+    items = overrides.items(contract.active())
+    if as_json:
+        console.print_json([item.as_dict() for item in items])
+        return
+    console.out.print(console.contract_table(items))
+
+
+@app.command("doctor")
+@handles_errors
+def doctor_command(
+    write_overrides: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-overrides",
+            help="Write every override the differences call for to this file (for --contract).",
+            show_default=False,
+        ),
+    ] = None,
+    config: ConfigOpt = None,
+    url: UrlOpt = None,
+    username: UserOpt = None,
+    contract_file: ContractOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Check the set-up against the real LA: settings, TLS, clock, credentials, then compare
+    each service's live WSDL with labridge's contract and print, for each difference, the
+    override line that fixes it. Exit 0 when all matches, 1 when overrides are needed, 3 when LA
+    cannot be reached or refuses the credentials."""
+    import asyncio
+
+    from . import doctor
+
+    _logging(verbose)
+    settings = settings_from(config, url, username, contract_file=contract_file)
+    report = asyncio.run(doctor.diagnose(settings))
+    if write_overrides is not None and not report.unreachable:
+        doctor.write_overrides(report, write_overrides)
+        console.err.print(f"Wrote [bold]{escape(str(write_overrides))}[/bold].")
+    if as_json:
+        console.print_json(report.as_dict())
+    else:
+        console.show_doctor(report)
+    raise typer.Exit(report.exit_code)
 
 
 @app.command()

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urljoin
 
 import httpx
 import stamina
@@ -24,6 +25,7 @@ import stamina
 from . import contract as c
 from . import models as m
 from . import soap
+from .config import clean_url
 from .errors import (
     AuthenticationError,
     AuthenticationFault,
@@ -43,7 +45,8 @@ DEFAULT_TIMEOUT = 30.0
 #: Seconds one HTTP exchange may take in all (connect, send, the whole answer): the per-operation
 #: ``timeout`` alone restarts with every byte, so an answer trickling in could hold a run forever.
 DEFAULT_DEADLINE = 60.0
-_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}  # la-api.md §1 [INF]
+# docs/contract.md §1 [INF]
+_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 _RETRY_STATUS = frozenset({502, 503, 504})
 #: What an expired or dropped session looks like: a fault, or an answer under loggedin="NO".
 _SESSION_LOST = (AuthenticationFault, SessionExpired)
@@ -189,7 +192,7 @@ class AsyncClient:
         return result
 
     async def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
-        """Push changes; only the fields set on ``user`` are sent (la-api.md §3.6)."""
+        """Push changes; only the fields set on ``user`` are sent (docs/contract.md §3.6)."""
         result: m.EnrolmentResponse = await self.call("UpdateEnrolment", user=user)
         return result
 
@@ -304,6 +307,8 @@ class AsyncClient:
                 maybe_sent=True,
             ) from None
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
+        if resp.is_redirect:
+            raise redirected(url, resp.headers.get("location", ""), resp.status_code)
         return self._interpret(op, resp.status_code, data)
 
     async def _read(self, op: c.Operation, resp: httpx.Response) -> bytes:
@@ -322,7 +327,8 @@ class AsyncClient:
         if status == 404:
             raise ConfigurationError(
                 f"{self.base_url}{c.service_of(op.name).path} does not exist (HTTP 404)",
-                hint="check the LA URL: it is the site's base address, without /webservices/...",
+                hint="check the LA URL: it is the site's base address, without /webservices/... "
+                "(`labridge doctor` checks every service's path)",
             )
         if status not in (200, 500):
             raise ProtocolError(f"LA answered {op.name} with HTTP {status}")
@@ -367,6 +373,19 @@ def _require_outcome(op: c.Operation, value: Any) -> None:
             "took the learner is unknown",
             hint="check the learner in Learning Assistant before sending it again",
         )
+
+
+def redirected(url: str, location: str, status: int) -> ConfigurationError:
+    """The error for a redirect from LA: SOAP calls are POSTs, which are not followed (a client
+    that did would send the body to wherever it points); the URL setting must change instead."""
+    target = urljoin(url, location) if location else "nowhere (no Location header)"
+    base = clean_url(target) if location else ""
+    return ConfigurationError(
+        f"LA answered {url} with a redirect (HTTP {status}) to {target}",
+        hint=f"set the LA URL (LABRIDGE_URL, or [la] url) to {base}"
+        if base
+        else "check the LA URL with your LA administrator",
+    )
 
 
 class Client:

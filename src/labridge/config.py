@@ -8,17 +8,37 @@ never shows in a repr, a log line or an error.
 from __future__ import annotations
 
 import json
+import logging
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from . import overrides
+from .contract import SOAP_PATH_PREFIX, Catalogue
 from .errors import ConfigurationError
+
+log = logging.getLogger("labridge.config")
 
 CONFIG_FILE = "labridge.toml"
 DEFAULT_DATABASE_URL = "sqlite:///labridge.db"
+#: Every Service URL in LA's method pages is on this host (docs/contract.md §1 "Host" [DOC]); the
+#: web-service user's credentials select the centre.
+DEFAULT_LA_URL = "https://api.learningassistant.com"
+DEFAULT_MAX_ANSWER_MIB = 16.0
+SECTIONS = ("la", "store", "sync", "run", "contract")
 
 #: Environment variable → (section, key) in labridge.toml.
 ENVIRONMENT = {
@@ -32,13 +52,38 @@ ENVIRONMENT = {
 class LASettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: str = ""
+    url: str = DEFAULT_LA_URL
     username: str = ""
     password: SecretStr = SecretStr("")
     #: Seconds of silence before one call gives up (connect, or between two bytes of an answer).
     timeout: float = Field(default=30.0, gt=0)
     #: Seconds one call may take in all, however its answer trickles in.
     deadline: float = Field(default=60.0, gt=0)
+    #: The largest answer labridge reads from LA, in MiB (a bigger one is refused, not held).
+    max_answer_mib: float = Field(default=DEFAULT_MAX_ANSWER_MIB, gt=0, le=1024)
+    #: What the URL clean-up changed, to tell the user (not a setting).
+    _notes: list[str] = PrivateAttr(default_factory=list)
+
+    @field_validator("url")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _clean_url(self) -> LASettings:
+        cleaned = clean_url(self.url)
+        if cleaned != self.url:
+            self._notes.append(f"using the LA base URL {cleaned} (from {self.url!r})")
+            self.url = cleaned
+        return self
+
+    @property
+    def max_answer_bytes(self) -> int:
+        return int(self.max_answer_mib * 1024 * 1024)
+
+    @property
+    def notes(self) -> list[str]:
+        return list(self._notes)
 
 
 class SyncSettings(BaseModel):
@@ -47,6 +92,22 @@ class SyncSettings(BaseModel):
     #: Also list LA's test learners (GetCandidates ``blnTest``), so that they are never enrolled
     #: again either.
     include_test: bool = False
+
+
+def clean_url(url: str) -> str:
+    """The base URL of an LA site from what a user may paste: a service's address
+    (``.../webservices/soap/user.cfc``), a ``?wsdl`` query, a trailing slash."""
+    url = url.strip()
+    if not url:
+        return url
+    parts = urlsplit(url)
+    path = parts.path
+    marker = path.lower().find(SOAP_PATH_PREFIX.rstrip("/"))
+    if marker >= 0:
+        path = path[:marker]
+    elif path.lower().endswith(".cfc"):
+        path = path.rsplit("/", 1)[0]
+    return urlunsplit((parts.scheme, parts.netloc, path.rstrip("/"), "", ""))
 
 
 class StoreSettings(BaseModel):
@@ -100,6 +161,12 @@ class Settings(BaseModel):
     store: StoreSettings = StoreSettings()
     sync: SyncSettings = SyncSettings()
     run: RunSettings = RunSettings()
+    #: Overrides of the contract's names (labridge.overrides), validated when loaded.
+    contract: dict[str, Any] = Field(default_factory=dict)
+
+    def catalogue(self) -> Catalogue:
+        """The effective contract: the catalogue with the ``[contract]`` overrides applied."""
+        return overrides.effective(self.contract)
 
     def require_la(self) -> LASettings:
         """The LA connection settings, or a :class:`ConfigurationError` naming what is missing."""
@@ -120,20 +187,29 @@ def load_settings(
     flags: Mapping[str, Mapping[str, Any]] | None = None,
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
+    contract_file: Path | None = None,
 ) -> Settings:
     """Merge the layers. ``flags`` is ``{"la": {"url": ...}, "store": {...}}`` with unset flags
-    left out; ``config_file`` defaults to ``./labridge.toml`` when it exists."""
+    left out; ``config_file`` defaults to ``./labridge.toml`` when it exists; the
+    ``[contract...]`` tables of ``contract_file`` go over the ``[contract]`` of the file."""
     merged: dict[str, dict[str, Any]] = {"la": {}, "store": {}}
     _layer(merged, _read_file(config_file))
     _layer(merged, _from_environ(environ or {}))
     _layer(merged, flags or {})
+    if contract_file is not None:
+        merged["contract"] = overrides.merge(
+            merged.get("contract", {}), overrides.load_file(contract_file)
+        )
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as exc:
         where = config_file or CONFIG_FILE
         raise ConfigurationError(
             f"invalid settings: {_describe(exc)}", hint=f"check {where}"
         ) from None
+    where = f"[contract] ({contract_file or config_file or CONFIG_FILE})"
+    overrides.build(settings.contract, where=where)  # refuse a bad override before any call
+    return settings
 
 
 def _layer(into: dict[str, dict[str, Any]], layer: Mapping[str, Mapping[str, Any]]) -> None:
@@ -160,11 +236,11 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
-    unknown = set(data) - {"la", "store", "sync", "run"}
+    unknown = set(data) - set(SECTIONS)
     if unknown:
         raise ConfigurationError(
             f"{path} has unknown section(s) {sorted(unknown)}",
-            hint="the sections are [la], [store], [sync] and [run]",
+            hint="the sections are [la], [store], [sync], [run] and [contract]",
         )
     _resolve_paths(data.get("run"), path.parent)
     return {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -192,8 +268,8 @@ CONFIG_TEMPLATE = """\
 # then built-in defaults.
 
 [la]
-# The base address of your Learning Assistant site, without /webservices/... .
-# Environment: LABRIDGE_URL
+# The base address of Learning Assistant's web services, without /webservices/... (a pasted
+# service address or ?wsdl is trimmed). Environment: LABRIDGE_URL
 url = {url}
 # The web-service user LA gave you. Environment: LABRIDGE_USERNAME
 username = {username}
@@ -204,6 +280,8 @@ username = {username}
 timeout = 30
 # Seconds one call may take in all, however slowly its answer trickles in.
 deadline = 60
+# The largest answer labridge reads from LA, in MiB.
+max_answer_mib = 16
 
 [store]
 # Where labridge keeps what it learned from LA: any SQLAlchemy URL.
@@ -235,6 +313,14 @@ progress_concurrency = 8
 # [[run.sources]]
 # sql = "SELECT * FROM labridge_learners"
 # source_db = "postgresql://mis_reader@mis-host/mis"
+
+# Where LA's real WSDL differs from labridge's contract, `labridge doctor` prints the lines
+# to put here (or writes them to a file for --contract). `labridge contract show` lists all.
+# [contract.operations.GetCandidates]
+# name = "GetLearners"
+# params = {{ blnTest = "blnTestLearners" }}
+# [contract.types.Type_candidate]
+# members = {{ SourceSystemLearnerUUID = "MISLearnerID" }}
 """
 
 
@@ -242,7 +328,7 @@ def render_config(url: str = "", username: str = "", database_url: str | None = 
     """The commented ``labridge.toml`` that ``labridge init`` writes."""
     # JSON string syntax is valid TOML basic-string syntax, escapes included.
     return CONFIG_TEMPLATE.format(
-        url=json.dumps(url),
+        url=json.dumps(url or DEFAULT_LA_URL),
         username=json.dumps(username),
         database_url=json.dumps(database_url or DEFAULT_DATABASE_URL),
     )

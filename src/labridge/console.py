@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -27,6 +27,10 @@ from .workflows.progress import PullReport
 from .workflows.sync import SyncReport
 from .workflows.update import OUTCOMES as UPDATE_OUTCOMES
 from .workflows.update import UpdateReport
+
+if TYPE_CHECKING:
+    from .doctor import Report as DoctorReport
+    from .overrides import Item
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
 out = Console()
@@ -259,3 +263,49 @@ def cycle_table(report: CycleReport) -> Table:
         result = "[green]ok[/green]" if step.ok else "[red]failed[/red]"
         table.add_row(escape(step.name), result, f"{step.seconds:.1f}", escape(step.summary))
     return table
+
+
+_MARK_STYLE = {"DOC": "green", "INF": "yellow", "overridden": "bold cyan"}
+
+
+def contract_table(items: Sequence[Item]) -> Table:
+    """The effective contract, one item a row, with its mark."""
+    table = Table(title="LA contract (DOC: LA's samples; INF: inferred; overridden: yours)")
+    for col in ("item", "value", "mark"):
+        table.add_column(col)
+    for item in items:
+        value = ", ".join(item.value) if isinstance(item.value, list) else str(item.value)
+        style = _MARK_STYLE.get(item.mark, "")
+        table.add_row(escape(item.key), escape(value), f"[{style}]{item.mark}[/{style}]")
+    return table
+
+
+_STATUS = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]fail[/red]"}
+_LEVEL = {"fix": "[red]differs[/red]", "problem": "[red]problem[/red]", "note": "[dim]note[/dim]"}
+
+
+def show_doctor(report: DoctorReport) -> None:
+    """The checks, then each difference with the override line that fixes it."""
+    table = Table(title="labridge doctor")
+    for col in ("check", "status", "detail"):
+        table.add_column(col)
+    for check in report.checks:
+        table.add_row(check.name, _STATUS[check.status], escape(check.message))
+    out.print(table)
+    for f in report.findings:
+        out.print(f"{_LEVEL[f.level]} {escape(f.service)}: {escape(f.message)}")
+        if f.override:
+            out.print(f"    fix: {escape(f.override)}")
+    out.print(_doctor_summary(report))
+
+
+def _doctor_summary(report: DoctorReport) -> str:
+    if report.unreachable:
+        return "LA could not be reached or refused the credentials: see the failed check."
+    fixes = [f for f in report.findings if f.level in ("fix", "problem")]
+    if not fixes:
+        return "LA's WSDLs match labridge's contract."
+    return (
+        f"{len(fixes)} differences. Put the fix lines in labridge.toml, or run "
+        "`labridge doctor --write-overrides overrides.toml` and pass --contract overrides.toml."
+    )

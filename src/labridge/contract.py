@@ -1,16 +1,30 @@
-"""The method catalogue: every service, operation, parameter and type of la-api.md, as data.
+"""The method catalogue: every service, operation, parameter and type of docs/contract.md, as data.
 
-This is the only module that spells LA's wire names. Names marked [INF] in la-api.md are inferred;
-a user holding LA's real WSDL corrects a name here, in one line, and the client, the sandbox and
-the generated WSDLs follow. Nothing else in labridge knows a wire name: records are converted with
-:func:`to_wire` and :func:`from_wire`.
+This is the only module that spells LA's wire names. Names marked [INF] in docs/contract.md are
+inferred; a provider holding LA's real WSDL corrects them from configuration (``[contract]`` in
+labridge.toml, or ``--contract FILE``; see :mod:`labridge.overrides` and docs/contract.md), and the
+client, the sandbox and the generated WSDLs follow. Nothing else in labridge knows a wire name:
+records are converted with :func:`to_wire` and :func:`from_wire`.
+
+Operations and types have a stable *logical* name (``name``: what labridge's code asks for,
+``operation("GetCandidates")``, ``TYPES["Type_candidate"]``) and a *wire* name (``wire``: what the
+codec and the WSDL generator put on the wire). They are equal unless overridden. Members and
+parameters are addressed by ``attr`` in labridge's code, so their ``name`` is simply the wire name.
+
+The effective contract is a :class:`Catalogue`, immutable. One catalogue is *active* at a time:
+the CLI activates the one built from settings once (:func:`activate`); tests and library users
+use :func:`using`. The module-level names (``TYPES``, ``SERVICES``, ``AUTHENTICATE``,
+:func:`operation`, ...) always consult the active catalogue.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeAlias
 
 from pydantic import ValidationError
@@ -19,7 +33,7 @@ from . import models as m
 from .errors import ProtocolError
 
 # ---------------------------------------------------------------------------------------------
-# Namespaces (la-api.md §1) [DOC unless marked]
+# Namespaces (docs/contract.md §1) [DOC unless marked]
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SOAP_ENC = "http://schemas.xmlsoap.org/soap/encoding/"
 XSD = "http://www.w3.org/2001/XMLSchema"
@@ -35,8 +49,10 @@ COMPANY_TYPES_NS = "http://company.types.soap.webservices"  # [INF]
 APACHE_SOAP_NS = "http://xml.apache.org/xml-soap"
 
 SOAP_PATH_PREFIX = "/webservices/soap/"
+#: Dates on the wire when LA types them ``xsd:string`` (docs/contract.md §1 [INF]).
+ISO_DATE = "%Y-%m-%d"
 
-#: Auth header (la-api.md §2) [DOC].
+#: Auth header (docs/contract.md §2) [DOC].
 AUTH_HEADER = "authToken"
 AUTH_ID = "id"
 AUTH_UUID = "uuid"
@@ -54,7 +70,7 @@ NO = "NO"
 @dataclass(frozen=True)
 class Scalar:
     """An ``xsd`` scalar. A ``date`` is sent as ``xsd:string`` in ``YYYY-MM-DD`` form
-    (la-api.md §1 [INF]) and read from that form or from an ``xsd:dateTime`` (§5)."""
+    (docs/contract.md §1 [INF]) and read from that form or from an ``xsd:dateTime`` (§5)."""
 
     xsd: str  # "string" | "boolean" | "int" | "double"
     #: A calendar date carried as a string: the decoder turns a dateTime into its London date.
@@ -63,6 +79,8 @@ class Scalar:
 
 @dataclass(frozen=True)
 class StructRef:
+    """A struct, by the logical name of its :class:`ComplexType`."""
+
     name: str
 
 
@@ -92,39 +110,43 @@ class Member:
 
 @dataclass(frozen=True)
 class ComplexType:
+    """A struct. ``name`` is labridge's (stable) name for it, ``wire`` LA's (default: ``name``)."""
+
     name: str
     namespace: str
     members: tuple[Member, ...]
     model: type[m.LAModel]
+    wire: str = ""
+    _index: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _folded: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if not self.wire:
+            object.__setattr__(self, "wire", self.name)
         # Struct members go on the wire in alphabetical order [DOC]; keep them so whatever the
         # order they are written in below.
         ordered = tuple(sorted(self.members, key=lambda mb: mb.name.lower()))
         object.__setattr__(self, "members", ordered)
+        self._index.update({mb.name: mb for mb in ordered})
+        self._folded.update({mb.name.lower(): mb for mb in ordered})
 
     def member(self, name: str) -> Member | None:
-        return _member_index(self).get(name)
+        """The member of that wire name; ColdFusion is case-insensitive (docs/contract.md §5), so a
+        name differing only in case still finds it."""
+        return self._index.get(name) or self._folded.get(name.lower())
 
     def by_attr(self, attr: str) -> Member:
-        for mb in self.members:
-            if mb.attr == attr:
-                return mb
-        raise KeyError(f"{self.name} has no member for attribute {attr!r}")
+        mb = self.by_attr_or_none(attr)
+        if mb is None:
+            raise KeyError(f"{self.name} has no member for attribute {attr!r}")
+        return mb
 
-
-_MEMBER_INDEX: dict[str, dict[str, Member]] = {}
-
-
-def _member_index(t: ComplexType) -> dict[str, Member]:
-    idx = _MEMBER_INDEX.get(t.name)
-    if idx is None:
-        idx = _MEMBER_INDEX[t.name] = {mb.name: mb for mb in t.members}
-    return idx
+    def by_attr_or_none(self, attr: str) -> Member | None:
+        return next((mb for mb in self.members if mb.attr == attr), None)
 
 
 class EnvelopeStyle(enum.Enum):
-    """How a client shapes its request envelope, per service (la-api.md §2, last table)."""
+    """How a client shapes its request envelope, per service (docs/contract.md §2, last table)."""
 
     #: The Authenticate sample: ``soapenv``, no header, operation in the default namespace,
     #: parameters without ``xsi:type``.
@@ -139,6 +161,8 @@ class EnvelopeStyle(enum.Enum):
 
 @dataclass(frozen=True)
 class Operation:
+    """An operation. ``name`` is labridge's (stable) name for it, ``wire`` LA's."""
+
     name: str
     params: tuple[Member, ...]
     returns: TypeExpr
@@ -146,14 +170,19 @@ class Operation:
     idempotent: bool = True
     #: Needs a session token (every operation but Authenticate).
     authenticated: bool = True
+    wire: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.wire:
+            object.__setattr__(self, "wire", self.name)
 
     @property
     def response_element(self) -> str:
-        return f"{self.name}Response"
+        return f"{self.wire}Response"
 
     @property
     def return_element(self) -> str:
-        return f"{self.name}Return"
+        return f"{self.wire}Return"
 
     def param(self, attr: str) -> Member:
         for p in self.params:
@@ -165,28 +194,85 @@ class Operation:
 @dataclass(frozen=True)
 class Service:
     name: str
-    file: str
+    #: Path of the ``.cfc`` under the LA base URL.
+    path: str
     style: EnvelopeStyle
     #: Namespace of the encoded types the service returns and takes.
     types_namespace: str
     #: Namespace of the style-B header on responses [DOC: https for Authenticate, http for Users].
     response_header_namespace: str
     operations: tuple[Operation, ...]
+    #: Namespace of the operation elements (docs/contract.md §1).
+    namespace: str = LA_NS
+    #: Namespaces in which a request carries the token, one header block each (docs/contract.md §2).
+    request_header_namespaces: tuple[str, ...] = ()
     _ops: dict[str, Operation] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _wire: dict[str, Operation] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._ops.update({op.name: op for op in self.operations})
+        self._wire.update({op.wire: op for op in self.operations})
 
     @property
-    def path(self) -> str:
-        return SOAP_PATH_PREFIX + self.file
+    def file(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
 
     def operation(self, name: str) -> Operation | None:
+        """The operation of that logical name."""
         return self._ops.get(name)
+
+    def operation_by_wire(self, wire: str) -> Operation | None:
+        """The operation called ``wire`` on the wire."""
+        return self._wire.get(wire)
 
 
 # ---------------------------------------------------------------------------------------------
-# Types (la-api.md §3)
+# The catalogue
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """One effective contract: services (with their operations), types, the date format, and
+    which items were overridden (keys as :mod:`labridge.overrides` names them)."""
+
+    services: tuple[Service, ...]
+    types: Mapping[str, ComplexType]
+    date_format: str = ISO_DATE
+    overridden: frozenset[str] = frozenset()
+
+    def service_of(self, operation: str) -> Service:
+        for s in self.services:
+            if s.operation(operation) is not None:
+                return s
+        raise KeyError(operation)
+
+    def operation(self, name: str) -> Operation:
+        op = self.service_of(name).operation(name)
+        assert op is not None
+        return op
+
+    def operation_by_wire(self, wire: str) -> Operation | None:
+        for s in self.services:
+            op = s.operation_by_wire(wire)
+            if op is not None:
+                return op
+        return None
+
+    def service(self, name: str) -> Service:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def mark(self, key: str) -> str:
+        """``overridden``, ``DOC`` (seen in LA's published samples) or ``INF`` (inferred)."""
+        if key in self.overridden:
+            return "overridden"
+        return "DOC" if key in DOC_ITEMS else "INF"
+
+
+# ---------------------------------------------------------------------------------------------
+# The default catalogue: docs/contract.md §3
 
 
 def _t(name: str, ns: str, model: type[m.LAModel], *members: Member) -> ComplexType:
@@ -197,7 +283,7 @@ def _mb(name: str, type_: TypeExpr, attr: str, required: bool = False) -> Member
     return Member(name, type_, attr, required)
 
 
-TYPES: dict[str, ComplexType] = {
+_DEFAULT_TYPES: dict[str, ComplexType] = {
     t.name: t
     for t in (
         # §3.2 Courses [INF]
@@ -392,25 +478,35 @@ def _op(name: str, returns: TypeExpr, *params: Member, idempotent: bool = True) 
     return Operation(name, params, returns, idempotent=idempotent)
 
 
-AUTHENTICATE = Operation(
+def _path(file: str) -> str:
+    return SOAP_PATH_PREFIX + file
+
+
+_AUTHENTICATE = Operation(
     "Authenticate",
     (_mb("szUsername", STRING, "username", True), _mb("szPassword", STRING, "password", True)),
     STRING,
     idempotent=True,
     authenticated=False,
 )
+#: The header namespaces a request carries the token in, one block each: which one LA reads is
+#: not known (the samples show both, and ColdFusion looks a header up by exact namespace), so
+#: every request carries both (docs/contract.md §2) [INF].
+_RPC_HEADER = (LA_NS, LA_NS_HTTP)
+_ENROLMENT_HEADER = (LA_NS, LA_NS_HTTP)
 
-SERVICES: tuple[Service, ...] = (
+_DEFAULT_SERVICES: tuple[Service, ...] = (
     Service(
-        "Authentication", "authenticate.cfc", EnvelopeStyle.AUTHENTICATE,
-        USER_TYPES_NS, LA_NS, (AUTHENTICATE,),
+        "Authentication", _path("authenticate.cfc"), EnvelopeStyle.AUTHENTICATE,
+        USER_TYPES_NS, LA_NS, (_AUTHENTICATE,),
     ),
     Service(
-        "Courses", "course.cfc", EnvelopeStyle.RPC, COURSE_TYPES_NS, LA_NS_HTTP,  # [INF]
+        "Courses", _path("course.cfc"), EnvelopeStyle.RPC, COURSE_TYPES_NS, LA_NS_HTTP,  # [INF]
         (_op("GetFrameworks", ArrayOf(StructRef("Type_framework"))),),
+        request_header_namespaces=_RPC_HEADER,
     ),
     Service(
-        "Users", "user.cfc", EnvelopeStyle.RPC, USER_TYPES_NS, LA_NS_HTTP,
+        "Users", _path("user.cfc"), EnvelopeStyle.RPC, USER_TYPES_NS, LA_NS_HTTP,
         (
             _op("GetTrainers", ArrayOf(StructRef("Type_trainer"))),
             _op("GetNationalities", ArrayOf(StructRef("Type_nationality"))),
@@ -427,13 +523,15 @@ SERVICES: tuple[Service, ...] = (
             _op("GetProgressFull", StructRef("Type_progress"),
                 _mb("CandidateUUID", STRING, "candidate_uuid", True)),
         ),
+        request_header_namespaces=_RPC_HEADER,
     ),
     Service(
-        "Companies", "company.cfc", EnvelopeStyle.RPC, COMPANY_TYPES_NS, LA_NS_HTTP,  # [INF]
+        "Companies", _path("company.cfc"), EnvelopeStyle.RPC, COMPANY_TYPES_NS, LA_NS_HTTP,  # [INF]
         (_op("GetCompanies", ArrayOf(StructRef("Type_company"))),),
+        request_header_namespaces=_RPC_HEADER,
     ),
     Service(
-        "Group Enrolment", "enrolment.cfc", EnvelopeStyle.ENROLMENT,
+        "Group Enrolment", _path("enrolment.cfc"), EnvelopeStyle.ENROLMENT,
         ENROLMENT_TYPES_NS, LA_NS_HTTP,
         (
             _op(
@@ -444,9 +542,10 @@ SERVICES: tuple[Service, ...] = (
                 idempotent=False,
             ),
         ),
+        request_header_namespaces=_ENROLMENT_HEADER,
     ),
     Service(
-        "Group Enrolment - Update", "enrolment_update.cfc", EnvelopeStyle.ENROLMENT,
+        "Group Enrolment - Update", _path("enrolment_update.cfc"), EnvelopeStyle.ENROLMENT,
         ENROLMENT_TYPES_NS, LA_NS_HTTP,
         (
             _op(
@@ -455,22 +554,122 @@ SERVICES: tuple[Service, ...] = (
                 idempotent=False,
             ),
         ),
+        request_header_namespaces=_ENROLMENT_HEADER,
     ),
 )  # fmt: skip
 
-_SERVICE_BY_OP = {op.name: s for s in SERVICES for op in s.operations}
+
+def _doc_items() -> frozenset[str]:
+    """The catalogue items docs/contract.md marks [DOC] (seen in LA's published samples); every
+    other item is [INF]. Keys as :mod:`labridge.overrides` names them."""
+    keys: set[str] = set()  # the date format is [INF]
+    for service in ("Authentication", "Users", "Group Enrolment", "Group Enrolment - Update"):
+        for part in ("path", "namespace", "types_namespace", "response_header_namespace", "style"):
+            keys.add(f"services.{service}.{part}")
+    for service in ("Group Enrolment", "Group Enrolment - Update"):
+        keys.add(f"services.{service}.request_header_namespaces")
+    for op in ("Authenticate", "GetCandidates", "GroupEnrolment", "UpdateEnrolment"):
+        keys.add(f"operations.{op}.name")
+        keys.add(f"operations.{op}.order")
+        for p in _DEFAULT_OPERATIONS[op].params:
+            keys.add(f"operations.{op}.params.{p.name}")
+    keys |= {"types.Type_candidate.name", "types.Type_candidate.namespace"}
+    keys.add("types.Type_candidate.members.AnticipatedEndDate")
+    user = [
+        "Address",
+        "AwardingBodyRegistrationNo",
+        "BirthDate",
+        "CompanyUUID",
+        "Course",
+        "Department",
+        "EmailAddress",
+        "EmployeeReferenceNumber",
+        "EmploymentStatus",
+        "EthnicityID",
+        "Forename",
+        "Gender",
+        "JobTitle",
+        "LineManager",
+        "NationalityID",
+        "PrimaryAssessorUUID",
+        "PrimaryVerifierUUID",
+    ]
+    update = ["CandidateUUID", "CourseUUID"]
+    for type_name, extra in (("Type_enrolmentUser", []), ("Type_enrolmentUserUpdate", update)):
+        keys |= {f"types.{type_name}.name", f"types.{type_name}.namespace"}
+        members = {mb.name for mb in _DEFAULT_TYPES[type_name].members}
+        keys |= {f"types.{type_name}.members.{n}" for n in [*user, *extra] if n in members}
+    return frozenset(keys)
+
+
+_DEFAULT_OPERATIONS = {op.name: op for s in _DEFAULT_SERVICES for op in s.operations}
+DOC_ITEMS = _doc_items()
+DEFAULT = Catalogue(_DEFAULT_SERVICES, _DEFAULT_TYPES)
+
+
+# ---------------------------------------------------------------------------------------------
+# The active catalogue
+
+_lock = threading.Lock()
+_active: Catalogue = DEFAULT
+
+
+def active() -> Catalogue:
+    """The catalogue the client, the codec and the sandbox use now."""
+    return _active
+
+
+def activate(catalogue: Catalogue) -> None:
+    """Make ``catalogue`` the process-wide one (the CLI does this once, from settings). It is
+    process-wide rather than per thread or task because the sandbox answers on other threads."""
+    global _active
+    with _lock:
+        _active = catalogue
+
+
+@contextmanager
+def using(catalogue: Catalogue) -> Iterator[Catalogue]:
+    """Activate ``catalogue`` for the ``with`` block, then restore the one active before."""
+    before = active()
+    activate(catalogue)
+    try:
+        yield catalogue
+    finally:
+        activate(before)
+
+
+#: The active catalogue's types by logical name, its services, and its Authenticate operation.
+#: Declared here and served by ``__getattr__`` so that they always follow :func:`active`.
+TYPES: Mapping[str, ComplexType]
+SERVICES: tuple[Service, ...]
+AUTHENTICATE: Operation
+
+
+def __getattr__(name: str) -> Any:
+    if name == "TYPES":
+        return _active.types
+    if name == "SERVICES":
+        return _active.services
+    if name == "AUTHENTICATE":
+        return _active.operation("Authenticate")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def service_of(operation: str) -> Service:
-    return _SERVICE_BY_OP[operation]
+    return _active.service_of(operation)
 
 
 def operation(name: str) -> Operation:
-    return service_of(name)._ops[name]
+    """The operation of that logical name; :class:`KeyError` when there is none."""
+    return _active.operation(name)
+
+
+def operation_by_wire(wire: str) -> Operation | None:
+    return _active.operation_by_wire(wire)
 
 
 def type_of_model(model: type[m.LAModel]) -> ComplexType:
-    for t in TYPES.values():
+    for t in _active.types.values():
         if t.model is model:
             return t
     raise KeyError(f"no contract type is bound to {model.__name__}")
@@ -490,7 +689,9 @@ def from_wire(type_: TypeExpr, value: Any) -> Any:
     if value is None:
         return None
     if isinstance(type_, StructRef):
-        return _struct_from_wire(TYPES[type_.name], value)
+        return _struct_from_wire(_active.types[type_.name], value)
+    if isinstance(type_, Scalar) and type_.date:
+        return _date_from_wire(value)
     return value
 
 
@@ -520,7 +721,8 @@ def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
             extras[name] = v
         elif v is None:
             # A nil member stays set (to None) on a nillable field, so that it is told apart from
-            # an omitted one (la-api.md §3.6); elsewhere it falls back to the field's default.
+            # an omitted one (docs/contract.md §3.6); elsewhere it falls back to the field's
+            # default.
             if t.model.model_fields[mb.attr].default is None:
                 kwargs[mb.attr] = None
         else:
@@ -561,14 +763,14 @@ def _kind(value: Any) -> str:
 
 def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
     """Turn labridge's records into wire values. With ``omit_unset`` (requests) a model's unset
-    fields are omitted and fields set to ``None`` become ``xsi:nil`` (la-api.md §3.6); without it
-    (answers) every member is sent."""
+    fields are omitted and fields set to ``None`` become ``xsi:nil`` (docs/contract.md §3.6);
+    without it (answers) every member is sent."""
     if value is None:
         return None
     if isinstance(type_, ArrayOf):
         return [to_wire(type_.item, v, omit_unset=omit_unset) for v in value]
     if isinstance(type_, StructRef):
-        t = TYPES[type_.name]
+        t = _active.types[type_.name]
         if not isinstance(value, m.LAModel):
             value = t.model.model_validate(value)
         out: dict[str, Any] = {}
@@ -576,7 +778,30 @@ def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
             if not omit_unset or mb.attr in value.model_fields_set:
                 out[mb.name] = to_wire(mb.type, getattr(value, mb.attr), omit_unset=omit_unset)
         return out
+    if isinstance(type_, Scalar) and type_.date:
+        return _date_to_wire(value)
     return value
+
+
+def _date_to_wire(value: Any) -> Any:
+    # labridge holds dates as ISO strings; LA may want another format (docs/contract.md §1 [INF]).
+    fmt = _active.date_format
+    if fmt == ISO_DATE or not isinstance(value, str) or not value:
+        return value
+    try:
+        return datetime.strptime(value, ISO_DATE).strftime(fmt)
+    except ValueError:
+        return value
+
+
+def _date_from_wire(value: Any) -> Any:
+    fmt = _active.date_format
+    if fmt == ISO_DATE or not isinstance(value, str) or not value:
+        return value
+    try:
+        return datetime.strptime(value.strip(), fmt).strftime(ISO_DATE)
+    except ValueError:
+        return value  # another form (xsd:dateTime, docs/contract.md §5) is left to the decoder
 
 
 def params_to_wire(op: Operation, args: Mapping[str, Any]) -> dict[str, Any]:

@@ -58,7 +58,7 @@ class ProtocolError(LabridgeError):
 
 
 class SoapFault(LabridgeError):
-    """A SOAP fault answered by the server (la-api.md §1: HTTP 500 with a Fault body)."""
+    """A SOAP fault answered by the server (docs/contract.md §1: HTTP 500 with a Fault body)."""
 
     hint = "LA reported a fault; the fault string says why"
 
@@ -80,7 +80,7 @@ class AuthenticationError(LabridgeError):
 
 class AuthenticationFault(SoapFault, AuthenticationError):
     """A fault saying ``Authentication failed:``, bare or wrapped by ColdFusion, in its string or
-    its detail (la-api.md §2)."""
+    its detail (docs/contract.md §2)."""
 
     hint = "the session expired or was refused; labridge re-authenticates once by itself"
 

@@ -1,6 +1,6 @@
 """Typed records of what LA sends and receives.
 
-Attribute names are labridge's own (snake_case); the wire names of la-api.md live only in
+Attribute names are labridge's own (snake_case); the wire names of docs/contract.md live only in
 :mod:`labridge.contract`, which converts between the two. Every model keeps the members LA sent that
 the contract does not know in :attr:`LAModel.extras` (design.md, "Nothing lost").
 """
@@ -22,7 +22,7 @@ class LAModel(BaseModel):
 
 
 class Token(LAModel):
-    """The two-part session token of la-api.md §2."""
+    """The two-part session token of docs/contract.md §2."""
 
     id: str
     uuid: str
@@ -102,7 +102,7 @@ class Credentials(LAModel):
 
 
 class Message(LAModel):
-    """One MessageList entry of an enrolment response (la-api.md §3.5)."""
+    """One MessageList entry of an enrolment response (docs/contract.md §3.5)."""
 
     code: str = ""
     field: str = ""
@@ -170,8 +170,8 @@ class EnrolmentUser(LAModel):
 
 
 class EnrolmentUserUpdate(LAModel):
-    """UpdateEnrolment's user (la-api.md §3.6): a field left unset is omitted and stays as LA has
-    it; a field set to ``None`` is sent as ``xsi:nil`` (also untouched); ``""`` clears it."""
+    """UpdateEnrolment's user (docs/contract.md §3.6): a field left unset is omitted and stays as LA
+    has it; a field set to ``None`` is sent as ``xsi:nil`` (also untouched); ``""`` clears it."""
 
     candidate_uuid: str | None = None
     course_uuid: str | None = None

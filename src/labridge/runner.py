@@ -20,6 +20,7 @@ from .client import AsyncClient
 from .config import Settings, SourceSettings
 from .errors import ConfigurationError
 from .models import Framework
+from .soap import Limits
 from .sources import SourceRow
 from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
@@ -43,6 +44,7 @@ def make_client(settings: Settings) -> AsyncClient:
         la.password.get_secret_value(),
         timeout=la.timeout,
         deadline=la.deadline,
+        limits=Limits(max_bytes=la.max_answer_bytes),
     )
 
 

@@ -1,4 +1,5 @@
-"""The client's session: a token state machine with an injected clock, and no I/O (la-api.md §2).
+"""The client's session: a token state machine with an injected clock, and no I/O (docs/contract.md
+§2).
 
 LA's token lives 30 minutes and every successful call restarts the 30 minutes. The client keeps
 the time of its last success and logs in again *before* the idle expiry (a margin early), so a

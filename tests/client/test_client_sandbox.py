@@ -1,7 +1,8 @@
 """The client against the real sandbox app, in-process (design.md, "Tests run real things").
 
 The client's clock (seconds) and the sandbox's clock (UTC) are separate values the tests advance,
-so that either side's idea of the 30-minute session (la-api.md §2) can run ahead of the other's.
+so that either side's idea of the 30-minute session (docs/contract.md §2) can run ahead of the
+other's.
 """
 
 from __future__ import annotations

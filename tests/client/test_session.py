@@ -69,7 +69,7 @@ def test_the_token_is_given_up_at_the_margin_before_la_expires_it(
 
 
 def test_the_margin_is_one_minute_of_la_s_thirty() -> None:
-    # la-api.md §2: the token lives 30 minutes; the client renews a minute early.
+    # docs/contract.md §2: the token lives 30 minutes; the client renews a minute early.
     assert SESSION_LIFETIME == 30 * 60
     assert RENEW_MARGIN == 60
 

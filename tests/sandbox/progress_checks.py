@@ -1,5 +1,5 @@
 """Shared by the sandbox's progress and clock tests: moving the sandbox clock, and what every
-progress answer must satisfy (la-api.md §3.3), checked from the answer alone."""
+progress answer must satisfy (docs/contract.md §3.3), checked from the answer alone."""
 
 from __future__ import annotations
 

@@ -33,7 +33,7 @@ def _header_ns(response: httpx.Response) -> str | None:
     return etree.QName(header[0]).namespace
 
 
-# -- Authenticate (la-api.md §2, §3.1) ---------------------------------------------------------
+# -- Authenticate (docs/contract.md §2, §3.1) ------------------------------------------------------
 
 
 async def test_authenticate_with_the_right_credentials_answers_yes_and_a_token(la: LA) -> None:
@@ -167,7 +167,7 @@ async def test_get_candidates_refuses_a_non_boolean_with_a_client_fault(
     assert "maybe" in fault.faultstring or "blnActive" in fault.faultstring
 
 
-# -- sessions over HTTP (la-api.md §2) ---------------------------------------------------------
+# -- sessions over HTTP (docs/contract.md §2) ------------------------------------------------------
 
 
 async def test_answers_repeat_the_token_with_loggedin_yes(la: LA) -> None:
@@ -238,8 +238,9 @@ async def test_foreign_token_is_refused(la: LA) -> None:
     await la.call("GetTrainers", mine)  # the real owner is not locked out
 
 
-# Every header spelling of la-api.md §1, §2: style A and B, both namespaces and none, children
-# typed with xsi:type (xsd: or the samples' xsi: prefix), a plain type attribute, or nothing.
+# Every header spelling of docs/contract.md §1, §2: style A and B, both namespaces and none,
+# children typed with xsi:type (xsd: or the samples' xsi: prefix), a plain type attribute, or
+# nothing.
 STYLE_A = """<soap:Envelope xmlns:soap="{env}" xmlns:tns="{https}" xmlns:xsi="{xsi}"
     xmlns:xsd="{xsd}"><soap:Header><tns:authToken id="h_id1">
   <id xsi:type="xsi:string">{id}</id><uuid xsi:type="xsi:string">{uuid}</uuid>
@@ -293,7 +294,8 @@ async def test_every_header_spelling_is_accepted(la: LA, db: SandboxDB, spelling
 
 
 async def test_the_codecs_own_envelope_styles_are_accepted(la: LA) -> None:
-    # Authenticate's no-header form and the RPC form with a style-B header (la-api.md §2 table).
+    # Authenticate's no-header form and the RPC form with a style-B header (docs/contract.md §2
+    # table).
     token = await la.authenticate()
     for name in ("GetFrameworks", "GetTrainers", "GetCompanies"):
         decoded = await la.call(name, token)

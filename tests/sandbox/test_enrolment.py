@@ -1,5 +1,6 @@
-"""GroupEnrolment as LA plays it (la-api.md §3.5): labridge's client against the sandbox in-process,
-hand-written envelopes, and LA's format rules checked against labridge's stricter ones."""
+"""GroupEnrolment as LA plays it (docs/contract.md §3.5): labridge's client against the sandbox
+in-process, hand-written envelopes, and LA's format rules checked against labridge's stricter
+ones."""
 
 from __future__ import annotations
 

@@ -78,7 +78,7 @@ EXTERNAL_ENTITY = """<?xml version="1.0"?>
 <!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
 """ + _candidates_with("<CourseQAN>&xxe;</CourseQAN>")
 
-# The GroupEnrolment sample's own flaw (la-api.md §1): xmlns:xsi declared twice.
+# The GroupEnrolment sample's own flaw (docs/contract.md §1): xmlns:xsi declared twice.
 DUPLICATE_XSI = f"""<soap:Envelope xmlns:soap="{c.SOAP_ENV}" xmlns:xsi="{c.XSI}"
     xmlns:xsi="{c.XSI}"><soap:Body><ns1:GetTrainers xmlns:ns1="{c.LA_NS}"/></soap:Body>
 </soap:Envelope>"""

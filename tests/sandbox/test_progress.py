@@ -1,6 +1,6 @@
-"""GetProgress and GetProgressFull as the sandbox plays them (la-api.md §3.3): progress simulated
-from the sandbox clock, through labridge's own client in-process; the simulation's invariants
-with hypothesis on plain values."""
+"""GetProgress and GetProgressFull as the sandbox plays them (docs/contract.md §3.3): progress
+simulated from the sandbox clock, through labridge's own client in-process; the simulation's
+invariants with hypothesis on plain values."""
 
 from __future__ import annotations
 

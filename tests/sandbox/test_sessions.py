@@ -1,4 +1,5 @@
-"""The sandbox's session rules (la-api.md §2), against a real SandboxDB and a manual clock."""
+"""The sandbox's session rules (docs/contract.md §2), against a real SandboxDB and a manual
+clock."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""UpdateEnrolment as LA plays it (la-api.md §3.6): an omitted or nil member stays, an empty one
-clears (a mandatory one cannot be cleared), every problem is listed and a refused update changes
+"""UpdateEnrolment as LA plays it (docs/contract.md §3.6): an omitted or nil member stays, an empty
+one clears (a mandatory one cannot be cleared), every problem is listed and a refused update changes
 nothing; ``/_sandbox/last-request`` shows exactly what went on the wire."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Golden files pin the exact bytes labridge puts on the wire (la-api.md §2, §3).
+"""Golden files pin the exact bytes labridge puts on the wire (docs/contract.md §2, §3).
 
 Every operation of the catalogue (``contract.SERVICES``) has a request golden,
 ``golden/<Operation>.request.xml``, built from the fixed, realistic arguments in
@@ -12,7 +12,7 @@ After a deliberate change of the wire format, regenerate the files with
 
 and review the diff of ``tests/soap/golden/`` before committing it.
 
-The structural tests at the end check the facts la-api.md states (xsi:type on scalars, header
+The structural tests at the end check the facts docs/contract.md states (xsi:type on scalars, header
 styles, multiRef siblings, one ``xmlns:xsi``, alphabetical members) on the envelopes themselves,
 so that a regenerated golden cannot quietly break them.
 """
@@ -101,7 +101,7 @@ LEARNER_CHANGES = EnrolmentUserUpdate(
     candidate_uuid=CANDIDATE_UUID,
     course_uuid=COURSE_UUID,
     email="aisha.oconnor@newmail.example.org",
-    mobile="",  # an empty string clears LA's value (la-api.md §3.6)
+    mobile="",  # an empty string clears LA's value (docs/contract.md §3.6)
     phone=None,  # nil: LA keeps its value
     address=Address(line1="3 Westgate", town="Wakefield", postcode="WF1 2DP"),
 )
@@ -386,7 +386,8 @@ ENVELOPES = envelope_builders()
 
 @pytest.mark.parametrize("op", AUTHENTICATED_OPS, ids=ids(AUTHENTICATED_OPS))
 def test_every_value_in_an_authenticated_request_carries_xsi_type(op: c.Operation) -> None:
-    """Scalars, structs and arrays alike; only references and nils carry none (la-api.md §1)."""
+    """Scalars, structs and arrays alike; only references and nils carry none (docs/contract.md
+    §1)."""
     root = parsed(request_envelope(op))
     body, op_el = body_of(root), operation_element(root)
     untyped = [

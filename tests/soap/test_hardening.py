@@ -2,8 +2,8 @@
 
 The codec reads XML from the network (the sandbox's callers, LA's answers), so none of these may
 crash it, hang it, make it open a file or a connection, or expand into more than the caps allow
-(la-api.md §1; soap/xml.py). Each message is tried on ``soap.parse`` where the problem is one of
-XML itself, and on both decoders; every refusal must come quickly.
+(docs/contract.md §1; soap/xml.py). Each message is tried on ``soap.parse`` where the problem is one
+of XML itself, and on both decoders; every refusal must come quickly.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def test_malformed_xml_is_refused(read: Decoder) -> None:
 
 
 def test_duplicated_xmlns_xsi_of_the_group_enrolment_sample_is_refused(read: Decoder) -> None:
-    # la-api.md §1: LA's published GroupEnrolment sample declares xmlns:xsi twice.
+    # docs/contract.md §1: LA's published GroupEnrolment sample declares xmlns:xsi twice.
     data = (
         b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"'
         b' xmlns:xsi="http://www.w3.org/2001/XMLSchema"'

@@ -1,7 +1,8 @@
-"""Decode the message shapes of la-api.md's [DOC] samples, as LA and generic clients send them.
+"""Decode the message shapes of docs/contract.md's [DOC] samples, as LA and generic clients send
+them.
 
-The files under ``samples/`` are hand-written from the shapes la-api.md describes (each says which
-in a comment). They go through the same path as in production: ``decode_request`` /
+The files under ``samples/`` are hand-written from the shapes docs/contract.md describes (each says
+which in a comment). They go through the same path as in production: ``decode_request`` /
 ``decode_response``, then ``contract.params_from_wire`` / ``contract.from_wire``.
 """
 
@@ -160,7 +161,7 @@ def test_update_enrolment_nil_member_is_none_and_omitted_member_absent_on_the_wi
 def test_update_enrolment_model_fields_set_tells_nil_from_omitted() -> None:
     user = call_args("UpdateEnrolment.nil-and-omitted.request.xml")["user"]
     assert (user.phone, user.address, user.mobile, user.surname) == (None, None, "", None)
-    # phone and address were sent (as nil), surname was not sent at all: la-api.md §3.6.
+    # phone and address were sent (as nil), surname was not sent at all: docs/contract.md §3.6.
     assert user.model_fields_set - {"extras"} == {
         "address",
         "candidate_uuid",

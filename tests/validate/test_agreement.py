@@ -72,7 +72,7 @@ async def _reference(client: AsyncClient) -> ReferenceData:
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[Sandbox]:
     # Module scope: one app for every example. A learner enrolled twice becomes two candidates
-    # (la-api.md §3.5), which is no refusal, so the examples do not disturb each other.
+    # (docs/contract.md §3.5), which is no refusal, so the examples do not disturb each other.
     app = create_app(username=USERNAME, password=PASSWORD)
     transport = httpx.ASGITransport(app=app)
     with asyncio.Runner() as runner:
@@ -102,7 +102,7 @@ def optional(value: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 @st.composite
 def valid_drafts(draw: st.DrawFn, ref: ReferenceData) -> Draft:
-    """A user every rule of la-api.md §3.5 (and labridge's stricter ones) accepts."""
+    """A user every rule of docs/contract.md §3.5 (and labridge's stricter ones) accepts."""
     forename, surname = draw(st.sampled_from(NAMES)), draw(st.sampled_from(NAMES))
     start = date(2024, 8, 1) + timedelta(days=draw(st.integers(0, 900)))
     born = start - timedelta(days=draw(st.integers(17 * 366, 60 * 365)))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from labridge import contract as c
+from labridge import overrides
 from labridge.models import Candidate, EnrolmentUserUpdate
 from labridge.workflows.changes import (
-    FIXED,
     Baseline,
     baseline,
     diff,
+    fixed_members,
     flatten,
     pushed_after,
     unflatten,
@@ -35,7 +36,7 @@ def test_members_flatten_and_nest_again() -> None:
 
 
 def test_fixed_members_are_those_update_lacks() -> None:
-    assert {"BirthDate", "Forename", "Gender"} == FIXED
+    assert {"BirthDate", "Forename", "Gender"} == fixed_members()
 
 
 def test_only_changed_members_are_sent_and_the_key_never() -> None:
@@ -88,3 +89,31 @@ def test_the_update_user_sets_only_what_is_sent_plus_identifiers() -> None:
         "CourseUUID": "course",
         "SourceSystemLearnerUUID": "MIS-1",
     }
+
+
+def test_the_compared_names_follow_the_active_contract() -> None:
+    renamed, _ = overrides.build(
+        {
+            "types": {
+                "Type_enrolmentCourse": {
+                    "members": {"Units": "UnitList", "CourseUUID": "CourseID"}
+                },
+                "Type_enrolmentUnit": {"members": {"UnitUUID": "UnitID"}},
+                "Type_enrolmentUser": {"members": {"Forename": "FirstName"}},
+            }
+        }
+    )
+    pushed = {
+        "Course": {"CourseID": "c-1", "UnitList": [{"UnitID": "u-1"}]},
+        "EmailAddress": "a@example.org",
+        "FirstName": "Ann",
+    }
+    with c.using(renamed):
+        assert fixed_members() == {"BirthDate", "FirstName", "Gender"}
+        desired = flatten(pushed) | {"Course.CourseID": "c-2", "Course.UnitList": "u-1, u-2"}
+        out = diff(desired, Baseline(flatten(pushed), complete=True))
+        assert out.send == {"Course.UnitList": "u-2"}  # the course is the key, never a change
+        user = update_user(out.send, "cand-1", "c-1", "MIS-1")
+    assert user.course is not None
+    assert [u.unit_uuid for u in user.course.units or []] == ["u-2"]
+    assert user.extras == {}

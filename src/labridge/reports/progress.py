@@ -34,7 +34,7 @@ from .spreadsheet import SafeWriter
 
 #: Points an overall percentage may trail the expected one and still count as on track.
 TOLERANCE = 10.0
-#: Statuses (la-api.md §3.3) of learners not learning now: not judged against their plan.
+#: Statuses (docs/contract.md §3.3) of learners not learning now: not judged against their plan.
 NOT_JUDGED = frozenset({"Withdrawn", "BreakInLearning"})
 #: How many learners the "most behind" list names.
 MOST_BEHIND = 10

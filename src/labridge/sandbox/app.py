@@ -1,4 +1,4 @@
-"""The sandbox web app: LA's SOAP services over HTTP (la-api.md §1, §2).
+"""The sandbox web app: LA's SOAP services over HTTP (docs/contract.md §1, §2).
 
 ``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
 WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds, how often each operation was
@@ -43,7 +43,8 @@ log = logging.getLogger("labridge.sandbox")
 #: SOAP 1.1 fault codes (the envelope of encode_fault binds the ``soapenv`` prefix).
 CLIENT_FAULT = "soapenv:Client"
 SERVER_FAULT = "soapenv:Server"
-#: What Axis (ColdFusion) answers for an exception a component throws (la-api.md §2 uses it too).
+#: What Axis (ColdFusion) answers for an exception a component throws (docs/contract.md §2 uses it
+#: too).
 USER_EXCEPTION_FAULT = c.AUTH_FAULTCODE
 
 #: The web-service user a new sandbox is seeded with (a public, well-known test credential).
@@ -174,7 +175,7 @@ class Sandbox:
         return call
 
     def dispatch(self, service: c.Service, call: Call) -> Response:
-        op = self.resolve(service, call.operation)
+        op = self.resolve(service, call.operation, call.element)
         self.db.count_call(op.name)
         log.info("call %s", op.name)  # never the parameters: Authenticate's hold a password
         if not op.authenticated:
@@ -184,10 +185,11 @@ class Sandbox:
         self.sessions.renew(session.token)  # only a call that succeeded slides the expiry
         return _xml(self.speaker.response(op, value, token=session.token, loggedin=c.YES))
 
-    def resolve(self, service: c.Service, name: str) -> c.Operation:
+    def resolve(self, service: c.Service, name: str, element: str = "") -> c.Operation:
         op = service.operation(name)
-        if op is None:
-            raise ProtocolError(_misdirected(service, name))
+        if op is None or (element and element != op.wire):
+            # Called by a name this LA does not use (its contract renamed the operation).
+            raise ProtocolError(_misdirected(service, element or name))
         return op
 
     def authenticate(self, op: c.Operation, call: Call) -> Response:
@@ -199,16 +201,15 @@ class Sandbox:
         return _xml(self.speaker.response(op, login.value, token=token, loggedin=c.YES))
 
 
-def _misdirected(service: c.Service, name: str) -> str:
-    try:
-        right = c.service_of(name)
-    except KeyError:
-        return f"unknown operation {name!r}: {service.path} serves {_names(service)}"
-    return f"{name} is served at {right.path}, not at {service.path}"
+def _misdirected(service: c.Service, wire: str) -> str:
+    op = c.operation_by_wire(wire)
+    if op is None:
+        return f"unknown operation {wire!r}: {service.path} serves {_names(service)}"
+    return f"{wire} is served at {c.service_of(op.name).path}, not at {service.path}"
 
 
 def _names(service: c.Service) -> str:
-    return ", ".join(op.name for op in service.operations)
+    return ", ".join(op.wire for op in service.operations)
 
 
 async def read_capped(request: Request, max_bytes: int) -> bytes:

@@ -1,9 +1,9 @@
 """The sandbox's clock, and the test hook that moves it.
 
-Everything time-based in the sandbox reads one :class:`SandboxClock`: session expiry (la-api.md
-§2), welcome e-mail times and ``created_at`` of enrolled learners (§3.5), and the simulated
-progress of GetProgress (§3.3, :mod:`.progress`). It is a base clock (UTC now, or the clock a test
-injects with ``create_app(clock=...)``) plus an offset that only grows::
+Everything time-based in the sandbox reads one :class:`SandboxClock`: session expiry
+(docs/contract.md §2), welcome e-mail times and ``created_at`` of enrolled learners (§3.5), and the
+simulated progress of GetProgress (§3.3, :mod:`.progress`). It is a base clock (UTC now, or the
+clock a test injects with ``create_app(clock=...)``) plus an offset that only grows::
 
     POST /_sandbox/clock  {"advance_days": n}   move "now" n days on (n >= 0, may be fractional)
     GET  /_sandbox/clock                        {"now": "<ISO 8601>", "offset_days": n}

@@ -150,13 +150,13 @@ class _Writer:
         if not items or not isinstance(array.item, c.StructRef):
             el.set(_ARRAY_TYPE, f"xsd:anyType[{len(items)}]")
         else:
-            el.set(_ARRAY_TYPE, f"{_TYPES_PREFIX}:{array.item.name}[{len(items)}]")
+            el.set(_ARRAY_TYPE, f"{_TYPES_PREFIX}:{c.TYPES[array.item.name].wire}[{len(items)}]")
         for item in items:
             self.value(etree.SubElement(el, "item"), item, array.item, None)
 
     def _struct(self, el: etree._Element, value: Mapping[str, Any], ref: c.StructRef) -> None:
         ctype = c.TYPES[ref.name]
-        el.set(_XSI_TYPE, f"{_TYPES_PREFIX}:{ctype.name}")
+        el.set(_XSI_TYPE, f"{_TYPES_PREFIX}:{ctype.wire}")
         for mb in ctype.members:
             if mb.name in value:
                 kind = member_kind(ctype, mb) if isinstance(mb.type, c.Scalar) else None
@@ -238,8 +238,8 @@ def encode_response(
     wire name, as the handlers give it)."""
     service = c.service_of(op.name)
     root, body = _envelope(token, service.response_header_namespace, loggedin)
-    nsmap = {"ns1": c.LA_NS, "soapenc": c.SOAP_ENC}
-    resp = etree.SubElement(body, f"{{{c.LA_NS}}}{op.response_element}", nsmap=nsmap)
+    nsmap = {"ns1": service.namespace, "soapenc": c.SOAP_ENC}
+    resp = etree.SubElement(body, f"{{{service.namespace}}}{op.response_element}", nsmap=nsmap)
     resp.set(_ENC_STYLE, c.SOAP_ENC)
     writer = _Writer(body)
     writer.value(etree.SubElement(resp, op.return_element), value, op.returns, None)

@@ -36,7 +36,7 @@ from labridge import models as m
 
 from . import seed as data
 
-#: LA's welcome e-mail link lives 24 hours (la-api.md §3.5).
+#: LA's welcome e-mail link lives 24 hours (docs/contract.md §3.5).
 WELCOME_EMAIL_LIFETIME = timedelta(hours=24)
 
 ACTIVE = "Active"
@@ -128,7 +128,8 @@ class EthnicityRow(Base):
 
 class CandidateRow(Base):
     """A learner as LA holds it. Company, course and trainers are plain ids, not foreign keys:
-    UpdateEnrolment may blank a member (la-api.md §3.6), and refusing that is the service's call."""
+    UpdateEnrolment may blank a member (docs/contract.md §3.6), and refusing that is the service's
+    call."""
 
     __tablename__ = "candidates"
     candidate_uuid: Mapped[str] = mapped_column(primary_key=True)
@@ -561,7 +562,7 @@ class SandboxDB:
     def candidates(
         self, course_qan: str = "", active: bool = True, completed: bool = False, test: bool = False
     ) -> list[m.Candidate]:
-        """GetCandidates (la-api.md §3.3), ordered by surname, forename.
+        """GetCandidates (docs/contract.md §3.3), ordered by surname, forename.
 
         - ``course_qan``: empty means every course; otherwise the learner's course QAN must
           equal it after :func:`normalise_qan` (slashes, spaces and case do not matter).
@@ -704,7 +705,7 @@ class SandboxDB:
             )
 
     def touch_session(self, token_id: str, expires_at: datetime) -> bool:
-        """Move a session's expiry (the 30-minute sliding window, la-api.md §2)."""
+        """Move a session's expiry (the 30-minute sliding window, docs/contract.md §2)."""
         with self._session() as session:
             row = session.get(SessionRow, token_id)
             if row is None:

@@ -1,5 +1,5 @@
 """LA's enrolment rules as the sandbox plays them: GroupEnrolment and UpdateEnrolment
-(la-api.md §3.5, §3.6).
+(docs/contract.md §3.5, §3.6).
 
 Written apart from labridge's pre-flight validation (design.md, "The sandbox is LA, not a mirror
 of our client") and never stricter than it, so that every record labridge passes is accepted here.
@@ -57,7 +57,8 @@ ENROLMENT_REQUIRED = (
     "company_uuid", "assessor_uuid", "verifier_uuid",
 )  # fmt: skip
 
-#: UpdateEnrolment members an empty string may not clear (la-api.md §3.5 marks them mandatory).
+#: UpdateEnrolment members an empty string may not clear (docs/contract.md §3.5 marks them
+#: mandatory).
 UNCLEARABLE = frozenset(
     {"email", "company_uuid", "surname", "assessor_uuid", "verifier_uuid", "source_id"}
 )
@@ -115,7 +116,7 @@ def _refused(review: Review, source_id: str | None, uln: str | None) -> m.Enrolm
 
 
 # ---------------------------------------------------------------------------------------------
-# GroupEnrolment (la-api.md §3.5)
+# GroupEnrolment (docs/contract.md §3.5)
 
 
 def enrol(
@@ -226,7 +227,7 @@ def _units(
 
 
 # ---------------------------------------------------------------------------------------------
-# UpdateEnrolment (la-api.md §3.6)
+# UpdateEnrolment (docs/contract.md §3.6)
 
 
 def update(db: SandboxDB, user: m.EnrolmentUserUpdate | None) -> m.EnrolmentResponse:

@@ -1,4 +1,5 @@
-"""GetProgress and GetProgressFull as the sandbox plays them (la-api.md §3.3): progress simulated.
+"""GetProgress and GetProgressFull as the sandbox plays them (docs/contract.md §3.3): progress
+simulated.
 
 Nobody uploads evidence to the sandbox, so it simulates the work, deterministically, from what LA
 holds of a learner (start date, planned end date, status, the units enrolled on, in the course's

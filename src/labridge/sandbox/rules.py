@@ -1,5 +1,5 @@
 """LA's checks of one enrolment member, and the :class:`Review` that collects every problem of a
-request (la-api.md §3.5: the ``MessageList`` holds every problem, never just the first).
+request (docs/contract.md §3.5: the ``MessageList`` holds every problem, never just the first).
 
 Formats are pure functions of a string; reference checks read the sandbox database. The rules
 are the sandbox's own, written fresh and never stricter than labridge's pre-flight validation
@@ -20,7 +20,7 @@ from .. import models as m
 if TYPE_CHECKING:
     from .db import SandboxDB
 
-# MessageList codes (la-api.md §3.5 names the first eight; the rest follow their style).
+# MessageList codes (docs/contract.md §3.5 names the first eight; the rest follow their style).
 REQUIRED = "REQUIRED"
 INVALID_FORMAT = "INVALID_FORMAT"
 INVALID_ULN = "INVALID_ULN"
@@ -59,7 +59,7 @@ _POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UWXYZ]{2}")
 
 
 def parse_date(text: str) -> date | None:
-    """A real ``YYYY-MM-DD`` date (la-api.md §1), or None."""
+    """A real ``YYYY-MM-DD`` date (docs/contract.md §1), or None."""
     if not _DATE.fullmatch(text):
         return None
     try:

@@ -1,4 +1,4 @@
-"""One handler per LA operation the sandbox serves (la-api.md §3).
+"""One handler per LA operation the sandbox serves (docs/contract.md §3).
 
 A handler is a plain function taking the decoded wire parameters (keyed by wire name, as
 :func:`labridge.soap.decode_request` gives them) and a :class:`Context` (the sandbox database and
@@ -89,7 +89,8 @@ def _text(value: Any) -> str:
 
 @handles("Authenticate")
 def authenticate(params: Params, ctx: Context) -> Login:
-    """Right credentials → ``YES`` and a session; wrong ones → ``NO`` (la-api.md §2, §3.1)."""
+    """Right credentials → ``YES`` and a session; wrong ones → ``NO`` (docs/contract.md §2,
+    §3.1)."""
     args = c.params_from_wire(c.operation("Authenticate"), params)
     username, password = _text(args.get("username")), _text(args.get("password"))
     if ctx.db.check_password(username, password):
@@ -125,7 +126,7 @@ def get_companies(params: Params, ctx: Context) -> Any:
 @handles("GetCandidates")
 def get_candidates(params: Params, ctx: Context) -> Any:
     """An absent or nil parameter takes LA's default; an empty CourseQAN means every course
-    (la-api.md §3.3 [INF])."""
+    (docs/contract.md §3.3 [INF])."""
     args = c.params_from_wire(c.operation("GetCandidates"), params)
     try:
         # Lax validation also takes "true"/"1" from clients that type booleans as strings.
@@ -147,7 +148,7 @@ def get_candidates(params: Params, ctx: Context) -> Any:
 
 @handles("GroupEnrolment")
 def group_enrolment(params: Params, ctx: Context) -> Any:
-    """Enrol one learner, or list every problem (la-api.md §3.5; rules in :mod:`.enrolment`).
+    """Enrol one learner, or list every problem (docs/contract.md §3.5; rules in :mod:`.enrolment`).
     ``blnAssignEvaluationOnEnroll`` is accepted and has no effect in the sandbox."""
     args = enrolment.arguments("GroupEnrolment", params)
     send = bool(args.get("send_login_details"))
@@ -160,21 +161,21 @@ def group_enrolment(params: Params, ctx: Context) -> Any:
 
 @handles("UpdateEnrolment")
 def update_enrolment(params: Params, ctx: Context) -> Any:
-    """Change the members given, or list every problem (la-api.md §3.6)."""
+    """Change the members given, or list every problem (docs/contract.md §3.6)."""
     args = enrolment.arguments("UpdateEnrolment", params)
     return answer("UpdateEnrolment", enrolment.update(ctx.db, args.get("user")))
 
 
 @handles("GetProgress")
 def get_progress(params: Params, ctx: Context) -> Any:
-    """Unit-level progress, simulated from the sandbox clock (la-api.md §3.3; :mod:`.progress`).
-    Each unit's ``Outcomes`` is an empty array."""
+    """Unit-level progress, simulated from the sandbox clock (docs/contract.md §3.3;
+    :mod:`.progress`). Each unit's ``Outcomes`` is an empty array."""
     return answer("GetProgress", _progress("GetProgress", params, ctx, full=False))
 
 
 @handles("GetProgressFull")
 def get_progress_full(params: Params, ctx: Context) -> Any:
-    """As GetProgress, each unit with its outcomes (la-api.md §3.3)."""
+    """As GetProgress, each unit with its outcomes (docs/contract.md §3.3)."""
     return answer("GetProgressFull", _progress("GetProgressFull", params, ctx, full=True))
 
 

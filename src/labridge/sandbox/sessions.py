@@ -1,4 +1,4 @@
-"""Server-side session rules of the sandbox (la-api.md §2).
+"""Server-side session rules of the sandbox (docs/contract.md §2).
 
 A token has two parts, ``id`` and ``uuid``, both drawn from :mod:`secrets`, and is bound to the
 user who authenticated. It lives 30 minutes (or the sandbox's ``token_ttl``); every successful
@@ -21,7 +21,7 @@ from ..models import Token
 if TYPE_CHECKING:
     from .db import SandboxDB
 
-#: How long a token lives without a call (la-api.md §2 [DOC]).
+#: How long a token lives without a call (docs/contract.md §2 [DOC]).
 SESSION_LIFETIME = timedelta(minutes=30)
 
 Clock = Callable[[], datetime]

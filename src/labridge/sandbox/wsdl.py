@@ -1,4 +1,4 @@
-"""RPC/encoded WSDL 1.1 documents generated from the method catalogue (la-api.md §1).
+"""RPC/encoded WSDL 1.1 documents generated from the method catalogue (docs/contract.md §1).
 
 Everything here comes from :mod:`labridge.contract`: one ``xsd:schema`` per types namespace (a
 ``complexType`` per struct, ``soapenc:Array`` restrictions for arrays), one schema for the
@@ -8,7 +8,7 @@ the WSDL never advertises what does not answer.
 
 The auth header is declared in the binding (input and output) so that generic clients (zeep,
 suds) can send it and read the token Authenticate answers with. It lives in the service's
-response-header namespace (la-api.md §2: ``https://`` for Authenticate, ``http://`` for the
+response-header namespace (docs/contract.md §2: ``https://`` for Authenticate, ``http://`` for the
 others); the sandbox accepts either namespace, or none, on requests.
 """
 
@@ -40,7 +40,9 @@ def _type_prefixes(namespaces: Iterable[str]) -> dict[str, str]:
 
 
 def _array_name(item: c.Scalar | c.StructRef) -> str:
-    return f"ArrayOf_{item.name if isinstance(item, c.StructRef) else 'xsd_' + item.xsd}"
+    return (
+        f"ArrayOf_{c.TYPES[item.name].wire if isinstance(item, c.StructRef) else 'xsd_' + item.xsd}"
+    )
 
 
 class _Builder:
@@ -59,7 +61,8 @@ class _Builder:
         if isinstance(type_, c.Scalar):
             return f"xsd:{type_.xsd}"
         if isinstance(type_, c.StructRef):
-            return f"{self.prefixes[c.TYPES[type_.name].namespace]}:{type_.name}"
+            ctype = c.TYPES[type_.name]
+            return f"{self.prefixes[ctype.namespace]}:{ctype.wire}"
         return f"{self.prefixes[self.array_namespace(type_)]}:{_array_name(type_.item)}"
 
     def array_namespace(self, array: c.ArrayOf) -> str:
@@ -75,12 +78,12 @@ class _Builder:
             "soap": WSDL_SOAP_NS,
             "soapenc": c.SOAP_ENC,
             "xsd": c.XSD,
-            _IMPL: c.LA_NS,
+            _IMPL: self.service.namespace,
             _HDR: self.header_ns,
         }
         nsmap.update({prefix: ns for ns, prefix in self.prefixes.items()})
         root = etree.Element(f"{_W}definitions", nsmap=nsmap)
-        root.set("targetNamespace", c.LA_NS)
+        root.set("targetNamespace", self.service.namespace)
         root.set("name", self.service.name)
         self._types(etree.SubElement(root, f"{_W}types"))
         self._messages(root)
@@ -110,13 +113,13 @@ class _Builder:
 
     def _struct(self, schema: etree._Element, ctype: c.ComplexType) -> None:
         ct = etree.SubElement(schema, f"{_X}complexType")
-        ct.set("name", ctype.name)
+        ct.set("name", ctype.wire)
         seq = etree.SubElement(ct, f"{_X}sequence")
         for mb in ctype.members:
             el = etree.SubElement(seq, f"{_X}element")
             el.set("name", mb.name)
             el.set("type", self.qname(mb.type))
-            # LA may omit a member or send it nil (la-api.md §1, §3.6).
+            # LA may omit a member or send it nil (docs/contract.md §1, §3.6).
             el.set("minOccurs", "0")
             el.set("nillable", "true")
 
@@ -132,7 +135,8 @@ class _Builder:
         attr.set(f"{_W}arrayType", f"{self.qname(array.item)}[]")
 
     def _header_schema(self, schema: etree._Element) -> None:
-        # Style B of la-api.md §2: authToken with children id and uuid in the header's namespace.
+        # Style B of docs/contract.md §2: authToken with children id and uuid in the header's
+        # namespace.
         schema.set("targetNamespace", self.header_ns)
         schema.set("elementFormDefault", "qualified")
         element = etree.SubElement(schema, f"{_X}element")
@@ -156,7 +160,7 @@ class _Builder:
         header = etree.SubElement(root, f"{_W}message", name=_HEADER_MESSAGE)
         etree.SubElement(header, f"{_W}part", name=c.AUTH_HEADER, element=f"{_HDR}:{c.AUTH_HEADER}")
         for op in self.ops:
-            request = etree.SubElement(root, f"{_W}message", name=f"{op.name}Request")
+            request = etree.SubElement(root, f"{_W}message", name=f"{op.wire}Request")
             for p in op.params:
                 etree.SubElement(request, f"{_W}part", name=p.name, type=self.qname(p.type))
             response = etree.SubElement(root, f"{_W}message", name=op.response_element)
@@ -167,11 +171,11 @@ class _Builder:
     def _port_type(self, root: etree._Element) -> None:
         port_type = etree.SubElement(root, f"{_W}portType", name=self._port_type_name)
         for op in self.ops:
-            op_el = etree.SubElement(port_type, f"{_W}operation", name=op.name)
+            op_el = etree.SubElement(port_type, f"{_W}operation", name=op.wire)
             if op.params:
                 op_el.set("parameterOrder", " ".join(p.name for p in op.params))
             etree.SubElement(
-                op_el, f"{_W}input", name=f"{op.name}Request", message=f"{_IMPL}:{op.name}Request"
+                op_el, f"{_W}input", name=f"{op.wire}Request", message=f"{_IMPL}:{op.wire}Request"
             )
             etree.SubElement(
                 op_el,
@@ -186,14 +190,18 @@ class _Builder:
         )
         etree.SubElement(binding, f"{_S}binding", style="rpc", transport=SOAP_HTTP)
         for op in self.ops:
-            op_el = etree.SubElement(binding, f"{_W}operation", name=op.name)
+            op_el = etree.SubElement(binding, f"{_W}operation", name=op.wire)
             etree.SubElement(op_el, f"{_S}operation", soapAction="")
-            for kind, name in (("input", f"{op.name}Request"), ("output", op.response_element)):
+            for kind, name in (("input", f"{op.wire}Request"), ("output", op.response_element)):
                 io = etree.SubElement(op_el, f"{_W}{kind}", name=name)
                 etree.SubElement(
-                    io, f"{_S}body", use="encoded", encodingStyle=c.SOAP_ENC, namespace=c.LA_NS
+                    io,
+                    f"{_S}body",
+                    use="encoded",
+                    encodingStyle=c.SOAP_ENC,
+                    namespace=self.service.namespace,
                 )
-                # Authenticate takes no token; every answer may carry one (la-api.md §2).
+                # Authenticate takes no token; every answer may carry one (docs/contract.md §2).
                 if kind == "output" or op.authenticated:
                     etree.SubElement(
                         io,

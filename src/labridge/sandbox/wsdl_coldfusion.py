@@ -29,11 +29,6 @@ FAULT = "CFCInvocationException"
 _W = f"{{{WSDL_NS}}}"
 _S = f"{{{WSDL_SOAP_NS}}}"
 _X = f"{{{c.XSD}}}"
-_ENCODED: dict[str | bytes, str | bytes] = {
-    "encodingStyle": c.SOAP_ENC,
-    "namespace": c.LA_NS,
-    "use": "encoded",
-}
 
 
 def _closure(ops: tuple[c.Operation, ...]) -> tuple[set[str], set[c.ArrayOf]]:
@@ -74,7 +69,8 @@ class _Builder:
         if isinstance(type_, c.StructRef):
             if is_struct(type_):
                 return "apachesoap:Map"
-            return f"{self.prefixes[c.TYPES[type_.name].namespace]}:{type_.name}"
+            ctype = c.TYPES[type_.name]
+            return f"{self.prefixes[ctype.namespace]}:{ctype.wire}"
         return f"impl:{self.array_name(type_)}"
 
     def member_qname(self, ctype: c.ComplexType, member: c.Member) -> str:
@@ -88,8 +84,8 @@ class _Builder:
     def build(self, address: str) -> etree._Element:
         nsmap = {
             "apachesoap": APACHE_SOAP_NS,
-            "impl": c.LA_NS,
-            "intf": c.LA_NS,
+            "impl": self.service.namespace,
+            "intf": self.service.namespace,
             "soapenc": c.SOAP_ENC,
             "tns1": CF_RPC_NS,
             **{prefix: ns for ns, prefix in self.prefixes.items()},
@@ -98,7 +94,7 @@ class _Builder:
             "xsd": c.XSD,
         }
         root = etree.Element(f"{_W}definitions", nsmap=nsmap)
-        root.set("targetNamespace", c.LA_NS)
+        root.set("targetNamespace", self.service.namespace)
         root.append(etree.Comment(f"WSDL created by ColdFusion version {CF_VERSION}"))
         self._types(etree.SubElement(root, f"{_W}types"))
         self._messages(root)
@@ -112,7 +108,12 @@ class _Builder:
     def _schema(self, types: etree._Element, namespace: str) -> etree._Element:
         schema = etree.SubElement(types, f"{_X}schema", nsmap={None: c.XSD})  # type: ignore[dict-item]
         schema.set("targetNamespace", namespace)
-        others = {c.LA_NS, CF_RPC_NS, *self.prefixes, *([APACHE_SOAP_NS] if self.uses_map else [])}
+        others = {
+            self.service.namespace,
+            CF_RPC_NS,
+            *self.prefixes,
+            *([APACHE_SOAP_NS] if self.uses_map else []),
+        }
         for ns in [*sorted(others - {namespace}), c.SOAP_ENC]:
             etree.SubElement(schema, f"{_X}import").set("namespace", ns)
         return schema
@@ -129,7 +130,7 @@ class _Builder:
                 if c.TYPES[name].namespace == ns:
                     self._struct(schema, c.TYPES[name])
         if self.arrays:
-            schema = self._schema(types, c.LA_NS)
+            schema = self._schema(types, self.service.namespace)
             for array in sorted(self.arrays, key=self.array_name):
                 self._array(schema, array)
 
@@ -138,7 +139,7 @@ class _Builder:
         return etree.SubElement(ct, f"{_X}sequence")
 
     def _struct(self, schema: etree._Element, ctype: c.ComplexType) -> None:
-        seq = self._sequence(schema, ctype.name)
+        seq = self._sequence(schema, ctype.wire)
         for mb in ctype.members:
             el = etree.SubElement(seq, f"{_X}element", name=mb.name, nillable="true")
             el.set("type", self.member_qname(ctype, mb))
@@ -170,7 +171,7 @@ class _Builder:
         fault = etree.SubElement(root, f"{_W}message", name=FAULT)
         etree.SubElement(fault, f"{_W}part", name="fault", type=f"tns1:{FAULT}")
         for op in self.ops:
-            request = etree.SubElement(root, f"{_W}message", name=f"{op.name}Request")
+            request = etree.SubElement(root, f"{_W}message", name=f"{op.wire}Request")
             for p in op.params:
                 etree.SubElement(request, f"{_W}part", name=p.name, type=self.qname(p.type))
             response = etree.SubElement(root, f"{_W}message", name=op.response_element)
@@ -181,28 +182,34 @@ class _Builder:
     def _port_type(self, root: etree._Element) -> None:
         port_type = etree.SubElement(root, f"{_W}portType", name=self.component)
         for op in self.ops:
-            op_el = etree.SubElement(port_type, f"{_W}operation", name=op.name)
+            op_el = etree.SubElement(port_type, f"{_W}operation", name=op.wire)
             if op.params:
                 op_el.set("parameterOrder", " ".join(p.name for p in op.params))
             for kind, name in self._io(op):
                 etree.SubElement(op_el, f"{_W}{kind}", message=f"impl:{name}", name=name)
 
     def _io(self, op: c.Operation) -> tuple[tuple[str, str], ...]:
-        return (("input", f"{op.name}Request"), ("output", op.response_element), ("fault", FAULT))
+        return (("input", f"{op.wire}Request"), ("output", op.response_element), ("fault", FAULT))
 
     def _binding(self, root: etree._Element) -> None:
         binding = etree.SubElement(root, f"{_W}binding", name=f"{self.service.file}SoapBinding")
         binding.set("type", f"impl:{self.component}")
         etree.SubElement(binding, f"{_S}binding", style="rpc", transport=SOAP_HTTP)
         for op in self.ops:
-            op_el = etree.SubElement(binding, f"{_W}operation", name=op.name)
+            op_el = etree.SubElement(binding, f"{_W}operation", name=op.wire)
             etree.SubElement(op_el, f"{_S}operation", soapAction="")
             for kind, name in self._io(op):
                 io = etree.SubElement(op_el, f"{_W}{kind}", name=name)
                 body = etree.SubElement(io, f"{_S}{'fault' if kind == 'fault' else 'body'}")
                 if kind == "fault":
                     body.set("name", name)
-                body.attrib.update(_ENCODED)
+                body.attrib.update(
+                    {
+                        "encodingStyle": c.SOAP_ENC,
+                        "namespace": self.service.namespace,
+                        "use": "encoded",
+                    }
+                )
 
     def _service(self, root: etree._Element, address: str) -> None:
         service = etree.SubElement(root, f"{_W}service", name=f"{self.component}Service")

@@ -1,4 +1,4 @@
-"""Decode SOAP 1.1 section-5 messages into wire values (la-api.md §1).
+"""Decode SOAP 1.1 section-5 messages into wire values (docs/contract.md §1).
 
 Wire values are plain data: ``dict`` for a struct (keyed by wire member name; an omitted member is
 absent, an ``xsi:nil`` member is ``None``), ``list`` for an array, and ``str``/``bool``/``int``/
@@ -60,7 +60,8 @@ _FLOAT_TYPES = frozenset({"double", "float", "decimal"})
 
 @dataclass(frozen=True)
 class Header:
-    """The ``authToken`` header, in whichever of the [DOC] spellings it came (la-api.md §2)."""
+    """The ``authToken`` header, in whichever of the [DOC] spellings it came (docs/contract.md
+    §2)."""
 
     token: Token | None
     loggedin: str | None
@@ -73,6 +74,8 @@ class Request:
     operation: str
     params: dict[str, Any]
     header: Header
+    #: The operation element's name as sent (``operation`` is the catalogue's logical name).
+    element: str = ""
 
 
 @dataclass(frozen=True)
@@ -379,7 +382,7 @@ def _header(header: etree._Element | None) -> Header:
     for el in header:
         if isinstance(el.tag, str) and local(el.tag) == c.AUTH_HEADER:
             # The header may sit in the https:// or http:// namespace or none, and its children
-            # carry xsi:type, a plain type attribute, or nothing (la-api.md §1, §2).
+            # carry xsi:type, a plain type attribute, or nothing (docs/contract.md §1, §2).
             parts = {local(ch.tag): (ch.text or "").strip() for ch in el if isinstance(ch.tag, str)}
             ident, uuid = parts.get(c.AUTH_ID, ""), parts.get(c.AUTH_UUID, "")
             token = Token(id=ident, uuid=uuid) if ident and uuid else None
@@ -399,15 +402,13 @@ def _main_element(body: etree._Element) -> etree._Element:
 
 def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
     """Decode a call. Parameters of an operation the contract knows are typed by it; the
-    operation's namespace is not checked (the samples use several, la-api.md §1)."""
+    operation's namespace is not checked (the samples use several, docs/contract.md §1)."""
     root = parse(data, limits)
     header_el, body = _envelope_parts(root)
     op_el = _main_element(body)
-    name = local(op_el.tag)
-    try:
-        op: c.Operation | None = c.operation(name)
-    except KeyError:
-        op = None
+    # The operation is named on the wire by its wire name; the request carries its logical one.
+    op = c.operation_by_wire(local(op_el.tag))
+    name = op.name if op is not None else local(op_el.tag)
     types = {p.name: p.type for p in op.params} if op else {}
     decoder = _Decoder(root, limits, name, answer=False)
     params: dict[str, Any] = {}
@@ -415,7 +416,7 @@ def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
         if isinstance(ch.tag, str):
             pname = local(ch.tag)
             _put(params, pname, decoder.at(pname, ch, types.get(pname)))
-    return Request(name, params, _header(header_el))
+    return Request(name, params, _header(header_el), local(op_el.tag))
 
 
 def decode_response(data: bytes, op: c.Operation, limits: Limits = DEFAULT_LIMITS) -> Response:
@@ -430,7 +431,11 @@ def decode_response(data: bytes, op: c.Operation, limits: Limits = DEFAULT_LIMIT
         raise _fault(fault)
     resp = _main_element(body)
     if local(resp.tag) != op.response_element:
-        raise ProtocolError(f"expected <{op.response_element}>, got <{local(resp.tag)}>")
+        raise ProtocolError(
+            f"expected <{op.response_element}>, got <{local(resp.tag)}>",
+            hint="LA's names may differ from labridge's contract: `labridge doctor` compares "
+            "them with LA's WSDL and prints the overrides that fix them",
+        )
     ret = next((ch for ch in resp if isinstance(ch.tag, str)), None)
     value = None
     if ret is not None:

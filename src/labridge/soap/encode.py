@@ -1,4 +1,4 @@
-"""Encode SOAP 1.1 section-5 messages from wire values (la-api.md §1, §2).
+"""Encode SOAP 1.1 section-5 messages from wire values (docs/contract.md §1, §2).
 
 Requests take the shape of their service's [DOC] sample (:class:`contract.EnvelopeStyle`);
 responses and faults take the Axis shape ColdFusion answers with. Every scalar carries
@@ -94,7 +94,7 @@ class _Writer:
 
     def _qname(self, type_: c.TypeExpr) -> str:
         if isinstance(type_, c.StructRef):
-            return f"{self.types_prefix}:{type_.name}"
+            return f"{self.types_prefix}:{c.TYPES[type_.name].wire}"
         if isinstance(type_, c.Scalar):
             return f"xsd:{type_.xsd}"
         return "soapenc:Array"
@@ -123,7 +123,8 @@ class _Writer:
         ident = f"id{self._next_id}"
         el.set("href", f"#{ident}")
         if self.multiref_tag is None:  # the enrolment samples' form: prefixes declared at the root
-            tag = f"{{{c.TYPES[type_.name].namespace}}}{type_.name}"
+            ctype = c.TYPES[type_.name]
+            tag = f"{{{ctype.namespace}}}{ctype.wire}"
             target = etree.SubElement(self.ref_parent, tag)
             target.set("id", ident)
         else:  # Axis form (responses): each multiRef declares what it uses
@@ -158,11 +159,12 @@ def _authenticate_request(op: c.Operation, params: Mapping[str, Any]) -> bytes:
     )
     body = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Body")
     # [DOC] operation in the default namespace, parameters without xsi:type.
-    op_el = etree.SubElement(body, f"{{{c.LA_NS}}}{op.name}", nsmap=_default_ns(c.LA_NS))
+    ns = c.service_of(op.name).namespace
+    op_el = etree.SubElement(body, f"{{{ns}}}{op.wire}", nsmap=_default_ns(ns))
     writer = _Writer("", typed=False)
     for p in op.params:
         if p.name in params:
-            writer.fill(etree.SubElement(op_el, f"{{{c.LA_NS}}}{p.name}"), params[p.name], p.type)
+            writer.fill(etree.SubElement(op_el, f"{{{ns}}}{p.name}"), params[p.name], p.type)
     return _to_bytes(root)
 
 
@@ -179,9 +181,6 @@ def _style_b_header(parent: etree._Element, token: Token, namespace: str, logged
 
 #: ColdFusion looks a request header up by exact namespace, and which one LA reads is not known
 #: (la-api.md §2): the token goes in both, each block ignorable (``mustUnderstand="0"``).
-_TOKEN_NAMESPACES = (c.LA_NS, c.LA_NS_HTTP)
-
-
 def _style_a_header(parent: etree._Element, token: Token, namespace: str, ident: str) -> None:
     # The style-A sample's shape, without its artefact: children typed xsd:string, not xsi:string.
     el = etree.SubElement(parent, f"{{{namespace}}}{c.AUTH_HEADER}")
@@ -198,14 +197,14 @@ def _rpc_request(op: c.Operation, params: Mapping[str, Any], token: Token) -> by
         f"{{{c.SOAP_ENV}}}Envelope", nsmap={"soapenv": c.SOAP_ENV, "xsd": c.XSD, "xsi": c.XSI}
     )
     header = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Header")
-    for namespace in _TOKEN_NAMESPACES:
+    service = c.service_of(op.name)
+    for namespace in service.request_header_namespaces:
         _style_b_header(header, token, namespace, c.YES)
     body = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Body")
-    service = c.service_of(op.name)
     op_el = etree.SubElement(
         body,
-        f"{{{c.LA_NS}}}{op.name}",
-        nsmap={"ns1": c.LA_NS, "ns2": service.types_namespace, "soapenc": c.SOAP_ENC},
+        f"{{{service.namespace}}}{op.wire}",
+        nsmap={"ns1": service.namespace, "ns2": service.types_namespace, "soapenc": c.SOAP_ENC},
     )
     op_el.set(_ENC_STYLE_ENV, c.SOAP_ENC)
     writer = _Writer("ns2")
@@ -216,22 +215,23 @@ def _rpc_request(op: c.Operation, params: Mapping[str, Any], token: Token) -> by
 
 
 def _enrolment_request(op: c.Operation, params: Mapping[str, Any], token: Token) -> bytes:
+    service = c.service_of(op.name)
     ns = {
         "soap": c.SOAP_ENV,
         "soapenc": c.SOAP_ENC,
-        "tns": c.LA_NS,
+        "tns": service.namespace,
         "tnshttp": c.LA_NS_HTTP,
-        "types": c.service_of(op.name).types_namespace,
+        "types": service.types_namespace,
         "xsi": c.XSI,
         "xsd": c.XSD,
     }
     root = etree.Element(f"{{{c.SOAP_ENV}}}Envelope", nsmap=ns)
     header = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Header")
-    for index, namespace in enumerate(_TOKEN_NAMESPACES, 1):
+    for index, namespace in enumerate(service.request_header_namespaces, 1):
         _style_a_header(header, token, namespace, f"h_id{index}")
     body = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Body")
     body.set(f"{{{c.SOAP_ENV}}}encodingStyle", c.SOAP_ENC)
-    op_el = etree.SubElement(body, f"{{{c.LA_NS}}}{op.name}")
+    op_el = etree.SubElement(body, f"{{{service.namespace}}}{op.wire}")
     writer = _Writer("types", ref_parent=body)
     for p in op.params:
         if p.name in params:
@@ -280,8 +280,8 @@ def encode_response(
     root, body = _response_root(token, ns, loggedin)
     resp = etree.SubElement(
         body,
-        f"{{{c.LA_NS}}}{op.response_element}",
-        nsmap={"ns1": c.LA_NS, "ns2": service.types_namespace, "soapenc": c.SOAP_ENC},
+        f"{{{service.namespace}}}{op.response_element}",
+        nsmap={"ns1": service.namespace, "ns2": service.types_namespace, "soapenc": c.SOAP_ENC},
     )
     resp.set(_ENC_STYLE_ENV, c.SOAP_ENC)
     writer = _Writer("ns2", ref_parent=body, multiref_tag="multiRef")
@@ -297,7 +297,8 @@ def encode_fault(
     loggedin: str | None = None,
     header_namespace: str = c.LA_NS_HTTP,
 ) -> bytes:
-    """A SOAP 1.1 fault (sent with HTTP 500). ``loggedin="NO"`` adds the header of la-api.md §2."""
+    """A SOAP 1.1 fault (sent with HTTP 500). ``loggedin="NO"`` adds the header of docs/contract.md
+    §2."""
     root, body = _response_root(None, header_namespace, loggedin)
     fault = etree.SubElement(body, f"{{{c.SOAP_ENV}}}Fault")
     etree.SubElement(fault, "faultcode").text = faultcode

@@ -1,7 +1,7 @@
 """Progress: the latest state per learner and a history that grows only when something changed.
 
-A pull (la-api.md §3.3, GetProgress or GetProgressFull) is turned into *snapshots*, one per key
-``(level, unit_uuid, outcome_uuid)``: the learner as a whole, each unit and, from a full pull,
+A pull (docs/contract.md §3.3, GetProgress or GetProgressFull) is turned into *snapshots*, one per
+key ``(level, unit_uuid, outcome_uuid)``: the learner as a whole, each unit and, from a full pull,
 each outcome. A snapshot becomes a ``progress_history`` row only when its values differ from the
 latest row of the same key (design.md, "History tables (progress) keep a row only when something
 changed"). Only keys present in a pull are compared, so a unit-level pull never reads as "the
@@ -29,8 +29,8 @@ LEVELS = ("learner", "unit", "outcome")
 #: ``(level, unit_uuid, outcome_uuid)``; the learner's own key is ``("learner", "", "")``.
 Key: TypeAlias = tuple[str, str, str]
 
-# Column widths of the tables (tables.py): LA's dates are YYYY-MM-DD (la-api.md §1 [INF]), so a
-# longer value (a timestamp) keeps its date part; other values are cut to fit rather than lost.
+# Column widths of the tables (tables.py): LA's dates are YYYY-MM-DD (docs/contract.md §1 [INF]), so
+# a longer value (a timestamp) keeps its date part; other values are cut to fit rather than lost.
 _DATE_LEN, _STATUS_LEN, _TEXT_LEN = 10, 32, tables.TEXT_LEN
 _LEARNER_VALUES = (
     "source_id", "course_uuid", "start_date", "end_date", "status", "overall",

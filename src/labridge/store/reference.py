@@ -1,14 +1,14 @@
 """Reference data synced from LA: upserts by natural key, reads, sync runs and status.
 
-The sets are the lists la-api.md §4 step 2 asks an integration to keep in step, plus the
+The sets are the lists docs/contract.md §4 step 2 asks an integration to keep in step, plus the
 candidates. Each upsert takes the *complete* set as LA listed it: a stored row missing from it is
 marked removed (``removed_at``), never deleted, and is revived if LA lists it again. A set is
 loaded in one query and compared in Python, then written with at most three bulk statements; when
 nothing changed nothing is written at all, so ``updated_at`` means "LA's data last changed".
 
-Units come only inside frameworks (GetFrameworks, la-api.md §3.2), so the "units" set is upserted
-from the frameworks too: ``upsert_set(session, "units", frameworks, now)``, or both sets at once
-with :func:`upsert_frameworks`.
+Units come only inside frameworks (GetFrameworks, docs/contract.md §3.2), so the "units" set is
+upserted from the frameworks too: ``upsert_set(session, "units", frameworks, now)``, or both sets at
+once with :func:`upsert_frameworks`.
 """
 
 from __future__ import annotations

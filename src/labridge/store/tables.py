@@ -100,8 +100,8 @@ frameworks = Table(
 )
 
 # A unit is keyed by its course as well as its own UUID: LA lists units under each framework, and
-# a unit shared by two frameworks must belong to both (la-api.md §3.5: units must belong to the
-# course they are enrolled on).
+# a unit shared by two frameworks must belong to both (docs/contract.md §3.5: units must belong to
+# the course they are enrolled on).
 units = Table(
     "units",
     metadata,
@@ -231,7 +231,7 @@ enrolment_events = Table(
     Index(None, "source_id", "course"),
 )
 
-# -- Progress (la-api.md §3.3; issue: "history table") -------------------------------------------
+# -- Progress (docs/contract.md §3.3; issue: "history table") --------------------------------------
 # The latest progress labridge knows per candidate, and how its last pull went: failed learners
 # are retried on the next pull, and the report reads start/end dates and status from here.
 progress_learners = Table(

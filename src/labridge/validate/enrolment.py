@@ -2,9 +2,9 @@
 call, each naming the row, the field, what is wrong and how to fix it (issue 3, §3).
 
 There is one set of rules, :func:`check_user`, stated on an :class:`EnrolmentUser` as it goes on
-the wire (LA's identifiers, ISO dates, codes; la-api.md §3.5). :func:`check_record` first reads a
-source row into that form (a company by name, a course by QAN, a date as dd/mm/yyyy, a gender as
-a word), reporting what it cannot read, then applies the same rules to what it built.
+the wire (LA's identifiers, ISO dates, codes; docs/contract.md §3.5). :func:`check_record` first
+reads a source row into that form (a company by name, a course by QAN, a date as dd/mm/yyyy, a
+gender as a word), reporting what it cannot read, then applies the same rules to what it built.
 :func:`check_all` streams a whole input and also catches the same learner given twice.
 """
 

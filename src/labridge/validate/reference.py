@@ -2,8 +2,8 @@
 trainers, nationalities and ethnicities.
 
 A source names things the way people do (a company by name, a course by QAN, a trainer by
-e-mail); LA wants its own identifiers (la-api.md §3.5). :class:`ReferenceData` turns one into the
-other, or raises :class:`LookupProblem` saying what is wrong and how to fix it. A name that fits
+e-mail); LA wants its own identifiers (docs/contract.md §3.5). :class:`ReferenceData` turns one into
+the other, or raises :class:`LookupProblem` saying what is wrong and how to fix it. A name that fits
 two records is an error, never a guess. Every resolver also takes ``ids_only=True``, which accepts
 only the identifier LA takes on the wire (exactly as LA spells it): the form in which
 :func:`labridge.validate.enrolment.check_user` checks an already-built enrolment.

@@ -1,5 +1,5 @@
 """What changed for one learner: the source's members against what LA holds from labridge, and
-the UpdateEnrolment user that sends only those (la-api.md §3.6). No I/O; used by
+the UpdateEnrolment user that sends only those (docs/contract.md §3.6). No I/O; used by
 :mod:`labridge.workflows.update`, whose docstring states the rules.
 
 Members are named by their wire names, nested ones flattened as ``Address.Postcode``,
@@ -22,22 +22,59 @@ Flat = dict[str, str]
 #: A member's value before (None: unknown) and after.
 Change = tuple[str | None, str]
 
-USER = c.type_of_model(EnrolmentUser)
-_UPDATE = c.type_of_model(EnrolmentUserUpdate)
-_COURSE = c.wire_name(EnrolmentUser, "course")
-_UNITS = f"{_COURSE}.{c.wire_name(EnrolmentCourse, 'units')}"
-_UNIT_UUID = c.wire_name(EnrolmentUnit, "unit_uuid")
-#: Members that say *which* enrolment this is; they are sent as identifiers, never as changes.
-_KEY = frozenset(
-    {
-        c.wire_name(EnrolmentUser, "source_id"),
-        f"{_COURSE}.{c.wire_name(EnrolmentCourse, 'course_uuid')}",
-        f"{_COURSE}.{c.wire_name(EnrolmentCourse, 'course_qan')}",
-    }
-)
-#: Members of an enrolment that UpdateEnrolment cannot change (la-api.md §3.6).
-FIXED = frozenset(mb.name for mb in USER.members if _UPDATE.member(mb.name) is None)
-#: What GetCandidates shows of a learner, by the attribute both records share (la-api.md §3.3).
+USER = c.type_of_model(EnrolmentUser)  # its logical name only: members follow the contract
+
+
+@dataclass(frozen=True)
+class _Names:
+    """The wire names this module compares by, under one catalogue (they may be overridden,
+    docs/contract.md §6, so they are read from the active catalogue, not fixed at import)."""
+
+    course: str
+    units: str
+    unit_uuid: str
+    #: Members that say *which* enrolment this is; sent as identifiers, never as changes.
+    key: frozenset[str]
+    #: Members of an enrolment that UpdateEnrolment cannot change (docs/contract.md §3.6).
+    fixed: frozenset[str]
+
+
+_NAMES: dict[int, tuple[c.Catalogue, _Names]] = {}
+
+
+def _names() -> _Names:
+    catalogue = c.active()
+    cached = _NAMES.get(id(catalogue))
+    if cached is None or cached[0] is not catalogue:
+        cached = _NAMES[id(catalogue)] = (catalogue, _build_names())
+    return cached[1]
+
+
+def _build_names() -> _Names:
+    course = c.wire_name(EnrolmentUser, "course")
+    user, update = c.type_of_model(EnrolmentUser), c.type_of_model(EnrolmentUserUpdate)
+    return _Names(
+        course=course,
+        units=f"{course}.{c.wire_name(EnrolmentCourse, 'units')}",
+        unit_uuid=c.wire_name(EnrolmentUnit, "unit_uuid"),
+        key=frozenset(
+            {
+                c.wire_name(EnrolmentUser, "source_id"),
+                f"{course}.{c.wire_name(EnrolmentCourse, 'course_uuid')}",
+                f"{course}.{c.wire_name(EnrolmentCourse, 'course_qan')}",
+            }
+        ),
+        fixed=frozenset(mb.name for mb in user.members if update.by_attr_or_none(mb.attr) is None),
+    )
+
+
+def fixed_members() -> frozenset[str]:
+    """Members of an enrolment that UpdateEnrolment cannot change (docs/contract.md §3.6)."""
+    return _names().fixed
+
+
+#: What GetCandidates shows of a learner, by the attribute both records share (docs/contract.md
+#: §3.3).
 _SHOWN = ("source_id", "forename", "surname", "email", "uln", "company_uuid")
 _SHOWN_COURSE = ("course_uuid", "start_date", "end_date")
 
@@ -55,7 +92,7 @@ def flatten(wire: Mapping[str, Any]) -> Flat:
 
 def _text(value: Any) -> str:
     if isinstance(value, list):
-        return _joined(u.get(_UNIT_UUID, "") for u in value if isinstance(u, Mapping))
+        return _joined(u.get(_names().unit_uuid, "") for u in value if isinstance(u, Mapping))
     return str(value)
 
 
@@ -74,8 +111,9 @@ def unflatten(flat: Mapping[str, str]) -> dict[str, Any]:
         parent, _, child = name.partition(".")
         if not child:
             wire[name] = value
-        elif name == _UNITS:
-            wire.setdefault(parent, {})[child] = [{_UNIT_UUID: u} for u in sorted(_unit_set(value))]
+        elif name == _names().units:
+            unit_uuid = _names().unit_uuid
+            wire.setdefault(parent, {})[child] = [{unit_uuid: u} for u in sorted(_unit_set(value))]
         else:
             wire.setdefault(parent, {})[child] = value
     return wire
@@ -103,7 +141,7 @@ def baseline(entry: journal.Entry | None, candidate: Candidate | None) -> Baseli
         return Baseline({}, complete=False)
     flat = {c.wire_name(EnrolmentUser, a): getattr(candidate, a) for a in _SHOWN}
     for attr in _SHOWN_COURSE:
-        flat[f"{_COURSE}.{c.wire_name(EnrolmentCourse, attr)}"] = getattr(candidate, attr)
+        flat[f"{_names().course}.{c.wire_name(EnrolmentCourse, attr)}"] = getattr(candidate, attr)
     return Baseline(flat, complete=False)
 
 
@@ -125,14 +163,14 @@ class Diff:
 
 def diff(desired: Flat, base: Baseline, *, clear_missing: bool = False) -> Diff:
     """What to send to bring LA from ``base`` to the source's ``desired`` members."""
-    out = Diff()
-    for name in sorted((desired.keys() | base.values.keys()) - _KEY):
+    out, names = Diff(), _names()
+    for name in sorted((desired.keys() | base.values.keys()) - names.key):
         old, new = base.old(name), desired.get(name, "")
         if old == new:
             continue
-        if name in FIXED:
+        if name in names.fixed:
             _fixed(out, name, old, new)
-        elif name == _UNITS:
+        elif name == names.units:
             _units(out, old, new)
         elif new:
             out.change(name, old, new)
@@ -151,10 +189,11 @@ def _fixed(out: Diff, name: str, old: str | None, new: str) -> None:
 
 def _units(out: Diff, old: str | None, new: str) -> None:
     held, wanted = _unit_set(old), _unit_set(new)
+    units = _names().units
     if wanted - held:
-        out.change(_UNITS, old, new, sent=_joined(wanted - held))
+        out.change(units, old, new, sent=_joined(wanted - held))
     if held - wanted:
-        out.notice(_UNITS, "UNITS_KEPT_IN_LA",
+        out.notice(units, "UNITS_KEPT_IN_LA",
                    f"units {_joined(held - wanted)} are no longer in the source; UpdateEnrolment "
                    "adds units but never removes one, so remove them in LA by hand")  # fmt: skip
 
@@ -170,9 +209,9 @@ def _missing(out: Diff, name: str, old: str, clear_missing: bool) -> None:
 
 def pushed_after(base: Baseline, sent: Flat) -> Flat:
     """What LA holds from labridge once ``sent`` was accepted: units are added to those held."""
-    merged = base.values | sent
-    if _UNITS in sent:
-        merged[_UNITS] = _joined(_unit_set(base.values.get(_UNITS)) | _unit_set(sent[_UNITS]))
+    merged, units = base.values | sent, _names().units
+    if units in sent:
+        merged[units] = _joined(_unit_set(base.values.get(units)) | _unit_set(sent[units]))
     return merged
 
 
@@ -184,4 +223,5 @@ def update_user(
     wire[c.wire_name(EnrolmentUserUpdate, "candidate_uuid")] = candidate_uuid
     wire[c.wire_name(EnrolmentUserUpdate, "course_uuid")] = course_uuid
     wire[c.wire_name(EnrolmentUserUpdate, "source_id")] = source_id
-    return cast(EnrolmentUserUpdate, c.from_wire(c.StructRef(_UPDATE.name), wire))
+    update = c.type_of_model(EnrolmentUserUpdate)
+    return cast(EnrolmentUserUpdate, c.from_wire(c.StructRef(update.name), wire))

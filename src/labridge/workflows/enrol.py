@@ -1,5 +1,5 @@
 """Enrol: take learners from the provider's records and enrol them with GroupEnrolment, exactly
-once (la-api.md §3.5; design.md, "Exactly once", "Nothing lost").
+once (docs/contract.md §3.5; design.md, "Exactly once", "Nothing lost").
 
 For each source row, in order:
 

@@ -1,4 +1,5 @@
-"""Sync: pull every reference set and the candidates from LA into the store (la-api.md §4 step 2).
+"""Sync: pull every reference set and the candidates from LA into the store (docs/contract.md §4
+step 2).
 
 The reads go out concurrently (the client logs in once for all of them); the store is then
 brought in line in one transaction, by natural key, marking what vanished from LA. A run with

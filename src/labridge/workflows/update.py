@@ -1,5 +1,5 @@
 """Update: push later changes from the provider's records with UpdateEnrolment, sending only the
-members that changed plus the identifiers (la-api.md §3.6; §4, step 4).
+members that changed plus the identifiers (docs/contract.md §3.6; §4, step 4).
 
 For each source row, in order:
 
@@ -211,7 +211,7 @@ class Updater:
         # (even one where the request may have reached LA) the journal is left as it was and the
         # error stops the run: the next run computes the same diff and sends it again, which is
         # harmless because an update only sets the members it names to the values given
-        # (la-api.md §3.6), so sending the same values twice leaves LA as sending them once.
+        # (docs/contract.md §3.6), so sending the same values twice leaves LA as sending them once.
         try:
             answer = await self.client.update_enrolment(user)
         except TransportError as exc:
