@@ -34,7 +34,12 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 
 def _command(store: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store), *extra]
+    # No settle window: a learner whose send a kill left uncertain is looked for in LA at once
+    # (the sandbox commits before it answers, so nothing is still on its way to LA).
+    config = store.with_name("labridge.toml")
+    config.write_text("[la]\nsettle_seconds = 0\n", encoding="utf-8")
+    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store),
+            "--config", str(config), *extra]  # fmt: skip
 
 
 def _env(sandbox: RunningSandbox) -> dict[str, str]:

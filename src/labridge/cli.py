@@ -273,7 +273,10 @@ def enrol(
     settings = settings_from(config, url, username, db)
     spec = runner.SourceSpec.build(source, sql, source_db, mapping)
     options = enrol_workflow.Options(
-        dry_run=dry_run, send_login_details=send_login_details, concurrency=concurrency
+        dry_run=dry_run,
+        send_login_details=send_login_details,
+        concurrency=concurrency,
+        settle_seconds=settings.la.settle_seconds,
     )
     report, names = runner.enrol(settings, spec, options, quiet=as_json)
     if as_json:

@@ -36,6 +36,9 @@ class LASettings(BaseModel):
     username: str = ""
     password: SecretStr = SecretStr("")
     timeout: float = 30.0
+    #: Seconds LA is given to finish an enrolment whose answer was lost before labridge looks
+    #: for the learner in LA (and only then sends again): docs/reliability.md.
+    settle_seconds: float = Field(default=600.0, ge=0)
 
 
 class StoreSettings(BaseModel):
@@ -190,6 +193,9 @@ username = {username}
 # password = ""
 # Seconds to wait for LA before giving up on one call.
 timeout = 30
+# After an enrolment whose answer was lost (a timeout, say), seconds to give LA to finish it
+# before labridge looks for the learner in LA; it never sends again before then.
+settle_seconds = 600
 
 [store]
 # Where labridge keeps what it learned from LA: any SQLAlchemy URL.

@@ -279,7 +279,9 @@ _SYNC_KEYS = ("added", "changed", "removed")
 
 
 def _enrol_line(settings: Settings, source: SourceSettings) -> str:
-    options = enrol_workflow.Options(send_login_details=source.send_login_details)
+    options = enrol_workflow.Options(
+        send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
+    )
     report, _ = enrol(settings, _spec(source), options, quiet=True, fresh=False)
     return console.enrol_summary(report)
 
