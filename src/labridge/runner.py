@@ -24,6 +24,7 @@ from .sources import SourceRow
 from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
 from .sources.sql import read_sql
+from .store import duplicates as duplicates_store
 from .store import journal
 from .store import progress as progress_store
 from .workflows import enrol as enrol_workflow
@@ -193,6 +194,17 @@ def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]
         with db.session() as session:
             names = {uuid: f.name for uuid, f in _course_names(session).items()}
             return journal.entries(session), names
+    finally:
+        db.close()
+
+
+def duplicates(settings: Settings) -> tuple[list[duplicates_store.Duplicate], dict[str, str]]:
+    """Learners LA holds more than once, by the last sync and the checks after enrol runs."""
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            names = {uuid: f.name for uuid, f in _course_names(session).items()}
+            return duplicates_store.listing(session), names
     finally:
         db.close()
 

@@ -246,9 +246,16 @@ class Enroller:
         candidate = self.in_la.get(key)
         if candidate is None:
             return False
-        reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
-        self._done(self._skip(checked, candidate.candidate_uuid, reason))
-        if not self.options.dry_run:
+        if self.options.dry_run:
+            reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
+            self._done(self._skip(checked, candidate.candidate_uuid, reason))
+        elif entry is not None and entry.state in ("pending", "uncertain"):
+            # An earlier send whose answer was lost did land: LA lists the learner.
+            reason = f"found in LA after an uncertain send (candidate {candidate.candidate_uuid})"
+            self._enrolled(checked, candidate.candidate_uuid, True, reason)
+        else:
+            reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
+            self._done(self._skip(checked, candidate.candidate_uuid, reason))
             self._record(key, "enrolled", rec.origin, candidate_uuid=candidate.candidate_uuid)
         return True
 
