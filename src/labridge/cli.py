@@ -366,8 +366,10 @@ def _show_update(report: update_workflow.UpdateReport) -> None:
             "Learners not enrolled in LA yet: run [bold]labridge enrol[/bold] with the same "
             "source first, then update again."
         )
-    if report.failed:
+    if report.count("invalid") or report.count("refused"):
         console.out.print("Fix the listed fields (in the source, or in LA) and run it again.")
+    if report.count("uncertain"):
+        console.out.print(f"[bold yellow]Uncertain[/bold yellow]: {update_workflow.UNCERTAIN}.")
 
 
 @app.command()

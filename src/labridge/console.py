@@ -265,6 +265,7 @@ _UPDATE_STYLE = {
     "updated": "green",
     "would_update": "cyan",
     "unchanged": "dim",
+    "uncertain": "bold yellow",
     "refused": "red",
     "invalid": "yellow",
     "not_enrolled": "magenta",

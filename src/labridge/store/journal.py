@@ -249,14 +249,24 @@ def release(session: Session, source_id: str, course: str, run_id: str) -> None:
 
 
 def mark_update_uncertain(
-    session: Session, source_id: str, course: str, sent: Mapping[str, Any], now: datetime
+    session: Session,
+    source_id: str,
+    course: str,
+    candidate_uuid: str,
+    sent: Mapping[str, Any],
+    now: datetime,
+    *,
+    origin: str = "",
 ) -> None:
-    """Keep an UpdateEnrolment whose outcome is unknown, for the next update run to settle."""
+    """Keep an UpdateEnrolment whose outcome is unknown, for the next update run to settle. A
+    learner labridge found in LA but never journalled gets its row (``enrolled``)."""
+    _ensure_row(session, source_id, course, "enrolled", now, origin)
     t = tables.enrolments
     where = (t.c.source_id == source_id, t.c.course == course)
-    session.execute(update(t).where(*where).values(update_sent=json.dumps(dict(sent)),
-                                                   updated_at=now))  # fmt: skip
-    _event(session, source_id, course, "update_uncertain", None, (), now)
+    values = {"update_sent": json.dumps(dict(sent), sort_keys=True), "updated_at": now,
+              "candidate_uuid": candidate_uuid}  # fmt: skip
+    session.execute(update(t).where(*where).values(**values))
+    _event(session, source_id, course, "update_uncertain", candidate_uuid, (), now)
 
 
 def clear_update_uncertain(session: Session, source_id: str, course: str) -> None:
