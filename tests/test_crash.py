@@ -97,3 +97,5 @@ def test_killed_and_resumed_enrolment_enrols_everyone_exactly_once(
     assert plan["would_enrol"] == 0
     assert plan["skipped"] == 44  # 42 enrolled (one exported twice) + 1 in LA already
     assert stats["candidates"] == 7 + 42
+    # The killed runs' presence locks were swept away by the runs after them.
+    assert list(tmp_path.glob("labridge.db.enrol-*.lock")) == []

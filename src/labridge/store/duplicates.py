@@ -75,7 +75,11 @@ def listing(session: Session) -> list[Duplicate]:
     synced = select(c.c.source_id, c.c.course_uuid, c.c.candidate_uuid).where(
         c.c.removed_at.is_(None), c.c.source_id != ""
     )
-    checked = select(d.c.source_id, d.c.course_uuid, d.c.candidate_uuid)
+    # A candidate the last sync found gone from LA was merged (or deleted) there: not listed.
+    gone = select(c.c.candidate_uuid).where(c.c.removed_at.is_not(None))
+    checked = select(d.c.source_id, d.c.course_uuid, d.c.candidate_uuid).where(
+        d.c.candidate_uuid.not_in(gone)
+    )
     for stmt in (synced, checked):
         for source_id, course, uuid in session.execute(stmt):
             groups[(source_id, course)].add(uuid)

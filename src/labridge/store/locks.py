@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import glob
 import hashlib
 import os
 from collections.abc import Iterator
@@ -86,6 +87,20 @@ def forget(engine: Engine, name: str) -> None:
     path = lock_path(engine, name) if engine.dialect.name == "sqlite" else None
     if path is not None:
         path.unlink(missing_ok=True)
+
+
+def sweep(engine: Engine, prefix: str) -> None:
+    """Remove the SQLite lock files ``prefix*`` that no live process holds (left by runs that
+    were killed), so they do not pile up beside the store."""
+    db_file = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
+    if db_file is None:
+        return
+    for path in db_file.parent.glob(f"{glob.escape(db_file.name)}.{prefix}*.lock"):
+        try:
+            with _hold_file(path):
+                path.unlink(missing_ok=True)
+        except (LockHeld, OSError):
+            continue
 
 
 @contextlib.contextmanager

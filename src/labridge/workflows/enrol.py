@@ -162,6 +162,7 @@ class Enroller:
     async def run(self, rows: Iterable[SourceRow]) -> EnrolReport:
         if self._no_learner_ids:
             raise ConfigurationError(WRONG_CONTRACT, hint="nothing was sent")
+        locks.sweep(self.db.engine, presence_lock(""))
         with locks.hold(self.db.engine, presence_lock(self.run_id)):
             try:
                 await self._all(rows)
