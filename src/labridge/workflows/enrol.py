@@ -27,6 +27,7 @@ stores against one LA can cause): new ones are reported, and kept for ``labridge
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -36,7 +37,7 @@ from uuid import uuid4
 from .. import contract as c
 from .. import store
 from ..client import AsyncClient
-from ..errors import ConfigurationError, Problem, ProtocolError, TransportError
+from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import duplicates, journal, locks
@@ -57,6 +58,8 @@ IN_PROGRESS = "in progress elsewhere"
 WRONG_CONTRACT = (
     "the contract's name for SourceSystemLearnerUUID is probably wrong: run `labridge doctor`"
 )
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 OnRecord = Callable[["RecordOutcome"], None]
@@ -407,7 +410,13 @@ class Enroller:
         return found
 
     async def _check_duplicates(self) -> None:
-        found = duplicates.find(await self._every_status(""))
+        """Every learner LA holds twice; a failure here is a warning, the enrolments stand."""
+        try:
+            listed = await self._every_status("")
+        except LabridgeError as exc:
+            log.warning("could not check LA for duplicates after this run: %s (%s)", exc, exc.hint)
+            return
+        found = duplicates.find(listed)
         with self.db.begin() as session:
             self.report.duplicates = duplicates.record_found(session, found, self.clock())
 
