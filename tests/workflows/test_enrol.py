@@ -229,8 +229,12 @@ async def test_a_pending_row_left_by_a_crash_is_settled_from_la(
         entry = journal.entries(session)[0]
         journal.record(session, entry.source_id, entry.course, "pending", entry.updated_at)
     report = await _enrol(client, db, rows)
-    assert [r.outcome for r in report.records] == ["skipped", "enrolled", "enrolled"]
-    assert (await _stats(sandbox))["duplicate_source_ids"] == 0
+    # The lost answer's enrolment is confirmed from LA (not resent), the others are sent.
+    assert [r.outcome for r in report.records] == ["enrolled", "enrolled", "enrolled"]
+    assert "found in LA after an uncertain send" in report.records[0].reason
+    stats = await _stats(sandbox)
+    assert stats["duplicate_source_ids"] == 0
+    assert stats["calls"]["GroupEnrolment"] == 3
 
 
 async def test_a_refusal_by_la_is_reported_with_its_messages(
