@@ -298,7 +298,7 @@ ENROLS: dict[str, Callable[..., None]] = {
 
 
 def candidates_in_la(url: str) -> list[Any]:
-    """Every candidate LA holds, in every status (la-api.md §3.3), test learners too."""
+    """Every candidate LA holds, in every status (docs/contract.md §3.3), test learners too."""
     with Client(url, "sandbox", "sandbox", timeout=30, read_attempts=8, backoff=0.2) as la:
         seen: dict[str, Any] = {}
         for active in (True, False):

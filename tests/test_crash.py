@@ -34,7 +34,12 @@ def sandbox(dialect: str) -> Iterator[RunningSandbox]:
 
 
 def _command(store: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store), *extra]
+    # No settle window: a learner whose send a kill left uncertain is looked for in LA at once
+    # (the sandbox commits before it answers, so nothing is still on its way to LA).
+    config = store.with_name("labridge.toml")
+    config.write_text("[la]\nsettle_seconds = 0\n", encoding="utf-8")
+    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store),
+            "--config", str(config), *extra]  # fmt: skip
 
 
 def _env(sandbox: RunningSandbox) -> dict[str, str]:
@@ -92,3 +97,5 @@ def test_killed_and_resumed_enrolment_enrols_everyone_exactly_once(
     assert plan["would_enrol"] == 0
     assert plan["skipped"] == 44  # 42 enrolled (one exported twice) + 1 in LA already
     assert stats["candidates"] == 9 + 42  # 9 seeded (2 withdrawn)
+    # The killed runs' presence locks were swept away by the runs after them.
+    assert list(tmp_path.glob("labridge.db.enrol-*.lock")) == []

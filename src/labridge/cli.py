@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -354,21 +354,38 @@ def enrol(
     settings = settings_from(config, url, username, db, contract_file)
     spec = runner.SourceSpec.build(source, sql, source_db, mapping)
     options = enrol_workflow.Options(
-        dry_run=dry_run, send_login_details=send_login_details, concurrency=concurrency
+        dry_run=dry_run,
+        send_login_details=send_login_details,
+        concurrency=concurrency,
+        settle_seconds=settings.la.settle_seconds,
     )
     report, names = runner.enrol(settings, spec, options, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
     else:
-        console.out.print(console.enrol_table(report, names))
-        console.out.print(console.enrol_summary(report))
-        if report.failed:
-            console.out.print(
-                "Fix the listed fields in the source and run the same command again; "
-                "[bold]labridge enrolments[/bold] lists what needs fixing."
-            )
+        _show_enrol(report, names)
+    if report.duplicates:  # loud, on stderr, with --json too
+        console.err.print(console.duplicates_warning(report.duplicates))
     if report.failed:
         raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+def _show_enrol(report: enrol_workflow.EnrolReport, names: dict[str, str]) -> None:
+    console.out.print(console.enrol_table(report, names))
+    console.out.print(console.enrol_summary(report))
+    if report.count("invalid") or report.count("refused"):
+        console.out.print(
+            "Fix the listed fields in the source and run the same command again; "
+            "[bold]labridge enrolments[/bold] lists what needs fixing."
+        )
+    if report.count("uncertain"):
+        console.out.print(
+            "[bold yellow]Uncertain[/bold yellow]: LA may have enrolled these learners after "
+            "their answer was lost; labridge never sends them again before it has looked in LA. "
+            "Run the same command again after the time shown."
+        )
+    if report.duplicates:
+        console.out.print(console.duplicates_table(report.duplicates, names))
 
 
 @app.command()
@@ -432,8 +449,10 @@ def _show_update(report: update_workflow.UpdateReport) -> None:
             "Learners not enrolled in LA yet: run [bold]labridge enrol[/bold] with the same "
             "source first, then update again."
         )
-    if report.failed:
+    if report.count("invalid") or report.count("refused"):
         console.out.print("Fix the listed fields (in the source, or in LA) and run it again.")
+    if report.count("uncertain"):
+        console.out.print(f"[bold yellow]Uncertain[/bold yellow]: {update_workflow.UNCERTAIN}.")
 
 
 @app.command()
@@ -457,7 +476,31 @@ def enrolments(
     if as_json:
         console.print_json([e.as_dict() for e in entries])
     else:
-        console.out.print(console.journal_table(entries, names))
+        settle = timedelta(seconds=settings.la.settle_seconds)
+        console.out.print(console.journal_table(entries, names, settle))
+
+
+@app.command()
+@handles_errors
+def duplicates(
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List learners LA holds more than once (one learner id on one course, several
+    CandidateUUIDs), from the last sync and the check after each enrol run, for someone to merge
+    in LA. Two separate stores enrolling against one LA cause them: share one store instead.
+    Exit code 1 when there are any."""
+    settings = settings_from(config, db=db)
+    found, names = runner.duplicates(settings)
+    if as_json:
+        console.print_json([d.as_dict() for d in found])
+    elif found:
+        console.out.print(console.duplicates_table(found, names))
+    else:
+        console.out.print("LA holds no learner twice, as far as the last sync and checks show.")
+    if found:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
 @progress_app.command("pull")

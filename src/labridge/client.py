@@ -362,7 +362,7 @@ def _records(op: c.Operation, value: Any) -> Any:
 
 def _require_outcome(op: c.Operation, value: Any) -> None:
     """An enrolment answer that says neither whether it succeeded nor what was wrong cannot be
-    read as "refused": the caller must treat the write as ambiguous (la-api.md §3.5)."""
+    read as "refused": the caller must treat the write as ambiguous (docs/contract.md §3.5)."""
     outcome = c.type_of_model(m.EnrolmentResponse)
     if op.returns != c.StructRef(outcome.name):
         return

@@ -61,6 +61,9 @@ class LASettings(BaseModel):
     deadline: float = Field(default=60.0, gt=0)
     #: The largest answer labridge reads from LA, in MiB (a bigger one is refused, not held).
     max_answer_mib: float = Field(default=DEFAULT_MAX_ANSWER_MIB, gt=0, le=1024)
+    #: Seconds LA is given to finish an enrolment whose answer was lost before labridge looks
+    #: for the learner in LA (and only then sends again): docs/reliability.md.
+    settle_seconds: float = Field(default=600.0, ge=0)
     #: What the URL clean-up changed, to tell the user (not a setting).
     _notes: list[str] = PrivateAttr(default_factory=list)
 
@@ -282,6 +285,9 @@ timeout = 30
 deadline = 60
 # The largest answer labridge reads from LA, in MiB.
 max_answer_mib = 16
+# After an enrolment whose answer was lost (a timeout, say), seconds to give LA to finish it
+# before labridge looks for the learner in LA; it never sends again before then.
+settle_seconds = 600
 
 [store]
 # Where labridge keeps what it learned from LA: any SQLAlchemy URL.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
@@ -21,8 +22,9 @@ from rich.table import Table
 
 from .errors import Problem
 from .schedule import CycleReport
+from .store.duplicates import Duplicate
 from .store.journal import Entry
-from .workflows.enrol import OUTCOMES, EnrolReport
+from .workflows.enrol import OUTCOMES, SETTLE_SECONDS, EnrolReport, uncertain_reason
 from .workflows.progress import PullReport
 from .workflows.sync import SyncReport
 from .workflows.update import OUTCOMES as UPDATE_OUTCOMES
@@ -104,7 +106,14 @@ def activity_lines(status: Mapping[str, Any]) -> list[str]:
         if pulled.get("last_pull")
         else "Progress: never pulled (labridge progress pull)."
     )
-    return [f"Enrolments (labridge's journal): {shown}.", progress_line]
+    lines = [f"Enrolments (labridge's journal): {shown}.", progress_line]
+    if states.get("uncertain"):
+        lines.append(
+            f"[bold yellow]{states['uncertain']} uncertain[/bold yellow]: LA may have enrolled "
+            "them; labridge looks again after the settle window ([bold]labridge enrolments[/bold]"
+            " lists them)."
+        )
+    return lines
 
 
 def last_sync_line(status: Mapping[str, Any]) -> str:
@@ -129,6 +138,7 @@ _OUTCOME_STYLE = {
     "enrolled": "green",
     "would_enrol": "cyan",
     "skipped": "dim",
+    "uncertain": "bold yellow",
     "refused": "red",
     "invalid": "yellow",
 }
@@ -174,7 +184,11 @@ def enrol_summary(report: EnrolReport) -> str:
     return outcome_summary(report.as_dict(), OUTCOMES)
 
 
-def journal_table(entries: Sequence[Entry], course_names: Mapping[str, str]) -> Table:
+def journal_table(
+    entries: Sequence[Entry],
+    course_names: Mapping[str, str],
+    settle: timedelta = timedelta(seconds=SETTLE_SECONDS),
+) -> Table:
     table = Table(title="Latest enrolment outcome per learner", title_justify="left")
     for col in ("learner", "course", "state", "candidate", "where", "what to fix"):
         table.add_column(col)
@@ -186,9 +200,46 @@ def journal_table(entries: Sequence[Entry], course_names: Mapping[str, str]) -> 
             f"[{style}]{e.state}[/{style}]",
             escape(e.candidate_uuid or ""),
             escape(e.origin),
-            problems_text(e.problems),
+            _to_check(e, settle) or problems_text(e.problems),
         )
     return table
+
+
+def _to_check(entry: Entry, settle: timedelta) -> str:
+    """What to check for an uncertain row (or one with an update whose outcome is unknown)."""
+    if entry.state == "uncertain" and entry.uncertain_since is not None:
+        return escape(uncertain_reason(entry.source_id, entry.uncertain_since + settle))
+    if entry.update_sent is not None:
+        return escape(
+            "an update's outcome is unknown: the next labridge update compares LA's values and "
+            f"sends it again only if they differ (learner id {entry.source_id})"
+        )
+    return ""
+
+
+def duplicates_table(found: Sequence[Duplicate], course_names: Mapping[str, str]) -> Table:
+    table = Table(title="Learners LA holds more than once: merge them in LA", title_justify="left")
+    for col in ("learner", "course", "candidates"):
+        table.add_column(col)
+    for d in found:
+        table.add_row(
+            escape(d.source_id),
+            escape(course_names.get(d.course_uuid, d.course_uuid)),
+            escape("\n".join(d.candidate_uuids)),
+        )
+    return table
+
+
+def duplicates_warning(found: Sequence[Duplicate]) -> str:
+    """The loud line an enrol run prints on stderr when LA now holds learners twice."""
+    learners = ", ".join(escape(d.source_id) for d in found[:10])
+    more = f" and {len(found) - 10} more" if len(found) > 10 else ""
+    return (
+        f"[bold red]warning: LA holds {len(found)} learner(s) more than once[/bold red] "
+        f"({learners}{more}). Another labridge with its own store is enrolling against this LA: "
+        "share one store between machines (docs/reliability.md). [bold]labridge duplicates"
+        "[/bold] lists every CandidateUUID to merge in LA."
+    )
 
 
 def pull_table(report: PullReport) -> Table:
@@ -218,6 +269,7 @@ _UPDATE_STYLE = {
     "updated": "green",
     "would_update": "cyan",
     "unchanged": "dim",
+    "uncertain": "bold yellow",
     "refused": "red",
     "invalid": "yellow",
     "not_enrolled": "magenta",

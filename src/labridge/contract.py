@@ -45,7 +45,7 @@ ENROLMENT_TYPES_NS = "http://enrolment.types.soap.webservices"
 USER_TYPES_NS = "http://user.types.soap.webservices"
 COURSE_TYPES_NS = "http://course.types.soap.webservices"  # [INF]
 COMPANY_TYPES_NS = "http://company.types.soap.webservices"  # [INF]
-#: Axis's namespace of ``apachesoap:Map``, the form of a ColdFusion struct (la-api.md §5).
+#: Axis's namespace of ``apachesoap:Map``, the form of a ColdFusion struct (docs/contract.md §5).
 APACHE_SOAP_NS = "http://xml.apache.org/xml-soap"
 
 SOAP_PATH_PREFIX = "/webservices/soap/"

@@ -87,7 +87,7 @@ class AuthenticationFault(SoapFault, AuthenticationError):
 
 class SessionExpired(AuthenticationError):
     """An answer to an authenticated call whose header says ``loggedin`` other than ``YES``: LA
-    dropped the session and the answer is not data (la-api.md §2)."""
+    dropped the session and the answer is not data (docs/contract.md §2)."""
 
     hint = "the session expired; labridge re-authenticates once by itself"
 

@@ -26,6 +26,7 @@ from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
 from .sources.records import MANDATORY
 from .sources.sql import read_sql
+from .store import duplicates as duplicates_store
 from .store import journal
 from .store import progress as progress_store
 from .workflows import enrol as enrol_workflow
@@ -230,6 +231,17 @@ def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]
         db.close()
 
 
+def duplicates(settings: Settings) -> tuple[list[duplicates_store.Duplicate], dict[str, str]]:
+    """Learners LA holds more than once, by the last sync and the checks after enrol runs."""
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            names = {uuid: f.name for uuid, f in _course_names(session).items()}
+            return duplicates_store.listing(session), names
+    finally:
+        db.close()
+
+
 def progress_pull(
     settings: Settings,
     *,
@@ -324,7 +336,9 @@ _SYNC_KEYS = ("added", "changed", "removed")
 
 
 def _enrol_line(settings: Settings, source: SourceSettings) -> str:
-    options = enrol_workflow.Options(send_login_details=source.send_login_details)
+    options = enrol_workflow.Options(
+        send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
+    )
     report, _ = enrol(settings, _spec(source), options, quiet=True, fresh=False)
     return console.enrol_summary(report)
 

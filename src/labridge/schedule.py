@@ -4,30 +4,26 @@ A cycle is a list of named steps (sync; enrol and update from each configured so
 pull). Each step is logged when it starts and ends; a step that fails is logged with its error and
 the cycle carries on with the next one. Cycles never overlap: the scheduler runs at most one at a
 time (a cycle still running when the next is due makes the next one wait, then run once), and a
-lock file keyed by the store keeps a second ``labridge run`` on the same store from starting.
+lock held in the store keeps a second ``labridge run`` on the same store from starting.
 """
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import logging
-import os
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import stopping
+from . import stopping, store
 from .config import RunSettings
 from .errors import ConfigurationError, LabridgeError
+from .store import locks
 
 log = logging.getLogger("labridge.run")
 
@@ -152,24 +148,22 @@ def run_forever(run: RunSettings, make_steps: Callable[[], Sequence[Step]]) -> N
     raise stopping.StopRequested(stopping.stopped_message(signum, "no cycle was running"), signum)
 
 
+#: The name of ``labridge run``'s lock in the store (:mod:`labridge.store.locks`).
+RUN_LOCK = "run"
+
+
 @contextmanager
-def single_instance(database_url: str) -> Iterator[Path]:
-    """Hold a lock file for this store while ``labridge run`` runs; a second one refuses to
-    start. The operating system releases the lock when the process dies, so a crash leaves
-    nothing stale behind."""
-    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
-    path = Path(tempfile.gettempdir()) / f"labridge-run-{digest}.lock"
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
+def single_instance(database_url: str) -> Iterator[None]:
+    """Hold the store's run lock while ``labridge run`` runs; a second one on the same store
+    refuses to start, whichever machine it runs on and however the store's URL is spelled
+    (:mod:`labridge.store.locks`). A holder that dies releases it at once."""
+    with store.open_store(database_url) as db:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            with locks.hold(db.engine, RUN_LOCK):
+                yield
+        except locks.LockHeld:
             raise ConfigurationError(
                 "another `labridge run` is already running on this store",
-                hint=f"stop it first, or give this one another store (lock file {path})",
+                hint="stop it first (it may run on another machine sharing this store), or give "
+                "this one another store",
             ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        yield path
-    finally:
-        os.close(fd)

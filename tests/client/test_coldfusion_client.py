@@ -1,4 +1,4 @@
-"""The client against answers in ColdFusion's shapes (la-api.md §2, §5).
+"""The client against answers in ColdFusion's shapes (docs/contract.md §2, §5).
 
 The sandbox cannot yet answer as ColdFusion does (another slice is teaching it), so these tests
 serve the hand-written golden answers of ``tests/soap/coldfusion/`` through
@@ -283,7 +283,7 @@ async def test_the_sandbox_accepts_the_token_in_both_namespaces(sandbox_app: Sta
 
 async def test_an_answer_without_the_session_header_is_data(make_client: MakeClient) -> None:
     """Only a loggedin value other than YES says the session is gone; a missing header does not
-    (LA repeats the header, la-api.md §2, but a proxy or a CF version may leave it out)."""
+    (LA repeats the header, docs/contract.md §2, but a proxy or a CF version may leave it out)."""
     root = etree.fromstring(CANDIDATES)
     header = root.find(f"{{{c.SOAP_ENV}}}Header")
     assert header is not None

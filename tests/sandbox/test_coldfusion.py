@@ -1,4 +1,5 @@
-"""The ``coldfusion`` dialect's answers at the XML level (la-api.md §5), in-process: multiRef for
+"""The ``coldfusion`` dialect's answers at the XML level (docs/contract.md §5), in-process:
+multiRef for
 every struct and array, ``soapenc`` scalars, numeric ids as doubles, dates as London midnight in
 UTC, enrolment answers as ``apachesoap:Map``, faults wrapped as ColdFusion wraps them; and every
 answer read back (with lxml alone) equal to what the sandbox holds."""
@@ -209,7 +210,7 @@ async def test_outcome_counts_and_percentages_are_doubles(cf_la: LA, db: Sandbox
 
 
 async def test_an_empty_array_is_any_type_of_nought(cf_la: LA, db: SandboxDB) -> None:
-    # GetProgress sends every unit's Outcomes empty (la-api.md §3.3).
+    # GetProgress sends every unit's Outcomes empty (docs/contract.md §3.3).
     root = await call(cf_la, "GetProgress", {"CandidateUUID": _candidate_uuid(db)})
     outcomes = [cfxml.deref(root, el) for el in root.iter("Outcomes")]
     assert outcomes

@@ -1,4 +1,5 @@
-"""The ``coldfusion`` dialect over a real loopback socket: its WSDLs in ColdFusion's form (la-api.md
+"""The ``coldfusion`` dialect over a real loopback socket: its WSDLs in ColdFusion's form
+(docs/contract.md
 §5 "WSDLs"), zeep and suds-community loading each and calling GetTrainers and GetCandidates with
 an auth header built by hand (the WSDL declares none, as on the real LA), an answer read at the
 XML level over TCP, and ``labridge sandbox serve --dialect coldfusion`` in a child process.
@@ -179,7 +180,8 @@ def test_an_answer_over_tcp_is_coldfusions(sandbox: RunningSandbox, sandbox_db: 
 
 
 def _header(token_id: str, token_uuid: str) -> etree._Element:
-    """The authToken header as a scripter builds it for the real LA (style B, la-api.md §2)."""
+    """The authToken header as a scripter builds it for the real LA (style B, docs/contract.md
+    §2)."""
     header = etree.Element(f"{{{c.LA_NS_HTTP}}}{c.AUTH_HEADER}", nsmap={None: c.LA_NS_HTTP})  # type: ignore[dict-item]
     etree.SubElement(header, f"{{{c.LA_NS_HTTP}}}{c.AUTH_ID}").text = token_id
     etree.SubElement(header, f"{{{c.LA_NS_HTTP}}}{c.AUTH_UUID}").text = token_uuid

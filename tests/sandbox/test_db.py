@@ -323,7 +323,7 @@ def test_saving_a_session_again_replaces_it(db: SandboxDB) -> None:
 
 
 def test_candidates_lists_by_status(db: SandboxDB) -> None:
-    # la-api.md §3.3: blnActive true → in learning, false → not in learning (Withdrawn);
+    # docs/contract.md §3.3: blnActive true → in learning, false → not in learning (Withdrawn);
     # blnCompleted adds Completed either way.
     default = {c.status for c in db.candidates()}
     assert default == {"Active", "BreakInLearning"}

@@ -1,4 +1,4 @@
-"""What a real ColdFusion (Axis 1) server puts on the wire (la-api.md §5), read by the codec.
+"""What a real ColdFusion (Axis 1) server puts on the wire (docs/contract.md §5), read by the codec.
 
 Each file in ``coldfusion/`` is a hand-written answer in one of the shapes §5 lists; each test
 decodes it from plain bytes (``decode_response`` then ``contract.from_wire``, as the client does)

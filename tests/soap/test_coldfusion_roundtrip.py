@@ -1,5 +1,5 @@
 """Property test: random records, written the way a ColdFusion (Axis 1) server may write them
-(la-api.md §5), decode back to the same records.
+(docs/contract.md §5), decode back to the same records.
 
 The encoder here is the test's own, independent of labridge's: for every value it picks one of
 the forms §5 allows (inline or by multiRef href; typed struct or ``apachesoap:Map``; member

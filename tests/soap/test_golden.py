@@ -433,7 +433,7 @@ def test_rpc_request_has_the_get_candidates_sample_shape(op: c.Operation) -> Non
 @pytest.mark.parametrize("op", RPC_OPS, ids=ids(RPC_OPS))
 def test_rpc_request_sends_a_style_b_header_in_both_la_namespaces(op: c.Operation) -> None:
     """ColdFusion reads a header by exact namespace, and which one LA reads is unknown
-    (la-api.md §2): the token goes in both, each block ignorable."""
+    (docs/contract.md §2): the token goes in both, each block ignorable."""
     header = parsed(request_envelope(op)).find(ENV_HEADER)
     assert header is not None
     blocks = children(header)
@@ -471,7 +471,7 @@ def test_enrolment_request_sends_a_style_a_header_in_both_la_namespaces(op: c.Op
         (f"{{{c.LA_NS_HTTP}}}authToken", "tnshttp", {"id": "h_id2", must_understand: "0"}),
     ]
     for auth in children(header):
-        # Typed xsd:string, not the sample's xsi:string artefact (la-api.md §1).
+        # Typed xsd:string, not the sample's xsi:string artefact (docs/contract.md §1).
         assert [(ch.tag, attributes(ch), ch.text) for ch in children(auth)] == [
             ("id", {XSI_TYPE: "xsd:string"}, TOKEN.id),
             ("uuid", {XSI_TYPE: "xsd:string"}, TOKEN.uuid),

@@ -14,6 +14,10 @@ from labridge.store import Store, open_store
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
 
+#: PostgreSQL's write lock (``Store.begin``): a SELECT, but not one of the data.
+WRITE_LOCK = "pg_advisory_xact_lock"
+
+
 @dataclass
 class StatementLog:
     """Every SQL statement the engine sends, as the driver receives it."""
@@ -22,7 +26,8 @@ class StatementLog:
 
     def record(self, *args: Any) -> None:
         # before_cursor_execute(conn, cursor, statement, parameters, context, executemany)
-        self.statements.append(args[2])
+        if WRITE_LOCK not in args[2]:  # the store's write lock, taken by every transaction
+            self.statements.append(args[2])
 
     def clear(self) -> None:
         self.statements.clear()

@@ -137,7 +137,9 @@ async def test_an_ambiguous_failure_is_reconciled_with_la_before_any_resend(
 ) -> None:
     await sync(client, db)
     await _arm(sandbox, operation="GroupEnrolment", mode=mode, count=1)
-    report = await Enroller(client, db, Options(concurrency=1)).run(_valid_rows())
+    # No settle window: the uncertain learner is looked for in LA at the end of this same run.
+    options = Options(concurrency=1, settle_seconds=0)
+    report = await Enroller(client, db, options).run(_valid_rows())
     assert report.count("enrolled") == 3
     stats = await _stats(sandbox)
     assert stats["duplicate_source_ids"] == 0
@@ -146,8 +148,42 @@ async def test_an_ambiguous_failure_is_reconciled_with_la_before_any_resend(
     # enrolments were done, each once.
     assert stats["calls"]["GroupEnrolment"] == 3
     assert stats["faults_fired"] == {f"GroupEnrolment:{mode}": 1}
-    # The sync's two (in learning, and not: every status), then the one reconciliation.
-    assert stats["calls"]["GetCandidates"] == 3
+    # The sync (in learning, and not); each of the three courses' view before its first send; the
+    # second look; the
+    # duplicates check after the run (each view asks for candidates in learning and not).
+    assert stats["calls"]["GetCandidates"] == 2 + 3 * 2 + 2 + 2
+
+
+async def test_an_uncertain_learner_is_not_looked_for_within_the_settle_window(
+    client: AsyncClient, db: store.Store, sandbox: Starlette
+) -> None:
+    await sync(client, db)
+    await _arm(sandbox, operation="GroupEnrolment", mode="drop_after_commit", count=1)
+    report = await Enroller(client, db, Options(concurrency=1)).run(_valid_rows())
+    assert [r.outcome for r in report.records] == ["uncertain", "enrolled", "enrolled"]
+    assert report.failed  # exit 1 while anything is uncertain
+    first = report.records[0]
+    assert first.settle_after is not None
+    assert f"check LA for learner id {first.source_id}" in first.reason
+    with db.session() as session:
+        entry = journal.get(session, first.source_id, first.course)
+    assert entry is not None
+    assert entry.state == "uncertain"
+    assert entry.claimed_by is None
+    # A run within the window neither resends nor looks: still uncertain.
+    again = await Enroller(client, db, Options(concurrency=1)).run(_valid_rows()[:1])
+    assert [r.outcome for r in again.records] == ["uncertain"]
+    # Once the window has passed, LA is asked and lists the learner: enrolled, not resent.
+    later = await Enroller(client, db, Options(concurrency=1, settle_seconds=0)).run(
+        _valid_rows()[:1]
+    )
+    assert [r.outcome for r in later.records] == ["enrolled"]
+    assert "found in LA" in later.records[0].reason
+    stats = await _stats(sandbox)
+    assert stats["calls"]["GroupEnrolment"] == 3
+    assert stats["duplicate_source_ids"] == 0
+    with db.session() as session:
+        assert journal.get(session, first.source_id, first.course).state == "enrolled"  # type: ignore[union-attr]
 
 
 async def test_a_timeout_after_la_did_the_work_is_not_resent(tmp_path: Path) -> None:
@@ -157,7 +193,8 @@ async def test_a_timeout_after_la_did_the_work_is_not_resent(tmp_path: Path) -> 
             await sync(la, db)
             fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 2}
             httpx.post(running.url + "/_sandbox/faults", json=fault).raise_for_status()
-            report = await Enroller(la, db, Options(concurrency=1)).run(_valid_rows())
+            options = Options(concurrency=1, settle_seconds=0)  # settled later in this run
+            report = await Enroller(la, db, options).run(_valid_rows())
         db.close()
         stats = httpx.get(running.url + "/_sandbox/stats").json()
     assert report.count("enrolled") == 3
@@ -193,8 +230,12 @@ async def test_a_pending_row_left_by_a_crash_is_settled_from_la(
         entry = journal.entries(session)[0]
         journal.record(session, entry.source_id, entry.course, "pending", entry.updated_at)
     report = await _enrol(client, db, rows)
-    assert [r.outcome for r in report.records] == ["skipped", "enrolled", "enrolled"]
-    assert (await _stats(sandbox))["duplicate_source_ids"] == 0
+    # The lost answer's enrolment is confirmed from LA (not resent), the others are sent.
+    assert [r.outcome for r in report.records] == ["enrolled", "enrolled", "enrolled"]
+    assert "found in LA after an uncertain send" in report.records[0].reason
+    stats = await _stats(sandbox)
+    assert stats["duplicate_source_ids"] == 0
+    assert stats["calls"]["GroupEnrolment"] == 3
 
 
 async def test_a_refusal_by_la_is_reported_with_its_messages(

@@ -336,23 +336,61 @@ def pushed_value(pushed: dict[tuple[str, str], Any], learner: str) -> str:
 # -- failures and learners found only in LA -----------------------------------------------------
 
 
-async def test_an_ambiguous_failure_stops_and_the_next_run_resends_the_same_diff(
+async def test_an_update_whose_answer_was_lost_is_settled_from_la_not_resent(
     client: AsyncClient, db: store.Store, export: Export, sandbox: Starlette
 ) -> None:
     export.edit("MIS-200107", email="ben.p@example.org")
     pushed = _pushed(db)
     fault = {"operation": "UpdateEnrolment", "mode": "drop_after_commit"}
     await _sandbox(sandbox, "POST", "/_sandbox/faults", json=fault)
-    with pytest.raises(TransportError) as failed:
-        await _update(client, db, export)
-    assert failed.value.maybe_sent
-    assert _pushed(db) == pushed  # not recorded as sent
-    first = await _sent(sandbox)
     report = await _update(client, db, export)
-    assert _outcomes(report)["MIS-200107"] == "updated"
+    assert _outcomes(report)["MIS-200107"] == "uncertain"
+    assert report.failed  # exit 1 while an update's outcome is unknown
+    assert _pushed(db) == pushed  # not recorded as pushed: it may not have landed
+    with db.session() as session:
+        entry = next(e for e in journal.entries(session) if e.source_id == "MIS-200107")
+    assert entry.update_sent is not None
+    assert entry.update_sent["send"] == {"EmailAddress": "ben.p@example.org"}
+    # LA shows the e-mail that was sent: the update landed, it is recorded and not sent again.
+    again = await _update(client, db, export)
+    assert _outcomes(again)["MIS-200107"] == "unchanged"
+    assert await _update_calls(sandbox) == 1
+    assert _pushed(db) != pushed
+    with db.session() as session:
+        settled = next(e for e in journal.entries(session) if e.source_id == "MIS-200107")
+    assert settled.update_sent is None
+
+
+async def test_an_update_that_may_not_have_landed_is_sent_again_when_la_differs(
+    client: AsyncClient, db: store.Store, export: Export, sandbox: Starlette
+) -> None:
+    export.edit("MIS-200107", email="ben.p@example.org")
+    fault = {"operation": "UpdateEnrolment", "mode": "fail_before"}  # HTTP 503, nothing done
+    await _sandbox(sandbox, "POST", "/_sandbox/faults", json=fault)
+    report = await _update(client, db, export)
+    assert _outcomes(report)["MIS-200107"] == "uncertain"
+    first = await _sent(sandbox)
+    again = await _update(client, db, export)
+    assert _outcomes(again)["MIS-200107"] == "updated"
     assert await _sent(sandbox) == first
-    assert await _update_calls(sandbox) == 2
     assert (await _candidate(client, "MIS-200107")).email == "ben.p@example.org"
+
+
+async def test_an_update_that_never_left_stops_the_run(
+    db: store.Store, export: Export, sandbox: Starlette
+) -> None:
+    export.edit("MIS-200107", email="ben.p@example.org")
+    pushed = _pushed(db)
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    async with AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0,
+                           transport=httpx.MockTransport(refuse)) as down:  # fmt: skip
+        with pytest.raises(TransportError) as failed:
+            await Updater(down, db, Options(concurrency=1)).run(read_csv(export.path))
+    assert not failed.value.maybe_sent
+    assert _pushed(db) == pushed
 
 
 async def test_a_learner_found_only_in_la_is_compared_with_what_la_shows(

@@ -1,4 +1,4 @@
-"""How ColdFusion types the contract's members (la-api.md §5): the one place that decides it.
+"""How ColdFusion types the contract's members (docs/contract.md §5): the one place that decides it.
 
 Both the answer encoder (:mod:`.coldfusion`) and the WSDL (:mod:`.wsdl_coldfusion`) of the
 ``coldfusion`` dialect ask here, so that a member is typed the same on the wire as in the WSDL.

@@ -1,4 +1,5 @@
-"""Answers and faults as a real ColdFusion (Axis 1) server puts them on the wire (la-api.md §5).
+"""Answers and faults as a real ColdFusion (Axis 1) server puts them on the wire (docs/contract.md
+§5).
 
 The ``coldfusion`` dialect of the sandbox answers with these, so that labridge is tested against
 the shapes LA really sends, not only the tidy ones of its samples:
@@ -213,7 +214,7 @@ def _envelope(
 def _auth_header(
     parent: etree._Element, token: Token | None, namespace: str, loggedin: str
 ) -> None:
-    # What LA adds with AddSOAPResponseHeader: style B of la-api.md §2.
+    # What LA adds with AddSOAPResponseHeader: style B of docs/contract.md §2.
     nsmap: Any = {None: namespace}  # lxml takes None as the default-namespace key
     el = etree.SubElement(parent, f"{{{namespace}}}{c.AUTH_HEADER}", nsmap=nsmap)
     el.set(c.AUTH_LOGGEDIN, loggedin)

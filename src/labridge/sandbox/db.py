@@ -281,7 +281,7 @@ def normalise_qan(qan: str) -> str:
 
 
 def listed_statuses(active: bool, completed: bool) -> tuple[str, ...]:
-    """Statuses GetCandidates lists (la-api.md §3.3): ``blnActive`` true → those in learning,
+    """Statuses GetCandidates lists (docs/contract.md §3.3): ``blnActive`` true → those in learning,
     Active and BreakInLearning (a learner on a break is still on programme); false → those not
     in learning, Withdrawn; ``blnCompleted`` adds Completed either way."""
     statuses = [ACTIVE, BREAK_IN_LEARNING] if active else [WITHDRAWN]

@@ -1,7 +1,7 @@
 """The sandbox's two ways of speaking: LA's published samples, or a real ColdFusion server.
 
 ``samples`` (the default) answers in the tidy shape of LA's samples (:mod:`labridge.soap`,
-:mod:`.wsdl`). ``coldfusion`` answers as ColdFusion's Axis 1 does (la-api.md §5;
+:mod:`.wsdl`). ``coldfusion`` answers as ColdFusion's Axis 1 does (docs/contract.md §5;
 :mod:`.coldfusion`, :mod:`.wsdl_coldfusion`). Both read requests with the same codec, and the
 stats, faults, clock and last-request hooks do not depend on the dialect.
 """

@@ -802,7 +802,7 @@ CANDIDATES: tuple[CandidateSeed, ...] = (
         "Production Operative", "Imran Shah", "2025-10-28T13:45:00+00:00",
         extra={"awarding_body_registration_no": "PRN2511034"},
     ),
-    # Withdrawn learners: LA keeps them, and lists them only with blnActive false (la-api.md
+    # Withdrawn learners: LA keeps them, and lists them only with blnActive false (docs/contract.md
     # §3.3). Ben Patel is examples/learners.csv's MIS-200107 under the id MIS-900107 (the sample's
     # figures stay as they are): a test enrolling his row with that id meets a learner a client
     # forgetting the withdrawn (from a lost store, say) would enrol a second time.

@@ -1,5 +1,5 @@
 """WSDLs in the form ColdFusion (9 to 2021) generates them, for the ``coldfusion`` dialect
-(la-api.md §5 "WSDLs").
+(docs/contract.md §5 "WSDLs").
 
 Built from the catalogue like :mod:`.wsdl`, but as ColdFusion's Axis writes them: the
 ``<!--WSDL created by ColdFusion ...-->`` comment; ``impl`` = ``intf`` = the component namespace,

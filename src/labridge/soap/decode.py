@@ -9,7 +9,8 @@ otherwise, so members the contract does not know are kept, not dropped.
 siblings alike; references must be local, cycles are refused, and the number of nodes expanded is
 capped so that a small message cannot fan out into a huge one.
 
-Every shape a ColdFusion (Axis 1) server answers with is read (la-api.md §5): multiRef anywhere
+Every shape a ColdFusion (Axis 1) server answers with is read (docs/contract.md §5): multiRef
+anywhere
 (array items named ``item`` or like their parent, one target referenced twice), ``soapenc:*``
 scalar types as well as ``xsd:*``, ``apachesoap:Map`` wherever a struct is expected, member names
 and Map keys matched ignoring case (and renamed to the contract's spelling), ``xsd:anyType[N]``
@@ -51,7 +52,7 @@ _BODY = f"{{{c.SOAP_ENV}}}Body"
 _FAULT = f"{{{c.SOAP_ENV}}}Fault"
 _ROOT_ATTR = f"{{{c.SOAP_ENC}}}root"
 
-# ColdFusion writes booleans as true/false, 1/0 or YES/NO (la-api.md §5).
+# ColdFusion writes booleans as true/false, 1/0 or YES/NO (docs/contract.md §5).
 _TRUE = frozenset({"true", "1", "yes"})
 _FALSE = frozenset({"false", "0", "no"})
 _INT_TYPES = frozenset({"int", "integer", "long", "short", "byte", "unsignedInt", "unsignedShort"})
@@ -163,7 +164,7 @@ class _Decoder:
             self._stack.discard(key)
 
     def _array(self, children: list[etree._Element], expected: c.TypeExpr | None) -> list[Any]:
-        # Items may be named like the parent or ``item``, inline or by href (la-api.md §5).
+        # Items may be named like the parent or ``item``, inline or by href (docs/contract.md §5).
         item = expected.item if isinstance(expected, c.ArrayOf) else None
         values = (self.at(f"[{i}]", ch, item) for i, ch in enumerate(children, 1))
         return [v for v in values if v is not _ABSENT]
@@ -242,7 +243,8 @@ def _members_by_lower_name(ctype: c.ComplexType) -> dict[str, c.Member]:
 
 def _member(ctype: c.ComplexType | None, name: str) -> tuple[str, c.Member | None]:
     """The contract's spelling of member ``name`` and its definition. ColdFusion is case-blind
-    and sends ``SUCCESS`` or ``candidateUUID`` (la-api.md §5), so names match ignoring case."""
+    and sends ``SUCCESS`` or ``candidateUUID`` (docs/contract.md §5), so names match ignoring
+    case."""
     if ctype is None:
         return name, None
     member = _members_by_lower_name(ctype).get(name.lower())
@@ -285,7 +287,7 @@ def _is_array(el: etree._Element, xtype: tuple[str | None, str] | None) -> bool:
 
 def _coerce(text: str, wire_kind: str | None, expected: c.Scalar) -> Any:
     """``text`` as the contract's scalar, whatever ``xsd:``/``soapenc:`` type ColdFusion gave it
-    (la-api.md §5). Raises ValueError (or ArithmeticError) when it cannot be read so."""
+    (docs/contract.md §5). Raises ValueError (or ArithmeticError) when it cannot be read so."""
     if expected.date:
         return _date(text)
     if expected.xsd == "string":
@@ -346,7 +348,7 @@ _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2})?")
 
 def _generic(text: str, wire_kind: str | None) -> Any:
     """A scalar the contract does not type (an unknown member), read by its own ``xsi:type``;
-    empty where a number or boolean is typed, it counts as not sent (la-api.md §5)."""
+    empty where a number or boolean is typed, it counts as not sent (docs/contract.md §5)."""
     if wire_kind in _INT_TYPES or wire_kind in _FLOAT_TYPES or wire_kind == "boolean":
         return _coerce(text, None, c.Scalar(wire_kind))
     return text
@@ -459,5 +461,6 @@ def _fault(el: etree._Element) -> SoapFault:
 def _says_authentication_failed(text: str) -> bool:
     """LA's own fault text, bare or as ColdFusion wraps it
     (``coldfusion.xml.rpc.CFCInvocationException: [coldfusion.runtime.CustomException :
-    Authentication failed: ...]``), in the fault string or only in the detail (la-api.md §2)."""
+    Authentication failed: ...]``), in the fault string or only in the detail (docs/contract.md
+    §2)."""
     return c.AUTH_FAILED_PREFIX.lower() in text.lower()

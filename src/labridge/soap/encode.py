@@ -180,7 +180,7 @@ def _style_b_header(parent: etree._Element, token: Token, namespace: str, logged
 
 
 #: ColdFusion looks a request header up by exact namespace, and which one LA reads is not known
-#: (la-api.md §2): the token goes in both, each block ignorable (``mustUnderstand="0"``).
+#: (docs/contract.md §2): the token goes in both, each block ignorable (``mustUnderstand="0"``).
 def _style_a_header(parent: etree._Element, token: Token, namespace: str, ident: str) -> None:
     # The style-A sample's shape, without its artefact: children typed xsd:string, not xsi:string.
     el = etree.SubElement(parent, f"{{{namespace}}}{c.AUTH_HEADER}")

@@ -45,7 +45,8 @@ FIELDS: tuple[str, ...] = (
     "awarding_body_registration_no",
 )
 
-#: Fields without which LA refuses an enrolment (la-api.md §3.5): a source must have a column for
+#: Fields without which LA refuses an enrolment (docs/contract.md §3.5): a source must have a
+#: column for
 #: each, or a mapping that fills it ([defaults], [by_course], [by_employer]).
 MANDATORY: tuple[str, ...] = (
     "learner_id", "forename", "surname", "birth_date", "gender", "email",

@@ -33,6 +33,13 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
 _URL_EXAMPLES = "sqlite:///path/to/labridge.db or postgresql://user@host:5432/dbname"
+#: How long a SQLite writer waits for another one (another labridge process) before failing.
+SQLITE_BUSY_SECONDS = 60
+#: The execution option marking a connection that writes: its transaction takes the store's
+#: write lock up front (see :func:`_emit_begin`), so concurrent runs queue instead of failing.
+WRITE = "labridge_write"
+#: PostgreSQL advisory lock keys (any fixed 64-bit numbers, per database).
+PG_WRITE_LOCK = 0x6C61_6272_0001
 
 
 class Store:
@@ -41,6 +48,8 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        writer = engine.execution_options(**{WRITE: True})
+        self._write_sessions = sessionmaker(writer, expire_on_commit=False)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -51,8 +60,11 @@ class Store:
     @contextmanager
     def begin(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on an exception.
-        Nest further transactions with ``session.begin_nested()`` (savepoints)."""
-        with self._sessions.begin() as session:
+        Nest further transactions with ``session.begin_nested()`` (savepoints). It holds the
+        store's write lock (SQLite ``BEGIN IMMEDIATE``; a PostgreSQL transaction-level advisory
+        lock) from its start: another labridge process on the store waits its turn, and a
+        read-then-write inside it never meets a conflicting writer."""
+        with self._write_sessions.begin() as session:
             yield session
 
     def close(self) -> None:
@@ -81,6 +93,7 @@ def open_store(url: str) -> Store:
             hint=f"give a database URL such as {_URL_EXAMPLES}",
         ) from None
     _take_over_sqlite_transactions(engine)
+    _serialise_postgres_writers(engine)
     try:
         migrate(engine)
     except BaseException as exc:
@@ -93,8 +106,9 @@ def open_store(url: str) -> Store:
 
 
 def migrate(engine: Engine) -> None:
-    """Run Alembic ``upgrade head`` on ``engine`` in one transaction."""
-    with engine.begin() as connection:
+    """Run Alembic ``upgrade head`` on ``engine`` in one transaction, holding the store's write
+    lock: two processes opening a new store at once migrate it once, one after the other."""
+    with engine.execution_options(**{WRITE: True}).begin() as connection:
         config = _alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
@@ -138,13 +152,36 @@ def _take_over_sqlite_transactions(engine: Engine) -> None:
     """
     if engine.dialect.name != "sqlite" or engine.dialect.driver != "pysqlite":
         return
-    event.listen(engine, "connect", _disable_driver_begin)
+    event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _emit_begin)
 
 
-def _disable_driver_begin(dbapi_connection: Any, connection_record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    # Writers from several processes queue (busy timeout) instead of failing with "database is
+    # locked"; WAL lets readers go on while one writes.
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.close()
 
 
 def _emit_begin(connection: Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    # A writer takes the lock at BEGIN: a deferred transaction that reads and then writes can
+    # fail at once (SQLITE_BUSY) when another process wrote in between, whatever the timeout.
+    write = connection.get_execution_options().get(WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _serialise_postgres_writers(engine: Engine) -> None:
+    """On PostgreSQL a writing transaction takes a transaction-level advisory lock first, so
+    labridge's read-then-write steps (upserts of synced sets, journal rows) never race another
+    process's; row locks alone would let two inserts of one new row collide."""
+    if engine.dialect.name != "postgresql":
+        return
+    event.listen(engine, "begin", _pg_write_lock)
+
+
+def _pg_write_lock(connection: Connection) -> None:
+    if connection.get_execution_options().get(WRITE, False):
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})")

@@ -8,6 +8,18 @@ once"). Every change is also appended to ``enrolment_events``.
 ``labridge update`` writes here too (:func:`record_update`): after LA accepted an UpdateEnrolment
 it replaces ``pushed`` with what LA now holds from labridge and logs an ``updated`` event; a
 refused update leaves the row alone and logs an ``update_refused`` event with LA's MessageList.
+
+Several runs may work on one store at once (cron overlapping a person, several machines on one
+PostgreSQL store). Only the run holding a learner's *claim* sends for that learner: a lease (run
+id, expiry) on the row, taken by :func:`claim` with one conditional UPDATE, released with the
+outcome. States (docs/reliability.md):
+
+- ``queued``: claimed, nothing sent yet (safe to send);
+- ``pending``: GroupEnrolment is about to go out or is in flight;
+- ``uncertain``: a send whose outcome is unknown (timeout, dropped connection, an unreadable
+  answer, or a ``pending`` row whose run died); LA is asked after a settle window, never resent
+  blindly;
+- ``enrolled``, ``refused``, ``invalid``, ``skipped``: settled.
 """
 
 from __future__ import annotations
@@ -15,16 +27,17 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, update
+from sqlalchemy import RowMapping, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..errors import Problem
 from . import tables
 
-STATES = ("pending", "enrolled", "refused", "invalid", "skipped")
+STATES = ("queued", "pending", "uncertain", "enrolled", "refused", "invalid", "skipped")
 
 
 @dataclass(frozen=True)
@@ -39,10 +52,20 @@ class Entry:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    claimed_by: str | None = None
+    lease_until: datetime | None = None
+    uncertain_since: datetime | None = None
+    #: An UpdateEnrolment whose outcome is unknown: {"send": flat members, "pushed": ...}.
+    update_sent: dict[str, Any] | None = None
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.source_id, self.course)
+
+    def claimed_elsewhere(self, run_id: str, now: datetime) -> bool:
+        """Another run holds a live claim on this row."""
+        live = self.lease_until is not None and self.lease_until >= now
+        return self.claimed_by not in (None, run_id) and live
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +77,8 @@ class Entry:
             "problems": [p.as_dict() for p in self.problems],
             "attempts": self.attempts,
             "updated_at": self.updated_at.isoformat(),
+            "uncertain_since": self.uncertain_since.isoformat() if self.uncertain_since else None,
+            "update_uncertain": self.update_sent is not None,
         }
 
 
@@ -73,6 +98,10 @@ def _entry(row: RowMapping) -> Entry:
         attempts=row["attempts"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        claimed_by=row["claimed_by"],
+        lease_until=row["lease_until"],
+        uncertain_since=row["uncertain_since"],
+        update_sent=json.loads(row["update_sent"]) if row["update_sent"] else None,
     )
 
 
@@ -108,17 +137,20 @@ def record(
     pushed: Mapping[str, Any] | None = None,
     sent: bool = False,
     unless: Collection[str] = (),
+    release: bool = False,
 ) -> bool:
     """Set the learner's latest state (creating the row if needed) and log the change.
     ``sent`` counts one more GroupEnrolment attempt; ``pushed`` replaces what was last sent;
-    ``candidate_uuid`` and ``origin`` are kept when not given. Nothing is written when the row
-    is in one of the states ``unless`` names; returns whether it was written."""
+    ``candidate_uuid`` and ``origin`` are kept when not given; ``release`` gives up the claim
+    (the outcome is written). ``uncertain`` records when the outcome became unknown. Nothing is
+    written when the row is in one of the states ``unless`` names; returns whether it was."""
     if state not in STATES:
         raise ValueError(f"journal state must be one of {STATES}, not {state!r}")
     values: dict[str, Any] = {
         "state": state,
         "problems": _problems_json(problems),
         "updated_at": now,
+        "uncertain_since": now if state == "uncertain" else None,
     }
     if candidate_uuid is not None:
         values["candidate_uuid"] = candidate_uuid
@@ -126,24 +158,121 @@ def record(
         values["origin"] = origin
     if pushed is not None:
         values["pushed"] = json.dumps(dict(pushed), sort_keys=True)
+    if release:
+        values |= {"claimed_by": None, "lease_until": None}
+    created = _ensure_row(session, source_id, course, state, now, origin)
     existing = get(session, source_id, course)
-    if existing is not None and existing.state in unless:
+    assert existing is not None
+    if not created and existing.state in unless:
         return False
+    if sent:
+        values["attempts"] = existing.attempts + 1
     t = tables.enrolments
-    if existing is None:
-        row = {"candidate_uuid": None, "origin": "", "pushed": None, **values}
-        session.execute(
-            insert(t).values(
-                source_id=source_id, course=course, attempts=int(sent), created_at=now, **row
-            )
-        )
-    else:
-        if sent:
-            values["attempts"] = existing.attempts + 1
-        where = (t.c.source_id == source_id, t.c.course == course)
-        session.execute(update(t).where(*where).values(**values))
+    where = (t.c.source_id == source_id, t.c.course == course)
+    session.execute(update(t).where(*where).values(**values))
     _event(session, source_id, course, state, candidate_uuid, problems, now)
     return True
+
+
+def _ensure_row(
+    session: Session, source_id: str, course: str, state: str, now: datetime, origin: str
+) -> bool:
+    """Insert the learner's row unless it exists (another run may insert it at the same moment:
+    the conflict is not an error). Returns whether this call created it."""
+    values = {"source_id": source_id, "course": course, "state": state, "origin": origin,
+              "problems": "[]", "attempts": 0, "created_at": now, "updated_at": now}  # fmt: skip
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        stmt: Any = postgresql.insert(tables.enrolments).on_conflict_do_nothing()
+    elif dialect == "sqlite":
+        stmt = sqlite.insert(tables.enrolments).on_conflict_do_nothing()
+    else:  # other databases: labridge's write lock (Store.begin) serialises the check
+        if get(session, source_id, course) is not None:
+            return False
+        stmt = insert(tables.enrolments)
+    # RETURNING, not rowcount: psycopg counts a conflict skipped by DO NOTHING as a row.
+    returning = stmt.values(**values).returning(tables.enrolments.c.source_id)
+    return session.execute(returning).first() is not None
+
+
+def claim(
+    session: Session,
+    source_id: str,
+    course: str,
+    run_id: str,
+    now: datetime,
+    lease: timedelta,
+    *,
+    origin: str = "",
+) -> Entry | None:
+    """Take the learner's claim for ``run_id`` until ``now + lease`` (creating the row,
+    ``queued``, if there is none): one conditional UPDATE, atomic on either database. Returns
+    the row as it is now (another run may have settled it meanwhile), or ``None`` when another
+    live run holds the claim."""
+    _ensure_row(session, source_id, course, "queued", now, origin)
+    t = tables.enrolments
+    free = or_(t.c.claimed_by.is_(None), t.c.lease_until < now, t.c.claimed_by == run_id)
+    stmt = (
+        update(t)
+        .where(t.c.source_id == source_id, t.c.course == course, free)
+        .values(claimed_by=run_id, lease_until=now + lease)
+    )
+    if not session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+        return None
+    return get(session, source_id, course)
+
+
+def take_over(
+    session: Session,
+    source_id: str,
+    course: str,
+    dead_run: str,
+    run_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> Entry | None:
+    """Take the claim of a run that died (its presence lock is free), if it still holds it:
+    conditional on that run's id, so two runs taking over at once cannot both win."""
+    t = tables.enrolments
+    where = (t.c.source_id == source_id, t.c.course == course, t.c.claimed_by == dead_run)
+    stmt = update(t).where(*where).values(claimed_by=run_id, lease_until=now + lease)
+    if not session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+        return None
+    return get(session, source_id, course)
+
+
+def release(session: Session, source_id: str, course: str, run_id: str) -> None:
+    """Give up ``run_id``'s claim on the learner, if it still holds it."""
+    t = tables.enrolments
+    where = (t.c.source_id == source_id, t.c.course == course, t.c.claimed_by == run_id)
+    session.execute(update(t).where(*where).values(claimed_by=None, lease_until=None))
+
+
+def mark_update_uncertain(
+    session: Session,
+    source_id: str,
+    course: str,
+    candidate_uuid: str,
+    sent: Mapping[str, Any],
+    now: datetime,
+    *,
+    origin: str = "",
+) -> None:
+    """Keep an UpdateEnrolment whose outcome is unknown, for the next update run to settle. A
+    learner labridge found in LA but never journalled gets its row (``enrolled``)."""
+    _ensure_row(session, source_id, course, "enrolled", now, origin)
+    t = tables.enrolments
+    where = (t.c.source_id == source_id, t.c.course == course)
+    values = {"update_sent": json.dumps(dict(sent), sort_keys=True), "updated_at": now,
+              "candidate_uuid": candidate_uuid}  # fmt: skip
+    session.execute(update(t).where(*where).values(**values))
+    _event(session, source_id, course, "update_uncertain", candidate_uuid, (), now)
+
+
+def clear_update_uncertain(session: Session, source_id: str, course: str) -> None:
+    t = tables.enrolments
+    where = (t.c.source_id == source_id, t.c.course == course)
+    session.execute(update(t).where(*where).values(update_sent=None))
 
 
 def _event(
@@ -199,15 +328,11 @@ def record_update(
     }
     if origin:
         values["origin"] = origin
+    values["update_sent"] = None  # an uncertain update is settled by this one
     t = tables.enrolments
-    if get(session, source_id, course) is None:
-        row = {"origin": "", **values}
-        session.execute(
-            insert(t).values(source_id=source_id, course=course, attempts=0, created_at=now, **row)
-        )
-    else:
-        where = (t.c.source_id == source_id, t.c.course == course)
-        session.execute(update(t).where(*where).values(**values))
+    _ensure_row(session, source_id, course, "enrolled", now, origin)
+    where = (t.c.source_id == source_id, t.c.course == course)
+    session.execute(update(t).where(*where).values(**values))
     _event(session, source_id, course, "updated", candidate_uuid, (), now)
 
 

@@ -202,7 +202,7 @@ enrolments = Table(
     _text("source_id", primary_key=True),
     # The resolved CourseUUID, or the source's course text when it did not resolve.
     _text("course", primary_key=True),
-    # pending | enrolled | refused | invalid | skipped
+    # queued | pending | uncertain | enrolled | refused | invalid | skipped (journal.STATES)
     Column("state", String(16), nullable=False),
     Column("candidate_uuid", String(TEXT_LEN), nullable=True),
     # Where the record came from ("learners.csv line 14").
@@ -215,6 +215,15 @@ enrolments = Table(
     Column("attempts", Integer, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The claim (design: docs/reliability.md): the run (uuid4) that alone may send for this
+    # learner until ``lease_until``; NULL when nobody holds it.
+    Column("claimed_by", String(36), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    # When a send's outcome became unknown (state "uncertain"): LA is asked after a settle window.
+    Column("uncertain_since", UTCDateTime, nullable=True),
+    # JSON of an UpdateEnrolment whose outcome is unknown: the flat members sent and the
+    # ``pushed`` it would make, settled by the next update run against LA's values.
+    Column("update_sent", Text, nullable=True),
 )
 
 # Every state change of the journal, appended: the audit trail of what was tried and when.
@@ -231,7 +240,20 @@ enrolment_events = Table(
     Index(None, "source_id", "course"),
 )
 
-# -- Progress (docs/contract.md §3.3; issue: "history table") --------------------------------------
+# Candidates LA holds twice for one learner and course (one SourceSystemLearnerUUID on one course,
+# several CandidateUUIDs), as found by the check after an enrol run: the list someone merges in LA.
+la_duplicates = Table(
+    "la_duplicates",
+    metadata,
+    _text("candidate_uuid", primary_key=True),
+    _text("source_id"),
+    _text("course_uuid"),
+    Column("found_at", UTCDateTime, nullable=False),
+    Index(None, "source_id", "course_uuid"),
+)
+
+# -- Progress (docs/contract.md §3.3; issue: "history table")
+# -------------------------------------------
 # The latest progress labridge knows per candidate, and how its last pull went: failed learners
 # are retried on the next pull, and the report reads start/end dates and status from here.
 progress_learners = Table(

@@ -1,5 +1,5 @@
 """Enrol: take learners from the provider's records and enrol them with GroupEnrolment, exactly
-once (docs/contract.md §3.5; design.md, "Exactly once", "Nothing lost").
+once (docs/contract.md §3.5; design.md, "Exactly once", "Nothing lost"; docs/reliability.md).
 
 For each source row, in order:
 
@@ -7,43 +7,63 @@ For each source row, in order:
 - a record that fails pre-flight validation is ``invalid``, with every problem;
 - a learner already enrolled on that course, by labridge's journal or by LA's own candidates
   (synced just before), is ``skipped``;
-- otherwise, unless this is a dry run (``would_enrol``), the attempt is journalled as ``pending``
-  and committed, GroupEnrolment is sent, and the answer is journalled: ``enrolled`` with the
-  CandidateUUID, or ``refused`` with LA's whole MessageList.
+- otherwise, unless this is a dry run (``would_enrol``), the run *claims* the learner in the
+  store (one sender per learner, whatever else runs on the store; a learner another live run
+  holds is ``skipped``, "in progress elsewhere"), re-reads the row, and, before the first learner
+  of each course, refreshes its view of that course's candidates in LA (a learner LA lists is
+  never sent). The attempt is journalled as ``pending`` and GroupEnrolment is sent: ``enrolled``
+  with the CandidateUUID, or ``refused`` with LA's whole MessageList.
 
-GroupEnrolment is never blindly retried. After an ambiguous failure (the request may have reached
-LA) labridge asks LA, with GetCandidates, whether the learner is there before sending again. A
-``pending`` row left by a crash is settled the same way on the next run: the sync before it has
-just listed LA's candidates, so a learner who did get enrolled is found there and skipped.
+GroupEnrolment is never resent blindly. When its outcome is unknown (a timeout or dropped
+connection after sending, an unreadable answer, or a ``pending`` row whose run died) the row
+becomes ``uncertain``: LA may still be committing it. Only once a settle window has passed since
+then does labridge look for the learner in LA (every status), later in the same run or on a later
+one, and send again only if LA still does not list them; meanwhile the record is ``uncertain``.
+
+After a run that sent anything, LA is checked for learners it holds twice (which only separate
+stores against one LA can cause): new ones are reported, and kept for ``labridge duplicates``.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
 from .. import contract as c
 from .. import store
 from ..client import AsyncClient
-from ..errors import Problem, TransportError
-from ..models import Candidate, EnrolmentUser
+from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
+from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
-from ..store import journal
+from ..store import duplicates, journal, locks
+from ..store.duplicates import Duplicate
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
 from .report import RecordsReport
 from .tasks import Bounded, task_group
 
-OUTCOMES = ("enrolled", "would_enrol", "skipped", "refused", "invalid")
-#: Sends of one learner after ambiguous failures, each preceded by a look in LA.
-MAX_SENDS = 3
+OUTCOMES = ("enrolled", "would_enrol", "skipped", "uncertain", "refused", "invalid")
 #: Journal rows that need no call (invalid, skipped) are written in batches of this size.
 BATCH = 200
+#: How long a claim holds: well beyond one call's deadline, so a live run never loses it mid-send.
+LEASE = timedelta(minutes=5)
+#: The default settle window: how long LA is given to finish a send whose outcome is unknown.
+SETTLE_SECONDS = 600.0
+IN_PROGRESS = "in progress elsewhere"
+WRONG_CONTRACT = (
+    "the contract's name for SourceSystemLearnerUUID is probably wrong: run `labridge doctor`"
+)
+
+log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 OnRecord = Callable[["RecordOutcome"], None]
+Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,8 @@ class RecordOutcome:
     #: The source row's number: the report lists records in source order, whatever order
     #: their enrolments finish in.
     row: int = 0
+    #: For an ``uncertain`` record: when the next run will look for the learner in LA.
+    settle_after: datetime | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,12 +90,23 @@ class RecordOutcome:
             "candidate_uuid": self.candidate_uuid,
             "reason": self.reason,
             "problems": [p.as_dict() for p in self.problems],
+            "settle_after": self.settle_after.isoformat() if self.settle_after else None,
         }
 
 
 @dataclass
 class EnrolReport(RecordsReport[RecordOutcome]):
     OUTCOMES = OUTCOMES
+    #: Learners LA holds twice, first found by the check after this run.
+    duplicates: list[Duplicate] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        """Some record needs fixing, is still uncertain, or LA holds a learner twice."""
+        return super().failed or bool(self.count("uncertain") or self.duplicates)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**super().as_dict(), "duplicates": [d.as_dict() for d in self.duplicates]}
 
 
 @dataclass(frozen=True)
@@ -82,6 +115,22 @@ class Options:
     send_login_details: bool = False
     concurrency: int = 4
     today: date | None = None
+    #: Seconds after a send became uncertain before LA is asked whether it landed.
+    settle_seconds: float = SETTLE_SECONDS
+
+
+def presence_lock(run_id: str) -> str:
+    """The name of the lock a run holds while it lives: others tell its claims from a dead
+    run's by it (:mod:`labridge.store.locks`)."""
+    return f"enrol-{run_id}"
+
+
+def uncertain_reason(source_id: str, settle_after: datetime) -> str:
+    when = settle_after.astimezone(UTC).strftime("%H:%M UTC")
+    return (
+        f"LA may have enrolled this learner; labridge will look again after {when}, or check "
+        f"LA for learner id {source_id}"
+    )
 
 
 class Enroller:
@@ -99,23 +148,60 @@ class Enroller:
         self.client, self.db, self.options, self.clock = client, db, options, clock
         self.on_record = on_record
         self.report = EnrolReport(options.dry_run)
+        self.run_id = str(uuid4())
+        self.settle = timedelta(seconds=options.settle_seconds)
         self._batch: list[tuple[str, str, str, str, tuple[Problem, ...]]] = []
         with db.session() as session:
             self.ref = ReferenceData.load(session)
             self.journal = journal.load_all(session)
-            self.in_la = by_learner(store.list_set(session, "candidates"))
+            listed = [x for x in store.list_set(session, "candidates") if isinstance(x, Candidate)]
+        self.in_la = by_learner(listed)
+        self._no_learner_ids = bool(listed) and not any(x.source_id for x in listed)
+        self.courses: dict[str, Framework] = {f.course_uuid: f for f in self.ref.frameworks}
+        self._views: dict[str, asyncio.Task[dict[Key, Candidate]]] = {}
+        self._later: dict[Key, tuple[Checked, RecordOutcome]] = {}
+        self._sent = False
 
     async def run(self, rows: Iterable[SourceRow]) -> EnrolReport:
-        try:
-            async with task_group() as group:
-                sends = Bounded(group, self.options.concurrency)
-                for checked in check_all(self._records(rows), self.ref, today=self.options.today):
-                    if not self._settled(checked):
-                        await sends.start(self._send(checked))
-        finally:
-            self._flush()
-            self.report.records.sort(key=lambda r: r.row)
+        if self._no_learner_ids:
+            raise ConfigurationError(WRONG_CONTRACT, hint="nothing was sent")
+        locks.sweep(self.db.engine, presence_lock(""))
+        with locks.hold(self.db.engine, presence_lock(self.run_id)):
+            try:
+                await self._all(rows)
+                await self._second_look()
+                if self._sent:
+                    await self._check_duplicates()
+            finally:
+                self._flush()
+                self.report.records.extend(outcome for _, outcome in self._later.values())
+                self.report.records.sort(key=lambda r: r.row)
+        locks.forget(self.db.engine, presence_lock(self.run_id))
         return self.report
+
+    async def _all(self, rows: Iterable[SourceRow]) -> None:
+        async with task_group() as group:
+            sends = Bounded(group, self.options.concurrency)
+            for checked in check_all(self._records(rows), self.ref, today=self.options.today):
+                if not self._settled(checked):
+                    await sends.start(self._attempt(checked))
+
+    async def _second_look(self) -> None:
+        """The learners that became uncertain in this run and whose settle window has passed
+        by now (no waiting): look in LA afresh, send only those it does not list."""
+        due = [
+            k
+            for k, (_, o) in self._later.items()
+            if o.settle_after and o.settle_after <= self.clock()
+        ]
+        if not due:
+            return
+        self._views.clear()  # what LA listed earlier in the run is stale for these
+        async with task_group() as group:
+            sends = Bounded(group, self.options.concurrency)
+            for key in due:
+                checked, _ = self._later.pop(key)
+                await sends.start(self._attempt(checked, tick=False))
 
     # -- the decisions that need no call ----------------------------------------------------------
 
@@ -164,9 +250,16 @@ class Enroller:
         candidate = self.in_la.get(key)
         if candidate is None:
             return False
-        reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
-        self._done(self._skip(checked, candidate.candidate_uuid, reason))
-        if not self.options.dry_run:
+        if self.options.dry_run:
+            reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
+            self._done(self._skip(checked, candidate.candidate_uuid, reason))
+        elif entry is not None and entry.state in ("pending", "uncertain"):
+            # An earlier send whose answer was lost did land: LA lists the learner.
+            reason = f"found in LA after an uncertain send (candidate {candidate.candidate_uuid})"
+            self._enrolled(checked, candidate.candidate_uuid, True, reason)
+        else:
+            reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
+            self._done(self._skip(checked, candidate.candidate_uuid, reason))
             self._record(key, "enrolled", rec.origin, candidate_uuid=candidate.candidate_uuid)
         return True
 
@@ -175,56 +268,161 @@ class Enroller:
         return RecordOutcome(rec.source_id, rec.origin, "skipped", checked.course_uuid, candidate,
                              reason=reason, row=rec.row)  # fmt: skip
 
-    # -- sending --------------------------------------------------------------------------------
+    # -- claiming and sending ---------------------------------------------------------------------
 
-    async def _send(self, checked: Checked) -> None:
+    async def _attempt(self, checked: Checked, *, tick: bool = True) -> None:
+        key = (checked.record.source_id, checked.course_uuid)
+        entry = self._claim(key, checked.record.origin)
+        if entry is None:
+            self._done(self._skip(checked, "", IN_PROGRESS), tick=tick)
+            return
+        try:
+            await self._decide(checked, entry, tick)
+        finally:
+            with self.db.begin() as session:
+                journal.release(session, *key, self.run_id)
+
+    def _claim(self, key: Key, origin: str) -> journal.Entry | None:
+        """This run's claim on the learner, and their row as it is now; ``None`` when another
+        live run holds it. A claim left by a run that died is taken over at once."""
+        with self.db.begin() as session:
+            entry = journal.claim(session, *key, self.run_id, self.clock(), LEASE, origin=origin)
+            holder = None if entry is not None else journal.get(session, *key)
+        if holder is None or holder.claimed_by is None:
+            return entry
+        if locks.held(self.db.engine, presence_lock(holder.claimed_by)):
+            return None
+        locks.forget(self.db.engine, presence_lock(holder.claimed_by))
+        with self.db.begin() as session:
+            return journal.take_over(
+                session, *key, holder.claimed_by, self.run_id, self.clock(), LEASE
+            )
+
+    async def _decide(self, checked: Checked, entry: journal.Entry, tick: bool) -> None:
+        key = entry.key
+        if entry.state == "enrolled":  # another run enrolled the learner meanwhile
+            reason = f"already enrolled (candidate {entry.candidate_uuid}, in labridge's journal)"
+            self._done(self._skip(checked, entry.candidate_uuid or "", reason), tick=tick)
+            return
+        unsettled = entry.state in ("pending", "uncertain")
+        if unsettled and not self._window_passed(checked, entry, tick):
+            return
+        found = (await self._view(key[1])).get(key)
+        if found is None:
+            await self._send(checked, tick)
+        elif unsettled:  # the send whose answer was lost did land
+            reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
+            self._enrolled(checked, found.candidate_uuid, tick, reason)
+        else:
+            reason = f"already enrolled in LA (candidate {found.candidate_uuid})"
+            self._record(
+                key, "enrolled", checked.record.origin, candidate_uuid=found.candidate_uuid
+            )
+            self._done(self._skip(checked, found.candidate_uuid, reason), tick=tick)
+
+    def _window_passed(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
+        """Whether LA may be asked about an unsettled row now; else it is reported uncertain.
+        A ``pending`` row here was left by a run that died: its fate is unknown from now."""
+        since = entry.uncertain_since
+        if entry.state == "pending" or since is None:
+            since = self.clock()
+            self._record(entry.key, "uncertain", checked.record.origin)
+        if since + self.settle > self.clock():
+            self._uncertain(checked, since, tick)
+            return False
+        return True
+
+    async def _send(self, checked: Checked, tick: bool) -> None:
         assert checked.user is not None
         rec, user = checked.record, checked.user
         key = (rec.source_id, checked.course_uuid)
         pushed = c.to_wire(c.StructRef(c.type_of_model(EnrolmentUser).name), user)
-        for _ in range(MAX_SENDS):
-            self._record(key, "pending", rec.origin, pushed=pushed, sent=True)
-            try:
-                answer = await self.client.group_enrolment(
-                    user, send_login_details=self.options.send_login_details
-                )
-            except TransportError as exc:
-                if not exc.maybe_sent:
-                    raise  # it never left: the row stays pending and the next run sends it
-                found = await self._find_in_la(key)
-                if found is not None:
-                    self._enrolled(checked, found.candidate_uuid)
-                    return
-                continue  # LA has no such learner: the request did not land, send again
-            if answer.success:
-                self._enrolled(checked, answer.candidate_uuid)
-            else:
-                problems = tuple(Problem(m.field, m.code, m.message) for m in answer.messages)
-                self._record(key, "refused", rec.origin, problems=problems)
-                outcome = RecordOutcome(rec.source_id, rec.origin, "refused", key[1],
-                                        problems=problems, row=rec.row)  # fmt: skip
-                self._done(outcome)
+        self._record(key, "pending", rec.origin, pushed=pushed, sent=True)
+        self._sent = True
+        try:
+            answer = await self.client.group_enrolment(
+                user, send_login_details=self.options.send_login_details
+            )
+        except TransportError as exc:
+            if not exc.maybe_sent:  # it never left: nothing to settle, the next run sends it
+                self._record(key, "queued", rec.origin)
+                raise
+            self._became_uncertain(checked, tick)
             return
-        raise TransportError(
-            f"GroupEnrolment for {rec.source_id} ({rec.origin}) failed {MAX_SENDS} times without "
-            "reaching LA",
-            hint="check the network to LA and run the same command again; nothing is duplicated",
-        )
+        except ProtocolError:  # an answer we cannot read: LA may have enrolled the learner
+            self._became_uncertain(checked, tick)
+            return
+        if answer.success:
+            self._enrolled(checked, answer.candidate_uuid, tick)
+            return
+        problems = tuple(Problem(m.field, m.code, m.message) for m in answer.messages)
+        self._record(key, "refused", rec.origin, problems=problems)
+        self._done(RecordOutcome(rec.source_id, rec.origin, "refused", key[1],
+                                 problems=problems, row=rec.row), tick=tick)  # fmt: skip
 
-    async def _find_in_la(self, key: tuple[str, str]) -> Candidate | None:
-        listed = await self.client.get_candidates("", active=True, completed=True, test=True)
-        return by_learner(listed).get(key)
+    def _became_uncertain(self, checked: Checked, tick: bool) -> None:
+        key = (checked.record.source_id, checked.course_uuid)
+        self._record(key, "uncertain", checked.record.origin)
+        self._uncertain(checked, self.clock(), tick)
 
-    def _enrolled(self, checked: Checked, candidate_uuid: str) -> None:
+    def _uncertain(self, checked: Checked, since: datetime, tick: bool) -> None:
+        """Report the record ``uncertain`` until LA is asked after the settle window; held
+        back, so that a second look later in this run can replace it."""
+        rec, after = checked.record, since + self.settle
+        outcome = RecordOutcome(rec.source_id, rec.origin, "uncertain", checked.course_uuid,
+                                reason=uncertain_reason(rec.source_id, after), row=rec.row,
+                                settle_after=after)  # fmt: skip
+        self._later[(rec.source_id, checked.course_uuid)] = (checked, outcome)
+        if tick and self.on_record is not None:
+            self.on_record(outcome)
+
+    def _enrolled(
+        self, checked: Checked, candidate_uuid: str, tick: bool = True, reason: str = ""
+    ) -> None:
         rec = checked.record
         key = (rec.source_id, checked.course_uuid)
         self._record(key, "enrolled", rec.origin, candidate_uuid=candidate_uuid)
         self._done(RecordOutcome(rec.source_id, rec.origin, "enrolled", key[1], candidate_uuid,
-                                 row=rec.row))  # fmt: skip
+                                 reason=reason, row=rec.row), tick=tick)  # fmt: skip
+
+    # -- LA's view ------------------------------------------------------------------------------
+
+    async def _view(self, course_uuid: str) -> dict[Key, Candidate]:
+        """LA's candidates of one course, asked once per run right before its first send (and
+        again for a second look): another store's run may have enrolled them since the sync."""
+        task = self._views.get(course_uuid)
+        if task is None:
+            task = asyncio.ensure_future(self._list_course(course_uuid))
+            self._views[course_uuid] = task
+        return await task
+
+    async def _list_course(self, course_uuid: str) -> dict[Key, Candidate]:
+        course = self.courses.get(course_uuid)
+        listed = await self._every_status(course.qan if course is not None else "")
+        return by_learner(x for x in listed if x.course_uuid == course_uuid)
+
+    async def _every_status(self, qan: str) -> list[Candidate]:
+        """Every candidate LA lists for ``qan`` ("" for every course): in learning or not,
+        completed, test learners included (docs/contract.md §3.3: no single call lists them all)."""
+        found: list[Candidate] = []
+        for active in (True, False):
+            found += await self.client.get_candidates(qan, active=active, completed=True, test=True)
+        return found
+
+    async def _check_duplicates(self) -> None:
+        """Every learner LA holds twice; a failure here is a warning, the enrolments stand."""
+        try:
+            listed = await self._every_status("")
+        except LabridgeError as exc:
+            log.warning("could not check LA for duplicates after this run: %s (%s)", exc, exc.hint)
+            return
+        found = duplicates.find(listed)
+        with self.db.begin() as session:
+            self.report.duplicates = duplicates.record_found(session, found, self.clock())
 
     # -- journal and report ---------------------------------------------------------------------
 
-    def _record(self, key: tuple[str, str], state: str, origin: str, **kw: Any) -> None:
+    def _record(self, key: Key, state: str, origin: str, **kw: Any) -> None:
         with self.db.begin() as session:
             journal.record(session, key[0], key[1], state, self.clock(), origin=origin, **kw)
 
@@ -246,12 +444,13 @@ class Enroller:
                 # A later bad row (a repeat of an enrolled learner, say) never overwrites a
                 # success, nor an attempt whose fate is still to be settled.
                 journal.record(session, source_id, course, state, now, origin=origin,
-                               problems=problems, unless=("enrolled", "pending"))  # fmt: skip
+                               problems=problems,
+                               unless=("enrolled", "pending", "uncertain"))  # fmt: skip
         self._batch.clear()
 
-    def _done(self, outcome: RecordOutcome) -> None:
+    def _done(self, outcome: RecordOutcome, *, tick: bool = True) -> None:
         self.report.records.append(outcome)
-        if self.on_record is not None:
+        if tick and self.on_record is not None:
             self.on_record(outcome)
 
 

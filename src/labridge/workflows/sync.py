@@ -5,7 +5,7 @@ The reads go out concurrently (the client logs in once for all of them); the sto
 brought in line in one transaction, by natural key, marking what vanished from LA. A run with
 nothing changed writes no reference row; only the run itself is logged in ``sync_runs``.
 
-Candidates are listed in every status LA holds (la-api.md §3.3: no single GetCandidates call
+Candidates are listed in every status LA holds (docs/contract.md §3.3: no single GetCandidates call
 lists them all, so the calls are unioned and de-duplicated by CandidateUUID): a learner LA holds
 as Withdrawn is still enrolled as far as labridge is concerned, even when the store is lost.
 
@@ -42,7 +42,8 @@ _READS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 READS: tuple[str, ...] = tuple(name for name, _ in _READS)
 
-#: GetCandidates flags (blnActive, blnCompleted) whose union is every status (la-api.md §3.3):
+#: GetCandidates flags (blnActive, blnCompleted) whose union is every status (docs/contract.md
+#: §3.3):
 #: in learning (Active, BreakInLearning) and completed; not in learning (Withdrawn) and completed.
 _CANDIDATE_CALLS: tuple[tuple[bool, bool], ...] = ((True, True), (False, True))
 

@@ -45,7 +45,7 @@ from typing import Any
 from .. import contract as c
 from .. import store
 from ..client import AsyncClient
-from ..errors import Problem, TransportError
+from ..errors import Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import journal
@@ -67,7 +67,13 @@ from .enrol import by_learner
 from .report import RecordsReport
 from .tasks import Bounded, task_group
 
-OUTCOMES = ("updated", "would_update", "unchanged", "refused", "invalid", "not_enrolled")
+OUTCOMES = (
+    "updated", "would_update", "unchanged", "uncertain", "refused", "invalid", "not_enrolled"
+)  # fmt: skip
+UNCERTAIN = (
+    "LA may have applied this update (its answer was lost); the next `labridge update` compares "
+    "LA's values with what was sent and sends it again only if they differ"
+)
 ENROL_FIRST = "run `labridge enrol` with this source first, then `labridge update`"
 
 Clock = Callable[[], datetime]
@@ -96,6 +102,11 @@ class RecordOutcome:
 @dataclass
 class UpdateReport(RecordsReport[RecordOutcome]):
     OUTCOMES = OUTCOMES
+
+    @property
+    def failed(self) -> bool:
+        """Some record needs fixing, or an update's outcome is still unknown."""
+        return super().failed or bool(self.count("uncertain"))
 
 
 @dataclass(frozen=True)
@@ -168,6 +179,7 @@ class Updater:
         if not checked.ok or checked.user is None:
             self._done(rec, rec.source_id or rec.origin, "invalid", checked.problems)
             return None
+        self._settle_uncertain((rec.source_id, checked.course_uuid))
         found = self._find(rec.source_id, checked.course_uuid)
         if found is None:
             self._not_enrolled(checked)
@@ -192,6 +204,29 @@ class Updater:
             return None
         return in_la.candidate_uuid, baseline(None, in_la)
 
+    def _settle_uncertain(self, key: tuple[str, str]) -> None:
+        """An earlier update whose outcome is unknown: LA's values (synced just before) equal to
+        what was sent mean it landed, so it is recorded as pushed; otherwise it is forgotten and
+        the normal diff sends it again. Members GetCandidates does not show cannot tell: an
+        update made only of those is sent again, which is harmless (docs/contract.md §3.6)."""
+        entry = self.journal.get(key)
+        if entry is None or entry.update_sent is None or self.options.dry_run:
+            return
+        in_la = self.by_uuid.get(entry.candidate_uuid or "")
+        sent: dict[str, str] = entry.update_sent["send"]
+        shown = baseline(None, in_la).values if in_la is not None else {}
+        seen = [name for name in sent if shown.get(name) is not None]
+        landed = bool(seen) and all(shown[name] == sent[name] for name in seen)
+        with self.db.begin() as session:
+            if landed and entry.candidate_uuid:
+                journal.record_update(session, *key, entry.candidate_uuid,
+                                      entry.update_sent["pushed"], self.clock())  # fmt: skip
+            else:
+                journal.clear_update_uncertain(session, *key)
+            settled = journal.get(session, *key)
+        if settled is not None:
+            self.journal[key] = settled
+
     def _not_enrolled(self, checked: Checked) -> None:
         rec = checked.record
         course = rec.fields.get("course") or checked.course_uuid
@@ -207,15 +242,22 @@ class Updater:
     async def _send(self, plan: _Plan) -> None:
         rec = plan.checked.record
         user = update_user(plan.diff.send, plan.candidate_uuid, plan.key[1], rec.source_id)
-        # UpdateEnrolment is a write, so it is never retried here. After a transport failure
-        # (even one where the request may have reached LA) the journal is left as it was and the
-        # error stops the run: the next run computes the same diff and sends it again, which is
-        # harmless because an update only sets the members it names to the values given
-        # (docs/contract.md §3.6), so sending the same values twice leaves LA as sending them once.
+        # UpdateEnrolment is a write, so it is never retried here. A failure before sending stops
+        # the run (the next one sends the same diff). When LA may have applied it, what was sent
+        # is kept and the next run settles it against LA's values (_settle_uncertain); sending
+        # the same values twice would be harmless anyway (docs/contract.md §3.6: an update sets
+        # what it
+        # names), but a change made in LA meanwhile must not be overwritten blindly.
         try:
             answer = await self.client.update_enrolment(user)
         except TransportError as exc:
-            raise _interrupted(rec, exc) from exc
+            if not exc.maybe_sent:
+                raise _interrupted(rec, exc) from exc
+            self._uncertain(plan)
+            return
+        except ProtocolError:  # an answer we cannot read: LA may have applied it
+            self._uncertain(plan)
+            return
         notices = tuple(plan.diff.notices)
         if answer.success:
             self._pushed(plan)
@@ -226,6 +268,17 @@ class Updater:
             journal.record_update_refused(session, *plan.key, plan.candidate_uuid, problems,
                                           self.clock())  # fmt: skip
         self._done(rec, rec.source_id, "refused", problems + notices, plan.diff.changes)
+
+    def _uncertain(self, plan: _Plan) -> None:
+        rec = plan.checked.record
+        sent = {"send": plan.diff.send,
+                "pushed": unflatten(pushed_after(plan.base, plan.diff.send))}  # fmt: skip
+        with self.db.begin() as session:
+            journal.mark_update_uncertain(session, *plan.key, plan.candidate_uuid, sent,
+                                          self.clock(), origin=rec.origin)  # fmt: skip
+        problem = Problem("update", "UNCERTAIN", UNCERTAIN)
+        self._done(rec, rec.source_id, "uncertain", (problem, *plan.diff.notices),
+                   plan.diff.changes)  # fmt: skip
 
     def _pushed(self, plan: _Plan) -> None:
         pushed = unflatten(pushed_after(plan.base, plan.diff.send))
