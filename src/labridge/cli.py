@@ -142,6 +142,15 @@ SourceDbOpt = Annotated[
     str | None,
     typer.Option("--source-db", help="SQLAlchemy URL of the MIS database for --sql."),
 ]
+EncodingOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--encoding",
+        help="The CSV file's text encoding (default: [source] encoding, else utf-8); cp1252 for "
+        "Windows exports.",
+        show_default=False,
+    ),
+]
 MappingOpt = Annotated[
     Path | None,
     typer.Option("--mapping", help="TOML: renames, value maps, defaults, ILR mappings."),
@@ -319,6 +328,7 @@ def enrol(
     sql: SqlOpt = None,
     source_db: SourceDbOpt = None,
     mapping: MappingOpt = None,
+    encoding: EncodingOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would happen; send no enrolment.")
     ] = False,
@@ -352,7 +362,9 @@ def enrol(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db, contract_file)
-    spec = runner.SourceSpec.build(source, sql, source_db, mapping)
+    spec = runner.SourceSpec.build(
+        source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
+    )
     options = enrol_workflow.Options(
         dry_run=dry_run,
         send_login_details=send_login_details,
@@ -396,6 +408,7 @@ def update(
     sql: SqlOpt = None,
     source_db: SourceDbOpt = None,
     mapping: MappingOpt = None,
+    encoding: EncodingOpt = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show each learner's changes (old → new); send none.")
     ] = False,
@@ -428,7 +441,9 @@ def update(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db, contract_file)
-    spec = runner.SourceSpec.build(source, sql, source_db, mapping)
+    spec = runner.SourceSpec.build(
+        source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
+    )
     options = update_workflow.Options(
         dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
     )

@@ -38,7 +38,7 @@ DEFAULT_DATABASE_URL = "sqlite:///labridge.db"
 #: web-service user's credentials select the centre.
 DEFAULT_LA_URL = "https://api.learningassistant.com"
 DEFAULT_MAX_ANSWER_MIB = 16.0
-SECTIONS = ("la", "store", "sync", "run", "contract")
+SECTIONS = ("la", "store", "sync", "source", "run", "contract")
 
 #: Environment variable → (section, key) in labridge.toml.
 ENVIRONMENT = {
@@ -119,6 +119,19 @@ class StoreSettings(BaseModel):
     database_url: str = DEFAULT_DATABASE_URL
 
 
+class SourceDefaults(BaseModel):
+    """``[source]``: how every source is read unless a command or a ``[[run.sources]]`` entry
+    says otherwise."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    #: The text encoding of CSV files: utf-8 (with or without BOM), or e.g. cp1252 for the
+    #: Windows exports many UK MIS write.
+    encoding: str = "utf-8"
+    #: Seconds a SQL source's statement may run before it is cancelled.
+    statement_timeout: float = Field(default=60.0, gt=0)
+
+
 class SourceSettings(BaseModel):
     """One source of learners for ``labridge run``: a file, or a SQL query on the MIS."""
 
@@ -132,6 +145,8 @@ class SourceSettings(BaseModel):
     enrol: bool = True
     update: bool = True
     send_login_details: bool = False
+    #: This file's encoding, when not ``[source] encoding``.
+    encoding: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> SourceSettings:
@@ -163,6 +178,7 @@ class Settings(BaseModel):
     la: LASettings = LASettings()
     store: StoreSettings = StoreSettings()
     sync: SyncSettings = SyncSettings()
+    source: SourceDefaults = SourceDefaults()
     run: RunSettings = RunSettings()
     #: Overrides of the contract's names (labridge.overrides), validated when loaded.
     contract: dict[str, Any] = Field(default_factory=dict)
@@ -243,7 +259,7 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
     if unknown:
         raise ConfigurationError(
             f"{path} has unknown section(s) {sorted(unknown)}",
-            hint="the sections are [la], [store], [sync], [run] and [contract]",
+            hint="the sections are [la], [store], [sync], [source], [run] and [contract]",
         )
     _resolve_paths(data.get("run"), path.parent)
     return {k: v for k, v in data.items() if isinstance(v, dict)}
@@ -298,6 +314,13 @@ database_url = {database_url}
 [sync]
 # Also list LA's test learners, so that they are never enrolled again either.
 include_test = false
+
+[source]
+# The text encoding of CSV exports: "utf-8" (with or without BOM) or, for Windows exports from
+# many UK MIS, "cp1252". A command's --encoding wins.
+encoding = "utf-8"
+# Seconds a SQL source's query may run before it is cancelled.
+statement_timeout = 60
 
 [run]
 # `labridge run` repeats the whole cycle: sync, enrol and update from each source below, then

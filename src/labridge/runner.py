@@ -17,14 +17,16 @@ from typing import Any, TypeVar, cast
 
 from . import console, reports, stopping, store
 from .client import AsyncClient
-from .config import Settings, SourceSettings
+from .config import Settings, SourceDefaults, SourceSettings
 from .errors import ConfigurationError
 from .models import Framework
 from .soap import Limits
 from .sources import SourceRow
+from .sources.csv import DEFAULT_ENCODING, check_encoding
 from .sources.mapping import Mapping, load_mapping
 from .sources.open import open_source
 from .sources.records import MANDATORY
+from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
 from .sources.sql import read_sql
 from .store import duplicates as duplicates_store
 from .store import journal
@@ -97,6 +99,9 @@ class SourceSpec:
     sql: str | None
     source_db: str | None
     mapping: Mapping
+    #: A CSV file's text encoding, and a SQL statement's time limit ([source] in labridge.toml).
+    encoding: str = DEFAULT_ENCODING
+    statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
 
     @classmethod
     def build(
@@ -105,6 +110,9 @@ class SourceSpec:
         sql: str | None = None,
         source_db: str | None = None,
         mapping: Path | None = None,
+        *,
+        defaults: SourceDefaults | None = None,
+        encoding: str | None = None,
     ) -> SourceSpec:
         if (path is None) == (sql is None):
             raise ConfigurationError(
@@ -114,7 +122,15 @@ class SourceSpec:
             )
         if sql is not None and not source_db:
             raise ConfigurationError("--sql needs --source-db, the MIS database URL")
-        return cls(path, sql, source_db, load_mapping(mapping) if mapping else Mapping())
+        given = defaults or SourceDefaults()
+        return cls(
+            path,
+            sql,
+            source_db,
+            load_mapping(mapping) if mapping else Mapping(),
+            check_encoding(encoding or given.encoding),
+            given.statement_timeout,
+        )
 
     @property
     def label(self) -> str:
@@ -122,9 +138,15 @@ class SourceSpec:
 
     def rows(self, course_qans: Collection[str]) -> list[SourceRow]:
         if self.sql is not None and self.source_db is not None:
-            return list(read_sql(self.sql, self.source_db, self.mapping))
+            return list(
+                read_sql(self.sql, self.source_db, self.mapping, timeout=self.statement_timeout)
+            )
         assert self.path is not None
-        return list(open_source(self.path, self.mapping, course_qans, required=MANDATORY))
+        return list(
+            open_source(
+                self.path, self.mapping, course_qans, required=MANDATORY, encoding=self.encoding
+            )
+        )
 
 
 def _course_names(session: Any) -> dict[str, Framework]:
@@ -322,8 +344,9 @@ def cycle(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
     return steps
 
 
-def _spec(source: SourceSettings) -> SourceSpec:
-    return SourceSpec.build(source.path, source.sql, source.source_db, source.mapping)
+def _spec(settings: Settings, source: SourceSettings) -> SourceSpec:
+    return SourceSpec.build(source.path, source.sql, source.source_db, source.mapping,
+                            defaults=settings.source, encoding=source.encoding)  # fmt: skip
 
 
 def _sync_line(settings: Settings) -> str:
@@ -339,12 +362,14 @@ def _enrol_line(settings: Settings, source: SourceSettings) -> str:
     options = enrol_workflow.Options(
         send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
     )
-    report, _ = enrol(settings, _spec(source), options, quiet=True, fresh=False)
+    report, _ = enrol(settings, _spec(settings, source), options, quiet=True, fresh=False)
     return console.enrol_summary(report)
 
 
 def _update_line(settings: Settings, source: SourceSettings) -> str:
-    report = update(settings, _spec(source), update_workflow.Options(), quiet=True, fresh=False)
+    report = update(
+        settings, _spec(settings, source), update_workflow.Options(), quiet=True, fresh=False
+    )
     return console.update_summary(report)
 
 
