@@ -70,11 +70,19 @@ class SlowBeforeCommit:
         await self.app(scope, replay, send)
 
 
+@pytest.mark.parametrize("harness", ["asgi-wrapper", "sandbox-fault"])
 async def test_a_slow_la_that_commits_after_the_timeout_enrols_nobody_twice(
-    db: store.Store,
+    db: store.Store, harness: str
 ) -> None:
+    """Once with a test-side wrapper, once with the sandbox's own ``slow_before_commit`` fault
+    (what ``labridge sandbox serve --slow-rate`` plays at random)."""
     app = create_app()
-    with start_background(SlowBeforeCommit(app, 1.5)) as running:  # type: ignore[arg-type]
+    served: Any = SlowBeforeCommit(app, 1.5) if harness == "asgi-wrapper" else app
+    with start_background(served) as running:
+        if harness == "sandbox-fault":
+            fault = {"operation": "GroupEnrolment", "mode": "slow_before_commit",
+                     "seconds": 1.5, "count": 4}  # fmt: skip
+            httpx.post(running.url + "/_sandbox/faults", json=fault).raise_for_status()
         async with AsyncClient(running.url, "sandbox", "sandbox", timeout=0.5, backoff=0) as la:
             await sync(la, db)
             before = _stats(app)["candidates"]
