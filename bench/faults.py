@@ -43,7 +43,6 @@ import httpx
 
 from labridge import AsyncClient, store
 from labridge.client import Client
-from labridge.config import LASettings
 from labridge.sandbox.server import start_background
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRecord
@@ -58,6 +57,9 @@ RESULTS = Path(__file__).parent / "faults-results.md"
 TIMEOUT_S = 1.0
 SLOW_MS = 1800
 MAX_RUNS = 12  # per phase: an operator reruns, but not for ever
+#: The settle window of every row: longer than LA's slowest work (a "slow" call), as the real
+#: default (600 s) is longer than any plausible LA processing time, yet short enough to rerun.
+SETTLE_S = SLOW_MS / 1000 + 1.5
 FINAL = {"enrolled", "refused", "invalid", "skipped"}  # journal states that are settled
 PREFIX = "FLT-"
 
@@ -197,10 +199,9 @@ def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def write_config(path: Path, url: str, store_path: Path) -> None:
-    """labridge.toml of a row: short timeouts, and a short settle window where labridge has one."""
-    la = [f'url = "{url}"', 'username = "sandbox"', f"timeout = {TIMEOUT_S}", "deadline = 5"]
-    if "settle_seconds" in LASettings.model_fields:  # being added by the exactly-once work
-        la.append("settle_seconds = 1")
+    """labridge.toml of a row: short timeouts, and a short settle window."""
+    la = [f'url = "{url}"', 'username = "sandbox"', f"timeout = {TIMEOUT_S}", "deadline = 5",
+          f"settle_seconds = {SETTLE_S:g}"]  # fmt: skip
     path.write_text(
         "[la]\n" + "\n".join(la) + f'\n[store]\ndatabase_url = "sqlite:///{store_path}"\n',
         encoding="utf-8",
@@ -249,7 +250,7 @@ def until_settled(command: list[str], store_path: Path, tally: Tally) -> None:
         code = run_once(command, tally)
         if code in (0, 1) and uncertain_rows(store_path) == 0:
             return
-        time.sleep(1.2)  # past the settle window: LA's late work is visible now
+        time.sleep(SETTLE_S + 0.2)  # past the settle window: LA's late work is visible now
     tally.notes.append(f"{' '.join(command[3:4])}: still unsettled after {MAX_RUNS} runs")
 
 
