@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -97,4 +98,24 @@ def test_the_cli_masks_a_password_in_the_la_url(tmp_path: Path) -> None:
             env={"LABRIDGE_PASSWORD": "sandbox"},
         )
     assert "HTTP Request: POST http://ws:***@" in result.stderr
+    assert SECRET not in result.output + result.stderr
+
+
+def test_a_password_in_the_la_url_is_not_in_an_error_message(tmp_path: Path) -> None:
+    """Nothing listens there: the error names the URL, its password masked."""
+    from typer.testing import CliRunner
+
+    from labridge.cli import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://ws:{SECRET}@127.0.0.1:{port}"
+    result = CliRunner().invoke(
+        app,
+        ["sync", "--url", url, "--username", "ws", "--db", f"{tmp_path}/s.db"],
+        env={"LABRIDGE_PASSWORD": "x"},
+    )
+    assert result.exit_code == 3
+    assert "cannot reach LA at http://ws:***@127.0.0.1" in " ".join(result.stderr.split())
     assert SECRET not in result.output + result.stderr

@@ -35,6 +35,7 @@ from .errors import (
     SessionExpired,
     TransportError,
 )
+from .logmask import mask
 from .session import Session
 from .soap.decode import UNREADABLE_HINT
 from .soap.xml import collect_capped
@@ -89,6 +90,8 @@ class AsyncClient:
         if not username or not password:
             raise ConfigurationError("an LA username and password are needed")
         self.base_url = base_url.rstrip("/")
+        #: The URL as messages show it: a password inside it never reaches an error or a log.
+        self.shown_url = mask(self.base_url)
         self._credentials = m.Credentials(username=username, password=password)
         self._http = httpx.AsyncClient(
             transport=transport,
@@ -259,10 +262,10 @@ class AsyncClient:
         if str(response.value).strip().upper() not in _ACCEPTED or token is None:
             raise AuthenticationError(
                 f"LA refused the credentials of user {self._credentials.username!r} at "
-                f"{self.base_url}"
+                f"{self.shown_url}"
             )
         self._session.logged_in(token)
-        log.info("logged in to %s as %s", self.base_url, self._credentials.username)
+        log.info("logged in to %s as %s", self.shown_url, self._credentials.username)
         return token
 
     async def _send(
@@ -292,18 +295,19 @@ class AsyncClient:
         except TimeoutError:
             # Cut at the deadline: the request may have reached LA (and a write been done).
             raise _Retriable(
-                f"{op.name} to {self.base_url} had no complete answer within its deadline of "
+                f"{op.name} to {self.shown_url} had no complete answer within its deadline of "
                 f"{self._deadline:g} s",
                 hint="LA is very slow or the network trickles; raise [la] deadline if LA is "
                 "known to take that long, else run the command again later",
                 maybe_sent=True,
             ) from None
         except _NOT_SENT as exc:
-            raise _Retriable(f"cannot reach LA at {self.base_url} ({type(exc).__name__})") from None
+            reason = type(exc).__name__
+            raise _Retriable(f"cannot reach LA at {self.shown_url} ({reason})") from None
         except httpx.TransportError as exc:
             # The request may have reached LA: a write must be reconciled, not resent.
             raise _Retriable(
-                f"{op.name} to {self.base_url} failed after sending ({type(exc).__name__})",
+                f"{op.name} to {self.shown_url} failed after sending ({type(exc).__name__})",
                 maybe_sent=True,
             ) from None
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
@@ -323,10 +327,10 @@ class AsyncClient:
 
     def _interpret(self, op: c.Operation, status: int, data: bytes) -> soap.Response:
         if status in _RETRY_STATUS:
-            raise _Retriable(f"LA at {self.base_url} answered HTTP {status}", maybe_sent=True)
+            raise _Retriable(f"LA at {self.shown_url} answered HTTP {status}", maybe_sent=True)
         if status == 404:
             raise ConfigurationError(
-                f"{self.base_url}{c.service_of(op.name).path} does not exist (HTTP 404)",
+                f"{self.shown_url}{c.service_of(op.name).path} does not exist (HTTP 404)",
                 hint="check the LA URL: it is the site's base address, without /webservices/... "
                 "(`labridge doctor` checks every service's path)",
             )
