@@ -26,6 +26,9 @@ from labridge.schedule import single_instance
 SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
 LEARNERS = 200
 
+#: Machines share a store on PostgreSQL; its run lock is an advisory lock in the database.
+POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
@@ -95,11 +98,10 @@ def test_two_enrol_runs_at_once_on_one_store_enrol_everyone_once(
         assert report["enrolled"] + report["skipped"] == LEARNERS
 
 
+@POSTGRESQL_ONLY
 def test_two_machines_on_one_postgresql_store_enrol_everyone_once(
     sandbox: RunningSandbox, database_url: str, tmp_path: Path
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("machines share a store on PostgreSQL")
     machines = [tmp_path / "a", tmp_path / "b"]
     for home in machines:
         home.mkdir()
@@ -171,9 +173,8 @@ def test_the_run_lock_is_the_stores_not_the_urls(tmp_path: Path) -> None:
         assert (tmp_path / "x" / "store.db.run.lock").exists()
 
 
+@POSTGRESQL_ONLY
 def test_the_run_lock_holds_across_processes_on_one_postgresql_store(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL: an advisory lock in the database")
     holder = _hold_lock(database_url)
     # Another machine reaches the same server under another name: still the same store.
     elsewhere = database_url.replace("@127.0.0.1:", "@localhost:")
