@@ -27,13 +27,12 @@ import csv
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -43,7 +42,7 @@ import httpx
 
 from labridge import AsyncClient, store
 from labridge.client import Client
-from labridge.sandbox.server import start_background
+from labridge.sandbox.server import serve_process, start_background
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRecord
 from labridge.validate.enrolment import check_all
@@ -165,37 +164,9 @@ def _email(i: int, *, updated: bool) -> str:
 # The sandbox and labridge, as subprocesses
 
 
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def sandbox(flags: Sequence[str], seed: int) -> Iterator[str]:
-    port = _free_port()
-    command = [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port),
-               "--fault-seed", str(seed), *flags]  # fmt: skip
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"the sandbox exited with {proc.returncode}")
-        try:
-            httpx.get(url + "/_sandbox/stats", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise SystemExit(f"the sandbox at {url} did not answer")
+def sandbox(flags: Sequence[str], seed: int) -> AbstractContextManager[str]:
+    """The row's LA: a `labridge sandbox serve` process with its fault flags."""
+    return serve_process("--fault-seed", str(seed), *flags)
 
 
 def write_config(path: Path, url: str, store_path: Path) -> None:

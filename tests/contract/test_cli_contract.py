@@ -5,10 +5,6 @@ labridge's commands against them, a real store."""
 from __future__ import annotations
 
 import json
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from labridge.cli import app
+from labridge.sandbox.server import free_port, serve_process
 
 DIALECTS = ("samples", "coldfusion")  # as tests/conftest.py: every dialect the sandbox speaks
 
@@ -34,41 +31,14 @@ members = { EmployeeReferenceNumber = "PayrollNumber" }
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _serve(tmp: Path, contract: str | None, dialect: str) -> Iterator[str]:
-    port = _free_port()
-    args = [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port),
-            "--dialect", dialect]  # fmt: skip
+    flags = ["--dialect", dialect]
     if contract is not None:
         path = tmp / "la-contract.toml"
         path.write_text(contract, "utf-8")
-        args += ["--contract", str(path)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait(url, proc)
+        flags += ["--contract", str(path)]
+    with serve_process(*flags) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _wait(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the sandbox exited with {proc.returncode}")
-        try:
-            httpx.get(url + "/_sandbox/stats", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise RuntimeError(f"the sandbox did not answer at {url}")
 
 
 @pytest.fixture(scope="module", params=DIALECTS)
@@ -195,7 +165,7 @@ def test_the_written_overrides_make_sync_and_enrol_succeed(
 
 
 def test_doctor_with_nothing_listening_exits_3(env: dict[str, str]) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     code, out, _ = invoke(["doctor", "--url", url], env)
     assert code == 3
     assert "cannot reach LA" in " ".join(out.split())

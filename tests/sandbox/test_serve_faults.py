@@ -3,12 +3,9 @@ loopback by labridge's own client, and counted in /_sandbox/stats (issue 7)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -16,47 +13,12 @@ import pytest
 
 from labridge import AsyncClient, TransportError
 from labridge.sandbox.app import STATS_PATH
+from labridge.sandbox.server import free_port, serve_process
 
 from .learners import learner
 
 USER = PASSWORD = "sandbox"
 SOURCE_ID = "MIS-900001"
-
-
-def _free_port() -> int:
-    with socket.create_server(("127.0.0.1", 0)) as sock:
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def serving(*flags: str) -> Iterator[str]:
-    """A `labridge sandbox serve` subprocess with ``flags``; yields its URL once it answers."""
-    port = _free_port()
-    command = [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port), *flags]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_answering(url, proc)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-
-def _wait_until_answering(url: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            err = proc.stderr.read().decode() if proc.stderr else ""
-            raise AssertionError(f"the sandbox exited with {proc.returncode}: {err}")
-        try:
-            httpx.get(url + STATS_PATH, timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise AssertionError(f"the sandbox at {url} did not answer")
 
 
 def _stats(url: str) -> dict[str, Any]:
@@ -87,7 +49,7 @@ async def _outcomes(url: str, calls: int) -> list[bool]:
 
 
 async def test_fail_rate_answers_503_to_everything_but_authenticate() -> None:
-    with serving("--fail-rate", "1") as url:
+    with serve_process("--fail-rate", "1") as url:
         assert await _outcomes(url, 3) == [False] * 3  # yet every one logged in
         figures = _stats(url)
     assert figures["faults_fired"] == {"GetTrainers:fail_before": 3}
@@ -97,7 +59,7 @@ async def test_fail_rate_answers_503_to_everything_but_authenticate() -> None:
 async def test_the_same_fault_seed_replays_the_same_faults() -> None:
     runs = []
     for seed in ("7", "7", "8"):
-        with serving("--fail-rate", "0.5", "--fault-seed", seed) as url:
+        with serve_process("--fail-rate", "0.5", "--fault-seed", seed) as url:
             runs.append(await _outcomes(url, 24))
             fired = _stats(url)["faults_fired"]
         assert fired == {"GetTrainers:fail_before": runs[-1].count(False)}
@@ -107,7 +69,7 @@ async def test_the_same_fault_seed_replays_the_same_faults() -> None:
 
 
 async def test_drop_rate_does_the_work_then_drops_the_connection() -> None:
-    with serving("--drop-rate", "1") as url:
+    with serve_process("--drop-rate", "1") as url:
         async with _client(url) as client:
             with pytest.raises(TransportError) as raised:
                 await client.group_enrolment(learner())
@@ -118,7 +80,7 @@ async def test_drop_rate_does_the_work_then_drops_the_connection() -> None:
 
 
 async def test_slow_rate_waits_before_the_work_so_it_happens_after_the_client_gave_up() -> None:
-    with serving("--slow-rate", "1", "--slow-ms", "1500") as url:
+    with serve_process("--slow-rate", "1", "--slow-ms", "1500") as url:
         async with _client(url, timeout=0.4) as client:
             await client.authenticate()  # Authenticate is never slowed
             started = time.monotonic()
@@ -134,7 +96,7 @@ async def test_slow_rate_waits_before_the_work_so_it_happens_after_the_client_ga
 
 
 async def test_latency_and_token_ttl() -> None:
-    with serving("--latency-ms", "150", "--token-ttl", "1") as url:
+    with serve_process("--latency-ms", "150", "--token-ttl", "1") as url:
         async with _client(url) as client:
             started = time.monotonic()
             await client.get_trainers()
@@ -149,7 +111,7 @@ async def test_latency_and_token_ttl() -> None:
 
 def test_bad_fault_flags_are_refused_with_a_message() -> None:
     bad = subprocess.run(
-        [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(_free_port()),
+        [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(free_port()),
          "--fail-rate", "0.6", "--drop-rate", "0.6"],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip

@@ -1,11 +1,16 @@
-"""Running the sandbox: in the foreground (``labridge sandbox serve``) or on a background thread
-(``labridge demo`` and the loopback tests)."""
+"""Running the sandbox: in the foreground (``labridge sandbox serve``), on a background thread
+(``labridge demo`` and the loopback tests), or as a process of its own (:func:`serve_process`:
+benchmarks, and tests that need a sandbox with its own contract or flags)."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -130,3 +135,43 @@ def start_background(
     running = RunningSandbox(app, uvicorn.Server(config), sock)
     running._start(timeout)
     return running
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A port free on ``host`` right now (for a server started in another process)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def serve_process(*flags: str, timeout: float = 30.0) -> Iterator[str]:
+    """``labridge sandbox serve`` with ``flags`` in a child process on a free loopback port;
+    yields its URL once it answers, and stops it afterwards. A child that exits early raises
+    :class:`RuntimeError` with what it printed."""
+    port = free_port()
+    command = [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port), *flags]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://{DEFAULT_HOST}:{port}"
+    try:
+        _wait_for(url, proc, timeout)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        if proc.stderr is not None:
+            proc.stderr.close()
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            said = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            raise RuntimeError(f"the sandbox exited with {proc.returncode}: {said}")
+        try:
+            httpx.get(url + STATS_PATH, timeout=1).raise_for_status()
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(f"the sandbox at {url} did not answer within {timeout:g} s")
