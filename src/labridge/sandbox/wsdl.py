@@ -14,7 +14,7 @@ others); the sandbox accepts either namespace, or none, on requests.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from lxml import etree
 
@@ -159,14 +159,7 @@ class _Builder:
     def _messages(self, root: etree._Element) -> None:
         header = etree.SubElement(root, f"{_W}message", name=_HEADER_MESSAGE)
         etree.SubElement(header, f"{_W}part", name=c.AUTH_HEADER, element=f"{_HDR}:{c.AUTH_HEADER}")
-        for op in self.ops:
-            request = etree.SubElement(root, f"{_W}message", name=f"{op.wire}Request")
-            for p in op.params:
-                etree.SubElement(request, f"{_W}part", name=p.name, type=self.qname(p.type))
-            response = etree.SubElement(root, f"{_W}message", name=op.response_element)
-            etree.SubElement(
-                response, f"{_W}part", name=op.return_element, type=self.qname(op.returns)
-            )
+        operation_messages(root, self.ops, self.qname)
 
     def _port_type(self, root: etree._Element) -> None:
         port_type = etree.SubElement(root, f"{_W}portType", name=self._port_type_name)
@@ -264,3 +257,16 @@ def service_wsdl(service: c.Service, address: str, served: Iterable[str]) -> byt
     ops = tuple(op for op in service.operations if op.name in names)
     root = _Builder(service, ops).build(address)
     return etree.tostring(root, xml_declaration=True, encoding="utf-8", pretty_print=True)
+
+
+def operation_messages(
+    root: etree._Element, ops: Iterable[c.Operation], qname: Callable[[c.TypeExpr], str]
+) -> None:
+    """Each operation's request and response messages, as every RPC/encoded WSDL declares them
+    (both dialects); ``qname`` names a type the dialect's way."""
+    for op in ops:
+        request = etree.SubElement(root, f"{_W}message", name=f"{op.wire}Request")
+        for p in op.params:
+            etree.SubElement(request, f"{_W}part", name=p.name, type=qname(p.type))
+        response = etree.SubElement(root, f"{_W}message", name=op.response_element)
+        etree.SubElement(response, f"{_W}part", name=op.return_element, type=qname(op.returns))

@@ -20,7 +20,7 @@ from lxml import etree
 
 from .. import contract as c
 from .cfkinds import APACHE_SOAP_NS, is_struct, member_kind, scalar_kind
-from .wsdl import SOAP_HTTP, WSDL_NS, WSDL_SOAP_NS
+from .wsdl import SOAP_HTTP, WSDL_NS, WSDL_SOAP_NS, operation_messages
 
 CF_RPC_NS = "http://rpc.xml.coldfusion"
 CF_VERSION = "2021,0,0,0"
@@ -170,14 +170,7 @@ class _Builder:
     def _messages(self, root: etree._Element) -> None:
         fault = etree.SubElement(root, f"{_W}message", name=FAULT)
         etree.SubElement(fault, f"{_W}part", name="fault", type=f"tns1:{FAULT}")
-        for op in self.ops:
-            request = etree.SubElement(root, f"{_W}message", name=f"{op.wire}Request")
-            for p in op.params:
-                etree.SubElement(request, f"{_W}part", name=p.name, type=self.qname(p.type))
-            response = etree.SubElement(root, f"{_W}message", name=op.response_element)
-            etree.SubElement(
-                response, f"{_W}part", name=op.return_element, type=self.qname(op.returns)
-            )
+        operation_messages(root, self.ops, self.qname)
 
     def _port_type(self, root: etree._Element) -> None:
         port_type = etree.SubElement(root, f"{_W}portType", name=self.component)
