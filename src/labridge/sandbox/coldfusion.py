@@ -61,7 +61,8 @@ def london_midnight(day: date) -> str:
     """``day`` as ColdFusion sends a ``date``: its London midnight in UTC, to the millisecond
     (``2024-09-01`` → ``2024-08-31T23:00:00.000Z`` in summer time)."""
     midnight = datetime.combine(day, time(0), tzinfo=LONDON).astimezone(UTC)
-    return midnight.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    # Not strftime's %Y: it does not pad years before 1000 to four digits on every platform.
+    return f"{midnight.year:04d}-" + midnight.strftime("%m-%dT%H:%M:%S.000Z")
 
 
 def _double(value: Any) -> str | None:
