@@ -136,3 +136,23 @@ def test_a_scheduled_run_stops_between_cycles(sandbox: RunningSandbox, tmp_path:
     assert proc.returncode == 143, err
     [line] = [x for x in err.splitlines() if "stopped by SIGTERM" in x]
     assert "no cycle was running" in line
+
+
+def test_a_signal_during_sync_exits_with_the_signal_after_storing_it(tmp_path: Path) -> None:
+    """Each read takes 0.4 s; the sync is one transaction, so it finishes and is stored, then the
+    command exits 143 rather than 0, and nothing after it starts."""
+    with start_background(latency_ms=400) as slow:
+        store = tmp_path / "store.db"
+        command = [sys.executable, "-m", "labridge", "sync", "--db", str(store)]
+        proc = subprocess.Popen(command, env=_env(slow), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not _stats(slow)["calls"].get("GetTrainers") and time.monotonic() < deadline:
+            assert proc.poll() is None, proc.communicate()
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 143, err
+    assert "stopped by SIGTERM: the sync was finished and stored" in " ".join(err.split())
+    with sqlite3.connect(store) as conn:
+        assert conn.execute("SELECT count(*) FROM trainers").fetchone()[0] > 0

@@ -72,9 +72,13 @@ def sync(
             return report
 
     try:
-        return asyncio.run(go())
+        report = asyncio.run(go())
     finally:
         db.close()
+    # One transaction: a sync is stored whole or not at all, so a stop asked for during it takes
+    # effect here, before whatever would have come next.
+    stopping.check("the sync was finished and stored, nothing after it was started")
+    return report
 
 
 def status(settings: Settings) -> dict[str, Any]:
