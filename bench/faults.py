@@ -203,16 +203,21 @@ def run_once(command: list[str], tally: Tally, timeout: float = 900) -> int:
 
 
 def uncertain_rows(store_path: Path) -> int:
-    """Journal rows not settled (``pending``, or any state the exactly-once work adds)."""
+    """Journal rows not settled: an enrolment not in a final state (``pending``, ``queued``,
+    ``uncertain``), or an update whose outcome is still to be settled."""
     if not store_path.exists():
         return 0
     with sqlite3.connect(store_path) as conn:
         try:
             query = "SELECT state, count(*) FROM enrolments GROUP BY state"
             states = conn.execute(query).fetchall()
+            # An UpdateEnrolment whose answer was lost: settled by the next update run.
+            updates = conn.execute(
+                "SELECT count(*) FROM enrolments WHERE update_sent IS NOT NULL"
+            ).fetchone()[0]
         except sqlite3.OperationalError:  # no journal yet
             return 0
-    return sum(n for state, n in states if state not in FINAL)
+    return sum(n for state, n in states if state not in FINAL) + int(updates)
 
 
 def until_settled(command: list[str], store_path: Path, tally: Tally) -> None:
@@ -271,7 +276,9 @@ ENROLS: dict[str, Callable[..., None]] = {
 
 def candidates_in_la(url: str) -> list[Any]:
     """Every candidate LA holds, in every status (docs/contract.md §3.3), test learners too."""
-    with Client(url, "sandbox", "sandbox", timeout=30, read_attempts=8, backoff=0.2) as la:
+    # Short timeouts: a read the sandbox drops mid-answer is retried at once, not waited out.
+    with Client(url, "sandbox", "sandbox", timeout=2, deadline=5, read_attempts=12,
+                backoff=0.2) as la:  # fmt: skip
         seen: dict[str, Any] = {}
         for active in (True, False):
             for c in la.get_candidates("", active=active, completed=True, test=True):

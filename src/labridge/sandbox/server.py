@@ -158,7 +158,11 @@ def serve_process(*flags: str, timeout: float = 30.0) -> Iterator[str]:
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=20)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:  # calls still held (a slow fault): stop it hard
+            proc.kill()
+            proc.wait(timeout=10)
         if proc.stderr is not None:
             proc.stderr.close()
 
