@@ -7,12 +7,13 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 
 import httpx
 import uvicorn
@@ -148,30 +149,31 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 def serve_process(*flags: str, timeout: float = 30.0) -> Iterator[str]:
     """``labridge sandbox serve`` with ``flags`` in a child process on a free loopback port;
     yields its URL once it answers, and stops it afterwards. A child that exits early raises
-    :class:`RuntimeError` with what it printed."""
+    :class:`RuntimeError` with what it printed. Its log goes to a temporary file, not a pipe: a
+    pipe nobody reads fills up (a dropped connection logs a traceback) and blocks the server."""
     port = free_port()
     command = [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port), *flags]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://{DEFAULT_HOST}:{port}"
-    try:
-        _wait_for(url, proc, timeout)
-        yield url
-    finally:
-        proc.terminate()
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        url = f"http://{DEFAULT_HOST}:{port}"
         try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:  # calls still held (a slow fault): stop it hard
-            proc.kill()
-            proc.wait(timeout=10)
-        if proc.stderr is not None:
-            proc.stderr.close()
+            _wait_for(url, proc, log, timeout)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # calls still held (a slow fault): stop it hard
+                proc.kill()
+                proc.wait(timeout=10)
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float) -> None:
+def _wait_for(url: str, proc: subprocess.Popen[bytes], log: IO[bytes], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            said = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            log.seek(0)
+            said = log.read().decode(errors="replace")[-2000:]
             raise RuntimeError(f"the sandbox exited with {proc.returncode}: {said}")
         try:
             httpx.get(url + STATS_PATH, timeout=1).raise_for_status()
