@@ -248,22 +248,21 @@ def update(
 
 
 def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            names = {uuid: f.name for uuid, f in _course_names(session).items()}
-            return journal.entries(session), names
-    finally:
-        db.close()
+    return _listing(settings, journal.entries)
 
 
 def duplicates(settings: Settings) -> tuple[list[duplicates_store.Duplicate], dict[str, str]]:
     """Learners LA holds more than once, by the last sync and the checks after enrol runs."""
+    return _listing(settings, duplicates_store.listing)
+
+
+def _listing(settings: Settings, read: Callable[[Any], list[R]]) -> tuple[list[R], dict[str, str]]:
+    """What ``read`` lists from the store, with course names by CourseUUID for display."""
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
             names = {uuid: f.name for uuid, f in _course_names(session).items()}
-            return duplicates_store.listing(session), names
+            return read(session), names
     finally:
         db.close()
 
