@@ -126,6 +126,7 @@ class AsyncClient:
         await self.aclose()
 
     async def aclose(self) -> None:
+        """Close the connections (``async with`` does it for you)."""
         await self._http.aclose()
 
     # -- operations ------------------------------------------------------------------------------
@@ -136,22 +137,27 @@ class AsyncClient:
             return await self._login()
 
     async def get_frameworks(self) -> list[m.Framework]:
+        """Every course (LA calls them frameworks) with its units (GetFrameworks)."""
         result: list[m.Framework] = await self.call("GetFrameworks")
         return result
 
     async def get_trainers(self) -> list[m.Trainer]:
+        """Every trainer: assessors, verifiers and other staff (GetTrainers)."""
         result: list[m.Trainer] = await self.call("GetTrainers")
         return result
 
     async def get_nationalities(self) -> list[m.Nationality]:
+        """LA's list of nationalities, for the enrolment's Nationality (GetNationalities)."""
         result: list[m.Nationality] = await self.call("GetNationalities")
         return result
 
     async def get_ethnicities(self) -> list[m.Ethnicity]:
+        """LA's list of ethnicities, for the enrolment's Ethnicity (GetEthnicities)."""
         result: list[m.Ethnicity] = await self.call("GetEthnicities")
         return result
 
     async def get_companies(self) -> list[m.Company]:
+        """Every company (employer) LA holds (GetCompanies)."""
         result: list[m.Company] = await self.call("GetCompanies")
         return result
 
@@ -170,10 +176,12 @@ class AsyncClient:
         return result
 
     async def get_progress(self, candidate_uuid: str) -> m.Progress:
+        """One learner's progress, unit by unit (GetProgress)."""
         result: m.Progress = await self.call("GetProgress", candidate_uuid=candidate_uuid)
         return result
 
     async def get_progress_full(self, candidate_uuid: str) -> m.Progress:
+        """One learner's progress down to each unit's outcomes (GetProgressFull)."""
         result: m.Progress = await self.call("GetProgressFull", candidate_uuid=candidate_uuid)
         return result
 
@@ -415,29 +423,37 @@ class Client:
         self.close()
 
     def close(self) -> None:
+        """Close the connections and the event loop (``with`` does it for you)."""
         self._runner.run(self._async.aclose())
         self._runner.close()
 
     @property
     def logins(self) -> int:
+        """Number of Authenticate calls made so far."""
         return self._async.logins
 
     def authenticate(self) -> m.Token:
+        """Log in now (calls log in by themselves when they need to)."""
         return self._runner.run(self._async.authenticate())
 
     def get_frameworks(self) -> list[m.Framework]:
+        """Every course with its units; see :meth:`AsyncClient.get_frameworks`."""
         return self._runner.run(self._async.get_frameworks())
 
     def get_trainers(self) -> list[m.Trainer]:
+        """Every trainer; see :meth:`AsyncClient.get_trainers`."""
         return self._runner.run(self._async.get_trainers())
 
     def get_nationalities(self) -> list[m.Nationality]:
+        """LA's nationalities; see :meth:`AsyncClient.get_nationalities`."""
         return self._runner.run(self._async.get_nationalities())
 
     def get_ethnicities(self) -> list[m.Ethnicity]:
+        """LA's ethnicities; see :meth:`AsyncClient.get_ethnicities`."""
         return self._runner.run(self._async.get_ethnicities())
 
     def get_companies(self) -> list[m.Company]:
+        """Every company; see :meth:`AsyncClient.get_companies`."""
         return self._runner.run(self._async.get_companies())
 
     def get_candidates(
@@ -448,14 +464,17 @@ class Client:
         completed: bool = False,
         test: bool = False,
     ) -> list[m.Candidate]:
+        """Candidates of one course, or of all; see :meth:`AsyncClient.get_candidates`."""
         return self._runner.run(
             self._async.get_candidates(course_qan, active=active, completed=completed, test=test)
         )
 
     def get_progress(self, candidate_uuid: str) -> m.Progress:
+        """One learner's progress; see :meth:`AsyncClient.get_progress`."""
         return self._runner.run(self._async.get_progress(candidate_uuid))
 
     def get_progress_full(self, candidate_uuid: str) -> m.Progress:
+        """One learner's progress with outcomes; see :meth:`AsyncClient.get_progress_full`."""
         return self._runner.run(self._async.get_progress_full(candidate_uuid))
 
     def group_enrolment(
@@ -465,6 +484,7 @@ class Client:
         send_login_details: bool = False,
         assign_evaluation: bool = False,
     ) -> m.EnrolmentResponse:
+        """Enrol one learner, never retried; see :meth:`AsyncClient.group_enrolment`."""
         return self._runner.run(
             self._async.group_enrolment(
                 user, send_login_details=send_login_details, assign_evaluation=assign_evaluation
@@ -472,6 +492,7 @@ class Client:
         )
 
     def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
+        """Push changes to one learner; see :meth:`AsyncClient.update_enrolment`."""
         return self._runner.run(self._async.update_enrolment(user))
 
 

@@ -218,10 +218,9 @@ def enrol(
     async def work(
         client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
     ) -> enrol_workflow.EnrolReport:
-        enroller = enrol_workflow.Enroller(
-            client, db, options, on_record=lambda r: tick(r.source_id)
+        return await enrol_workflow.enrol(
+            client, db, rows, options, on_record=lambda r: tick(r.source_id)
         )
-        return await enroller.run(rows)
 
     label = "Checking" if options.dry_run else "Enrolling"
     return _over_source(settings, spec, label, work, quiet=quiet, fresh=fresh)
@@ -238,10 +237,9 @@ def update(
     async def work(
         client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
     ) -> update_workflow.UpdateReport:
-        updater = update_workflow.Updater(
-            client, db, options, on_record=lambda r: tick(r.source_id)
+        return await update_workflow.update(
+            client, db, rows, options, on_record=lambda r: tick(r.source_id)
         )
-        return await updater.run(rows)
 
     label = "Comparing" if options.dry_run else "Updating"
     return _over_source(settings, spec, label, work, quiet=quiet, fresh=fresh)[0]

@@ -119,6 +119,24 @@ class Options:
     settle_seconds: float = SETTLE_SECONDS
 
 
+async def enrol(
+    client: AsyncClient,
+    db: store.Store,
+    rows: Iterable[SourceRow],
+    options: Options = Options(),
+    *,
+    on_record: OnRecord | None = None,
+) -> EnrolReport:
+    """Enrol each learner of ``rows`` (from :func:`labridge.open_source` or your own
+    :class:`~labridge.sources.records.SourceRecord`) exactly once, as this module describes.
+
+    Sync first (:func:`labridge.workflows.sync.sync`): the run checks records against the
+    reference data in ``db`` and skips learners LA already lists. ``options.dry_run`` checks
+    everything and sends nothing. ``on_record`` is called with each record's outcome as it is
+    decided. Every row ends with an outcome in the returned report."""
+    return await Enroller(client, db, options, on_record=on_record).run(rows)
+
+
 def presence_lock(run_id: str) -> str:
     """The name of the lock a run holds while it lives: others tell its claims from a dead
     run's by it (:mod:`labridge.store.locks`)."""

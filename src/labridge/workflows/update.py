@@ -117,6 +117,21 @@ class Options:
     today: date | None = None
 
 
+async def update(
+    client: AsyncClient,
+    db: store.Store,
+    rows: Iterable[SourceRow],
+    options: Options = Options(),
+    *,
+    on_record: OnRecord | None = None,
+) -> UpdateReport:
+    """Push later changes of already-enrolled learners with UpdateEnrolment, sending only the
+    fields that differ from what LA last held (docs/contract.md §3.6). Sync first.
+    ``options.dry_run`` shows each diff and sends nothing; ``options.clear_missing`` blanks in
+    LA the fields the source leaves empty."""
+    return await Updater(client, db, options, on_record=on_record).run(rows)
+
+
 @dataclass(frozen=True)
 class _Plan:
     """One learner's update, ready to send."""
