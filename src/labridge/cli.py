@@ -311,6 +311,7 @@ def status(
     """Show what the local store holds and when it last synced."""
     settings = settings_from(config, db=db)
     data = runner.status(settings)
+    data["schedule"] = schedule.status(settings.run)
     if as_json:
         console.print_json(data)
     else:
@@ -318,6 +319,7 @@ def status(
         console.out.print(console.last_sync_line(data))
         for line in console.activity_lines(data):
             console.out.print(line)
+        console.out.print(f"Schedule (labridge run): {escape(data['schedule']['line'])}")
 
 
 @app.command()
@@ -636,12 +638,15 @@ def run_command(
 
     Every cycle and step is logged (stderr); a step that fails is logged with its error and the
     cycle carries on. Cycles never overlap, and a second `labridge run` on the same store refuses
-    to start. With --once: one cycle, a table of its steps, exit code 1 if a step failed.
+    to start. A [run] cron line is read in [run] timezone (default Europe/London); `labridge
+    status` shows the next cycle. With --once: one cycle, a table of its steps, exit code 1 if a
+    step failed (the schedule is checked all the same: exit code 2 if it is wrong).
     SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
     143 or 130); the next run resumes.
     """
     _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
     settings = settings_from(config, url, username, db, contract_file)
+    schedule.trigger(settings.run)  # with --once too: a cron deployment finds a typo at once
     settings.require_la()
     with schedule.single_instance(settings.store.database_url):
         if not once:
