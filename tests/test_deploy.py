@@ -353,3 +353,18 @@ def test_the_image_builds_and_runs_as_a_non_root_user() -> None:
         assert demo.returncode == 0, demo.stderr[-3000:]
     finally:
         subprocess.run([docker, "rmi", "-f", tag], capture_output=True, timeout=300, check=False)
+
+
+def test_docs_deploy_quotes_the_files_as_they_are() -> None:
+    """docs/deploy.md links each deployment file and quotes the cron line and the timer's
+    calendar as the files have them, so that the page and the files cannot drift apart."""
+    text = (ROOT / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for name in UNITS:
+        assert f"(../deploy/systemd/{name})" in text
+    assert "(../deploy/cron/labridge)" in text
+    assert "(../Dockerfile)" in text
+    cron = (ROOT / "deploy" / "cron" / "labridge").read_text(encoding="utf-8").splitlines()
+    for line in (x for x in cron if x and not x.startswith("#")):
+        assert f"\n{line}\n" in text
+    assert _unit("labridge.timer")["Timer"]["OnCalendar"] in text
+    assert "docs/deploy.md" in (ROOT / "README.md").read_text(encoding="utf-8")
