@@ -6,7 +6,6 @@ its build stage run, and the image built and run where a Docker daemon answers."
 from __future__ import annotations
 
 import configparser
-import json
 import os
 import shlex
 import shutil
@@ -21,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import dockerfile
 import pytest
 
 from labridge import __version__
@@ -241,50 +241,36 @@ def test_the_cron_line_runs_one_cycle_at_six_london_time_on_weekdays() -> None:
 # -- Docker ----------------------------------------------------------------------------------------
 
 
-def _dockerfile() -> list[tuple[str, str]]:
-    """The Dockerfile's instructions, continuation lines joined, comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in (ROOT / "Dockerfile").read_text(encoding="utf-8").splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        keyword, _, rest = (pending + line).partition(" ")
-        instructions.append((keyword.upper(), rest.strip()))
-        pending = ""
-    return instructions
-
-
-def _stages() -> list[list[tuple[str, str]]]:
-    stages: list[list[tuple[str, str]]] = []
-    for keyword, rest in _dockerfile():
-        if keyword == "FROM":
+def _stages() -> list[list[dockerfile.Command]]:
+    """The Dockerfile's instructions per build stage, as Docker's own parser (BuildKit's, through
+    the ``dockerfile`` package) reads them: a syntax error fails here."""
+    stages: list[list[dockerfile.Command]] = []
+    for command in dockerfile.parse_file(str(ROOT / "Dockerfile")):
+        if command.cmd == "FROM":
             stages.append([])
         if stages:
-            stages[-1].append((keyword, rest))
+            stages[-1].append(command)
     return stages
 
 
 def test_the_dockerfile_builds_a_wheel_then_a_slim_non_root_runtime() -> None:
     build, runtime = _stages()
-    assert build[0][1].endswith(" AS build")
-    assert "-slim" in runtime[0][1]
-    runtime_args = dict(runtime)
-    assert "COPY" in runtime_args
-    assert runtime_args["COPY"].startswith("--from=build ")
-    user = runtime_args["USER"].split(":")[0]
+    assert build[0].value[1:] == ("AS", "build")
+    assert runtime[0].value[0].endswith("-slim")
+    last = {c.cmd: c for c in runtime}  # the last of each kind
+    copies = [c for c in runtime if c.cmd == "COPY"]
+    assert [c.flags for c in copies] == [("--from=build",)]  # only the wheel comes across
+    user = last["USER"].value[0].split(":")[0]
     assert user not in ("root", "0")
-    assert f"--uid 10001 --gid {user}" in runtime_args["RUN"]
-    assert json.loads(runtime_args["VOLUME"]) == ["/data"]
-    assert runtime_args["WORKDIR"] == "/data"  # labridge.toml and the store beside it
-    assert json.loads(runtime_args["ENTRYPOINT"]) == ["labridge"]
-    assert json.loads(runtime_args["CMD"]) == ["run"]
-    assert runtime_args["STOPSIGNAL"] == "SIGTERM"
-    # The USER comes after every RUN: nothing runs as root once it is set.
-    kinds = [k for k, _ in runtime]
+    assert f"--uid 10001 --gid {user}" in last["RUN"].value[0]
+    assert last["VOLUME"].value == ("/data",)
+    assert last["WORKDIR"].value == ("/data",)  # labridge.toml and the store beside it
+    assert last["ENTRYPOINT"].json
+    assert last["ENTRYPOINT"].value == ("labridge",)
+    assert last["CMD"].value == ("run",)
+    assert last["STOPSIGNAL"].value == ("SIGTERM",)
+    # USER comes after every RUN: nothing runs as root once it is set.
+    kinds = [c.cmd for c in runtime]
     assert kinds.index("USER") > max(i for i, k in enumerate(kinds) if k == "RUN")
 
 
@@ -297,9 +283,9 @@ def test_the_dockerfile_build_stage_makes_a_complete_wheel_from_what_it_copies(
     build = _stages()[0]
     context = tmp_path / "src"
     context.mkdir()
-    for keyword, rest in build:
-        if keyword == "COPY":
-            *sources, dest = rest.split()
+    for command in build:
+        if command.cmd == "COPY":
+            *sources, dest = command.value
             for source in sources:
                 origin = ROOT / source
                 target = context / dest / origin.name if dest.endswith("/") else context / dest
@@ -308,7 +294,7 @@ def test_the_dockerfile_build_stage_makes_a_complete_wheel_from_what_it_copies(
                     shutil.copytree(origin, target, ignore=ignore)
                 else:
                     shutil.copy(origin, target)
-    [run] = [rest for keyword, rest in build if keyword == "RUN" and "wheel" in rest]
+    [run] = [c.value[0] for c in build if c.cmd == "RUN" and "wheel" in c.value[0]]
     argv = shlex.split(run.replace("/dist", str(tmp_path / "dist")))
     assert argv[:2] == ["pip", "wheel"]
     result = subprocess.run(
