@@ -100,6 +100,14 @@ def test_crontab_day_numbers_count_from_sunday(dow: str, weekdays: list[int]) ->
     assert sorted(seen) == weekdays
 
 
+def test_a_day_of_month_with_a_day_of_week_is_refused_not_misread() -> None:
+    """crontab runs ``0 6 1 * 1`` on the 1st and on Mondays; APScheduler would run it only on a
+    1st that is a Monday."""
+    with pytest.raises(ConfigurationError, match="both a day of the month and a day of the week"):
+        next_cycle(RunSettings(cron="0 6 1 * 1"))
+    assert next_cycle(RunSettings(cron="0 6 1 * *")) is not None
+
+
 def _config(tmp_path: Path, run: str) -> Path:
     path = tmp_path / "labridge.toml"
     store = tmp_path / "store.db"

@@ -154,12 +154,27 @@ def _day_names(item: str) -> str | None:
     return ",".join(_CRON_DAYS[day] for day in days)
 
 
+def _refuse_day_or_weekday(line: str) -> None:
+    """crontab(5) runs a line that names both a day of the month and a day of the week on
+    either; APScheduler only on days that are both. Rather than run on other days than cron
+    would, such a line is refused."""
+    fields = line.split()
+    if len(fields) == 5 and fields[2] != "*" and fields[4] != "*":
+        raise ConfigurationError(
+            f"[run] cron {line!r} names both a day of the month and a day of the week, which "
+            "crontab reads as either and labridge's scheduler as both",
+            hint='make one of the two fields *, e.g. cron = "0 6 1 * *" (the 1st of each '
+            'month) or "0 6 * * 1" (Mondays)',
+        )
+
+
 def trigger(run: RunSettings) -> CronTrigger | IntervalTrigger:
     """The schedule of ``[run]``; a bad cron line or time zone is a
     :class:`~labridge.errors.ConfigurationError` naming the setting (``run --once`` checks it
     too, so that a cron deployment finds a typo on its first run)."""
     tz = zone(run)
     if run.cron:
+        _refuse_day_or_weekday(run.cron)
         try:
             return CronTrigger.from_crontab(crontab_weekdays(run.cron), timezone=tz)
         except ValueError as exc:
