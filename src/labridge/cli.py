@@ -87,6 +87,11 @@ contract_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(contract_app, name="contract")
+store_app = typer.Typer(
+    help="The local store itself: back it up (docs/deploy.md says how to restore).",
+    no_args_is_help=True,
+)
+app.add_typer(store_app, name="store")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -311,6 +316,7 @@ def status(
     """Show what the local store holds and when it last synced."""
     settings = settings_from(config, db=db)
     data = runner.status(settings)
+    data["schedule"] = schedule.status(settings.run)
     if as_json:
         console.print_json(data)
     else:
@@ -318,6 +324,7 @@ def status(
         console.out.print(console.last_sync_line(data))
         for line in console.activity_lines(data):
             console.out.print(line)
+        console.out.print(f"Schedule (labridge run): {escape(data['schedule']['line'])}")
 
 
 @app.command()
@@ -636,12 +643,15 @@ def run_command(
 
     Every cycle and step is logged (stderr); a step that fails is logged with its error and the
     cycle carries on. Cycles never overlap, and a second `labridge run` on the same store refuses
-    to start. With --once: one cycle, a table of its steps, exit code 1 if a step failed.
+    to start. A [run] cron line is read in [run] timezone (default Europe/London); `labridge
+    status` shows the next cycle. With --once: one cycle, a table of its steps, exit code 1 if a
+    step failed (the schedule is checked all the same: exit code 2 if it is wrong).
     SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
     143 or 130); the next run resumes.
     """
     _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
     settings = settings_from(config, url, username, db, contract_file)
+    schedule.trigger(settings.run)  # with --once too: a cron deployment finds a typo at once
     settings.require_la()
     with schedule.single_instance(settings.store.database_url):
         if not once:
@@ -654,6 +664,31 @@ def run_command(
         console.out.print(console.cycle_table(report))
     if not report.ok:
         raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@store_app.command("backup")
+@handles_errors
+def store_backup(
+    path: Annotated[Path, typer.Argument(help="The backup file to write (mode 0600).")],
+    force: Annotated[bool, typer.Option("--force", help="Replace PATH if it exists.")] = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Copy a SQLite store to PATH, safely while `labridge run` is writing to it (SQLite's
+    online backup). Restore: stop labridge, copy the file back in place of the store. A
+    PostgreSQL store: exit code 2 and the pg_dump command to run instead."""
+    from .store import backup
+
+    settings = settings_from(config, db=db)
+    done = backup.backup(settings.store.database_url, path, force=force)
+    if as_json:
+        console.print_json(done.as_dict())
+        return
+    console.err.print(
+        f"Backed up the store {escape(str(done.source))} to [bold]{escape(str(done.path))}"
+        f"[/bold] ({done.size / 1_048_576:.1f} MiB, schema revision {done.revision})."
+    )
 
 
 @sandbox_app.command("serve")

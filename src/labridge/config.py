@@ -38,6 +38,8 @@ DEFAULT_DATABASE_URL = "sqlite:///labridge.db"
 #: web-service user's credentials select the centre.
 DEFAULT_LA_URL = "https://api.learningassistant.com"
 DEFAULT_MAX_ANSWER_MIB = 16.0
+#: The zone of ``[run] cron``: UK training providers keep UK office hours.
+DEFAULT_TIMEZONE = "Europe/London"
 SECTIONS = ("la", "store", "sync", "source", "run", "contract")
 
 #: Environment variable → (section, key) in labridge.toml.
@@ -166,6 +168,9 @@ class RunSettings(BaseModel):
     every_minutes: float = Field(default=60.0, gt=0)
     #: A crontab line ("0 6 * * 1-5": 06:00 on weekdays), instead of ``every_minutes``.
     cron: str = ""
+    #: The IANA time zone ``cron`` is read in: 06:00 means 06:00 on the office clock, GMT in
+    #: winter and BST in summer (validated by labridge.schedule.zone).
+    timezone: str = DEFAULT_TIMEZONE
     #: Pull progress down to outcomes (GetProgressFull) rather than units.
     progress_full: bool = False
     progress_concurrency: int = Field(default=8, ge=1, le=64)
@@ -327,6 +332,8 @@ statement_timeout = 60
 # pull progress. Minutes between cycles, or a crontab line instead (cron wins when set).
 every_minutes = 60
 # cron = "0 6 * * 1-5"
+# The time zone cron is read in (an IANA name): 06:00 is 06:00 in London, GMT or BST.
+timezone = "Europe/London"
 # Pull progress down to outcomes (slower), and how many learners at once.
 progress_full = false
 progress_concurrency = 8

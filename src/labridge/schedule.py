@@ -5,6 +5,9 @@ pull). Each step is logged when it starts and ends; a step that fails is logged 
 the cycle carries on with the next one. Cycles never overlap: the scheduler runs at most one at a
 time (a cycle still running when the next is due makes the next one wait, then run once), and a
 lock held in the store keeps a second ``labridge run`` on the same store from starting.
+
+A ``[run] cron`` line is read in ``[run] timezone`` (default Europe/London): ``0 6 * * *`` is
+06:00 on the office clock all year, 06:00 UTC in winter and 05:00 UTC in summer (BST).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -99,15 +103,125 @@ def _run_step(name: str, work: Callable[[], str]) -> StepResult:
     return StepResult(name, True, summary, time.perf_counter() - started)
 
 
+def zone(run: RunSettings) -> ZoneInfo:
+    """The time zone ``[run] cron`` is read in. A name the time zone database lacks is a
+    configuration error: a schedule silently read in UTC would run an hour out half the year."""
+    try:
+        return ZoneInfo(run.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"[run] timezone {run.timezone!r} is not a known time zone",
+            hint='give an IANA time zone name in labridge.toml, e.g. timezone = "Europe/London" '
+            'or "UTC"',
+        ) from None
+
+
+#: crontab(5) numbers the days of the week from Sunday (0, and 7 too).
+_CRON_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def crontab_weekdays(line: str) -> str:
+    """``line`` with the numbers of its day-of-week field written as day names.
+
+    APScheduler 3 numbers the days from Monday (0 = Monday) and its ``from_crontab`` passes
+    crontab numbers straight through, so ``0 6 * * 1-5`` would run Tuesday to Saturday
+    (agronholm/apscheduler#286, fixed only in 4.x). Names mean the same to both. A field that is
+    not plain numbers, ranges and steps is left as it is, for APScheduler to judge."""
+    fields = line.split()
+    if len(fields) != 5 or not any(ch.isdigit() for ch in fields[4]):
+        return line
+    names = [_day_names(item) for item in fields[4].split(",")]
+    if any(n is None for n in names):
+        return line
+    return " ".join([*fields[:4], ",".join(n for n in names if n)])
+
+
+def _day_names(item: str) -> str | None:
+    """One comma item of a crontab day-of-week field (``3``, ``1-5``, ``*/2``, ``0-6/2``) as
+    names, or the item itself when it holds no number; ``None`` when it is not crontab syntax."""
+    if not any(ch.isdigit() for ch in item):
+        return item
+    span, _, step_text = item.partition("/")
+    first_text, _, last_text = span.partition("-")
+    try:
+        step = int(step_text) if step_text else 1
+        first, last = (0, 7) if span == "*" else (int(first_text), int(last_text or first_text))
+    except ValueError:
+        return None
+    if not (0 <= first <= last <= 7) or step < 1:
+        return None
+    days = sorted({day % 7 for day in range(first, last + 1, step)}, key=lambda d: (d + 6) % 7)
+    return ",".join(_CRON_DAYS[day] for day in days)
+
+
+def _refuse_day_or_weekday(line: str) -> None:
+    """crontab(5) runs a line that names both a day of the month and a day of the week on
+    either; APScheduler only on days that are both. Rather than run on other days than cron
+    would, such a line is refused."""
+    fields = line.split()
+    if len(fields) == 5 and fields[2] != "*" and fields[4] != "*":
+        raise ConfigurationError(
+            f"[run] cron {line!r} names both a day of the month and a day of the week, which "
+            "crontab reads as either and labridge's scheduler as both",
+            hint='make one of the two fields *, e.g. cron = "0 6 1 * *" (the 1st of each '
+            'month) or "0 6 * * 1" (Mondays)',
+        )
+
+
 def trigger(run: RunSettings) -> CronTrigger | IntervalTrigger:
+    """The schedule of ``[run]``; a bad cron line or time zone is a
+    :class:`~labridge.errors.ConfigurationError` naming the setting (``run --once`` checks it
+    too, so that a cron deployment finds a typo on its first run)."""
+    tz = zone(run)
     if run.cron:
+        _refuse_day_or_weekday(run.cron)
         try:
-            return CronTrigger.from_crontab(run.cron, timezone=UTC)
+            return CronTrigger.from_crontab(crontab_weekdays(run.cron), timezone=tz)
         except ValueError as exc:
             raise ConfigurationError(
-                f"[run] cron {run.cron!r} is not a crontab line: {exc}"
+                f"[run] cron {run.cron!r} is not a crontab line: {exc}",
+                hint="five fields: minute hour day-of-month month day-of-week, e.g. cron = "
+                '"0 6 * * 1-5" (06:00 on weekdays)',
             ) from None
-    return IntervalTrigger(minutes=run.every_minutes, timezone=UTC)
+    return IntervalTrigger(minutes=run.every_minutes, timezone=tz)
+
+
+def next_cycle(run: RunSettings, now: datetime | None = None) -> datetime | None:
+    """When the cron schedule next fires after ``now``, in ``[run] timezone``; ``None`` for an
+    ``every_minutes`` schedule, whose cycles count from the start of ``labridge run``."""
+    schedule = trigger(run)
+    if not isinstance(schedule, CronTrigger):
+        return None
+    fire: datetime | None = schedule.get_next_fire_time(None, now or datetime.now(UTC))
+    return fire
+
+
+def describe(run: RunSettings, now: datetime | None = None) -> str:
+    """One line for ``status`` and the log: the schedule and, for cron, the next cycle's time
+    on the office clock (with its zone abbreviation, GMT or BST)."""
+    if not run.cron:
+        trigger(run)  # validates the time zone all the same
+        return f"every {run.every_minutes:g} minutes, the first cycle when `labridge run` starts"
+    fire = next_cycle(run, now)
+    when = fire.strftime("%Y-%m-%d %H:%M %Z") if fire else "never"
+    return f"cron {run.cron!r} in {run.timezone}; next cycle {when}"
+
+
+def status(run: RunSettings, now: datetime | None = None) -> dict[str, object]:
+    """The schedule for ``labridge status``: the settings, the next cron cycle (ISO 8601 with its
+    UTC offset) and a line to show; a wrong setting is shown, not raised, so that ``status``
+    still reports on the store."""
+    out: dict[str, object] = {"cron": run.cron or None, "timezone": run.timezone,
+                              "every_minutes": None if run.cron else run.every_minutes}  # fmt: skip
+    try:
+        fire = next_cycle(run, now)
+        out["next_cycle"] = fire.isoformat() if fire else None
+        out["line"] = describe(run, now)
+    except ConfigurationError as exc:
+        out["next_cycle"] = None
+        out["error"] = exc.args[0]
+        out["line"] = f"wrong: {exc}"
+    return out
 
 
 def run_forever(run: RunSettings, make_steps: Callable[[], Sequence[Step]]) -> None:
@@ -133,7 +247,7 @@ def run_forever(run: RunSettings, make_steps: Callable[[], Sequence[Step]]) -> N
         misfire_grace_time=None,
         next_run_time=datetime.now(UTC),
     )
-    log.info("scheduled: %s", run.cron or f"every {run.every_minutes:g} minutes")
+    log.info("scheduled: %s", describe(run))
     scheduler.start()
     try:
         while stopping.requested() is None:
