@@ -525,6 +525,7 @@ def forget(
     learners: Annotated[
         list[str] | None,
         typer.Argument(
+            metavar="LEARNER_ID",
             help="Learner ids as the MIS gives them (the id labridge enrols them under, "
             "SourceSystemLearnerUUID), or LA CandidateUUIDs the store holds.",
             show_default=False,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from labridge.store.engine import sqlite_file
 from labridge.workflows.enrol import Enroller
 from labridge.workflows.progress import pull
 from labridge.workflows.sync import sync
+from labridge.workflows.update import Updater
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 #: Ewan Shaw, enrolled from the sample's fifth row: their e-mail, NI number, address, mobile
@@ -153,6 +155,24 @@ async def test_a_forgotten_learner_is_never_enrolled_nor_mirrored_again(
     assert _holding(_dump(db), *CANARIES, LEARNER) == {}
     await pull(client, db)
     assert _holding(_dump(db), *CANARIES, LEARNER, listed[0].candidate_uuid) == {"enrolments": 1}
+
+
+async def test_a_forgotten_learner_is_never_updated(
+    db: store.Store, client: AsyncClient, sandbox: Starlette
+) -> None:
+    la = sandbox.state.db
+    (cand,) = [x for x in la.candidates(active=True, completed=True) if x.source_id == LEARNER]
+    _forget(db, [LEARNER])
+    rows = _rows()
+    assert rows[4].source_id == LEARNER
+    # A change update would otherwise send.
+    rows[4] = replace(rows[4], fields={**rows[4].fields, "email": "changed@example.org"})
+    report = await Updater(client, db).run(rows)
+    outcome = {r.source_id: r for r in report.records}[LEARNER]
+    assert outcome.outcome == "not_enrolled"
+    assert [p.code for p in outcome.problems] == ["FORGOTTEN"]
+    assert la.candidate_fields(cand.candidate_uuid)["email"] == "ewan.shaw68@example.org"
+    assert _holding(_dump(db), *CANARIES, LEARNER, "changed@example.org") == {}
 
 
 def test_dry_run_counts_and_changes_nothing(db: store.Store) -> None:
