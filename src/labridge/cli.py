@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
@@ -257,6 +257,7 @@ def init(
         raise ConfigurationError(f"{path} already exists", hint="use --force to overwrite it")
     text = render_config(url or "", username or "", database_url(db) if db else None)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC: private it is
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
     console.err.print(
@@ -522,6 +523,64 @@ def duplicates(
     else:
         console.out.print("LA holds no learner twice, as far as the last sync and checks show.")
     if found:
+        raise typer.Exit(EXIT_FAILED_RECORDS)
+
+
+@app.command()
+@handles_errors
+def forget(
+    learners: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="LEARNER_ID",
+            help="Learner ids as the MIS gives them (the id labridge enrols them under, "
+            "SourceSystemLearnerUUID), or LA CandidateUUIDs the store holds.",
+            show_default=False,
+        ),
+    ] = None,
+    gone_before: Annotated[
+        datetime | None,
+        typer.Option(
+            "--gone-from-la-before",
+            formats=["%Y-%m-%d"],
+            metavar="DATE",
+            help="Also every learner LA stopped listing (as sync saw) before DATE, YYYY-MM-DD "
+            "(UTC).",
+            show_default=False,
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Report what would be erased; change nothing.")
+    ] = False,
+    config: ConfigOpt = None,
+    db: DbOpt = None,
+    as_json: JsonOpt = False,
+    verbose: VerboseOpt = 0,
+) -> None:
+    """Erase learners' personal data from the store (docs/data-protection.md): the mirror of
+    LA's candidates, what was pushed to LA, the enrolment events, LA's duplicates and the
+    progress history; then vacuum the store so it leaves the file too.
+
+    An anonymous audit row is kept per learner (their id hashed, what went, when), and their
+    journal row stays with nothing personal in it: enrol then reports them "forgotten", never
+    enrols them again. LA's own copy is not touched: remove them there too. Exit code 1 when a
+    learner given is not in the store.
+    """
+    _logging(verbose)
+    settings = settings_from(config, db=db)
+    if not learners and gone_before is None:
+        raise ConfigurationError(
+            "say whom to forget: learner ids, or --gone-from-la-before DATE",
+            hint="e.g. `labridge forget MIS-200100 --dry-run` or "
+            "`labridge forget --gone-from-la-before 2026-01-01`",
+        )
+    cutoff = gone_before.replace(tzinfo=UTC) if gone_before else None
+    report = runner.forget(settings, learners or [], cutoff, dry_run=dry_run)
+    if as_json:
+        console.print_json(report.as_dict())
+    else:
+        console.out.print(console.erasure_table(report))
+    if report.count("not_found"):
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 

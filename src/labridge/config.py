@@ -29,6 +29,7 @@ from pydantic import (
 from . import overrides
 from .contract import SOAP_PATH_PREFIX, Catalogue
 from .errors import ConfigurationError
+from .filemodes import warn_if_shared
 
 log = logging.getLogger("labridge.config")
 
@@ -119,6 +120,8 @@ class StoreSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     database_url: str = DEFAULT_DATABASE_URL
+    #: Erase learners gone from LA this many days in `labridge run` (off when unset).
+    retention_days: int | None = Field(default=None, ge=1)
 
 
 class SourceDefaults(BaseModel):
@@ -267,6 +270,9 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
             hint="the sections are [la], [store], [sync], [source], [run] and [contract]",
         )
     _resolve_paths(data.get("run"), path.parent)
+    la = data.get("la")
+    if isinstance(la, dict) and la.get("password"):
+        warn_if_shared(path, "the settings file, which holds the LA password,")
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
@@ -315,6 +321,9 @@ settle_seconds = 600
 # SQLite (default): "sqlite:///labridge.db"; PostgreSQL: "postgresql://user@host/dbname".
 # Environment: LABRIDGE_DATABASE_URL
 database_url = {database_url}
+# Erase the personal data of learners gone from LA (no longer listed by GetCandidates) for this
+# many days, as a step of `labridge run` (docs/data-protection.md). Off unless set.
+# retention_days = 365
 
 [sync]
 # Also list LA's test learners, so that they are never enrolled again either.

@@ -23,6 +23,7 @@ from rich.table import Table
 from .errors import Problem
 from .schedule import CycleReport
 from .store.duplicates import Duplicate
+from .store.erase import ErasureReport
 from .store.journal import Entry
 from .workflows.enrol import OUTCOMES, SETTLE_SECONDS, EnrolReport, uncertain_reason
 from .workflows.progress import PullReport
@@ -227,6 +228,20 @@ def duplicates_table(found: Sequence[Duplicate], course_names: Mapping[str, str]
             escape(course_names.get(d.course_uuid, d.course_uuid)),
             escape("\n".join(d.candidate_uuids)),
         )
+    return table
+
+
+def erasure_table(report: ErasureReport) -> Table:
+    """Per learner (by the id given, never a name): the outcome and the rows per table."""
+    verb = "Would erase (dry run)" if report.dry_run else "Erased"
+    table = Table(title=f"{verb}: {report.summary()}", title_justify="left")
+    for col in ("learner", "outcome", "rows erased"):
+        table.add_column(col)
+    for e in report.learners:
+        rows = ", ".join(f"{name} {n}" for name, n in e.tables.items() if n)
+        if e.forgotten_on is not None:
+            rows = f"erased on {e.forgotten_on.date().isoformat()}"
+        table.add_row(escape(e.learner), e.outcome.replace("_", " "), rows or "-")
     return table
 
 

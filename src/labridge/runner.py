@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -29,7 +29,7 @@ from .sources.records import MANDATORY
 from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
 from .sources.sql import read_sql
 from .store import duplicates as duplicates_store
-from .store import journal
+from .store import erase, journal
 from .store import progress as progress_store
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
@@ -319,6 +319,34 @@ def progress_report(settings: Settings, today: date) -> reports.ProgressReport:
         db.close()
 
 
+def forget(
+    settings: Settings,
+    learner_ids: Collection[str] = (),
+    gone_before: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    why_gone: str = "gone",
+) -> erase.ErasureReport:
+    """Erase the named learners, and those gone from LA since before ``gone_before``, in one
+    transaction; then vacuum the store so that their data leaves its files too
+    (:mod:`labridge.store.erase`)."""
+    db = store.open_store(settings.store.database_url)
+    try:
+        now = datetime.now(UTC)
+        with db.begin() as session:
+            report = erase.forget(session, list(learner_ids), now, dry_run=dry_run)
+            if gone_before is not None:
+                gone = [k for k in erase.gone_before(session, gone_before) if k not in learner_ids]
+                more = erase.forget(session, gone, now, why=why_gone, dry_run=dry_run)
+                report.learners += more.learners
+        if not dry_run and report.count("erased"):
+            erase.vacuum(db.engine)
+            report.vacuumed = True
+        return report
+    finally:
+        db.close()
+
+
 def write_report(path: Path, text: str) -> None:
     try:
         path.write_text(text, encoding="utf-8")
@@ -330,11 +358,14 @@ def write_report(path: Path, text: str) -> None:
 
 
 def cycle(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
-    """The steps of one unattended cycle (``labridge run``): sync; enrol and update from each
+    """The steps of one unattended cycle (``labridge run``): sync; with ``[store]
+    retention_days``, erase the learners gone from LA that long; enrol and update from each
     configured source; pull progress. Each step returns a one-line summary for the log. The
     cycle syncs first and the source steps reuse that; the progress pull syncs again, so that
     the learners just enrolled are pulled too."""
     steps: list[tuple[str, Callable[[], str]]] = [("sync", lambda: _sync_line(settings))]
+    if settings.store.retention_days is not None:
+        steps.append(("retention", lambda: _retention_line(settings)))
     for source in settings.run.sources:
         label = source.path.name if source.path else "SQL query"
         if source.enrol:
@@ -357,6 +388,15 @@ def _sync_line(settings: Settings) -> str:
 
 
 _SYNC_KEYS = ("added", "changed", "removed")
+
+
+def _retention_line(settings: Settings) -> str:
+    """Erase the learners gone from LA for ``[store] retention_days``, as the last sync saw."""
+    days = settings.store.retention_days
+    assert days is not None
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    report = forget(settings, gone_before=cutoff, why_gone="retention")
+    return f"{report.summary()}: gone from LA over {days} days"
 
 
 def _enrol_line(settings: Settings, source: SourceSettings) -> str:

@@ -9,6 +9,7 @@ Errors name the URL with its password masked: secrets never reach a message or a
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..dburl import parse_url, scrub
 from ..errors import ConfigurationError
+from ..filemodes import private, warn_if_shared
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +87,9 @@ def open_store(url: str) -> Store:
     """
     sa_url = parse_url(url, "the store URL", _URL_EXAMPLES)
     shown = sa_url.render_as_string(hide_password=True)
+    db_file = sqlite_file(sa_url)
+    if db_file is not None:
+        _private_file(db_file)
     try:
         engine = create_engine(sa_url)
     except (ArgumentError, ImportError) as exc:
@@ -101,8 +106,52 @@ def open_store(url: str) -> Store:
         if isinstance(exc, DBAPIError | CommandError):
             raise _open_error(exc, sa_url, shown) from None
         raise
+    if db_file is not None:
+        _private_sidecars(db_file)
     logger.debug("store %s ready", shown)
     return Store(engine)
+
+
+def sqlite_file(url: URL) -> Path | None:
+    """The file of a SQLite store (``None`` for another database or an in-memory one)."""
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    return None if database.startswith("file:") else Path(database)
+
+
+#: What SQLite keeps beside a store file while it is open (WAL, its index, a rollback journal).
+SIDECARS = ("-wal", "-shm", "-journal")
+
+
+def _private_file(path: Path) -> None:
+    """Create a new store file readable by its owner alone (mode 0600, whatever the umask),
+    before SQLite opens it: it holds learners' personal data (docs/data-protection.md). An
+    existing one that others may read gets a warning with the command that fixes it."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        warn_if_shared(path, "the store")
+        return
+    except OSError:
+        return  # a missing directory, say: SQLite's own error says so when it opens
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+
+
+def _private_sidecars(path: Path) -> None:
+    """SQLite gives its -wal and -shm files the store's mode; a private store's are set 0600
+    here too, in case they were made before the store itself was private."""
+    if not private(path):
+        return
+    for suffix in SIDECARS:
+        side = path.with_name(path.name + suffix)
+        try:
+            os.chmod(side, 0o600)
+        except OSError:
+            continue  # not there (or not ours): nothing to protect
 
 
 def migrate(engine: Engine) -> None:
@@ -163,6 +212,9 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     # locked"; WAL lets readers go on while one writes.
     cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_SECONDS * 1000}")
     cursor.execute("PRAGMA journal_mode = WAL")
+    # Deleted rows are overwritten with zeros, not left in free pages of the file: an erased
+    # learner's data must leave the file too (docs/data-protection.md).
+    cursor.execute("PRAGMA secure_delete = ON")
     cursor.close()
 
 

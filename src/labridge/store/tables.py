@@ -293,3 +293,20 @@ progress_history = Table(
     Column("pulled_at", UTCDateTime, nullable=False),
     Index(None, "candidate_uuid", "level", "unit_uuid", "outcome_uuid"),
 )
+
+# -- Erasure (docs/data-protection.md) -------------------------------------------------------------
+# One anonymous row per learner whose personal data ``labridge forget`` (or the retention step of
+# ``labridge run``) erased: the learner's id hashed with the store's own salt (meta
+# "erasure_salt"), why, what went (JSON {table: rows}) and when. Enrol and sync read it so that a
+# forgotten learner is never enrolled again nor mirrored again (exactly once still holds).
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("learner_hash", String(64), nullable=False),
+    # "forget" (by id), "gone" (--gone-from-la-before) or "retention" (labridge run).
+    Column("reason", String(16), nullable=False),
+    Column("erased", Text, nullable=False),
+    Column("erased_at", UTCDateTime, nullable=False),
+    Index(None, "learner_hash"),
+)

@@ -40,7 +40,7 @@ from ..client import AsyncClient
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
-from ..store import duplicates, journal, locks
+from ..store import duplicates, erase, journal, locks
 from ..store.duplicates import Duplicate
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
@@ -172,6 +172,7 @@ class Enroller:
         with db.session() as session:
             self.ref = ReferenceData.load(session)
             self.journal = journal.load_all(session)
+            self.forgotten = erase.Forgotten.load(session)
             listed = [x for x in store.list_set(session, "candidates") if isinstance(x, Candidate)]
         self.in_la = by_learner(listed)
         self._no_learner_ids = bool(listed) and not any(x.source_id for x in listed)
@@ -225,7 +226,13 @@ class Enroller:
 
     def _records(self, rows: Iterable[SourceRow]) -> Iterator[SourceRecord]:
         for row in rows:
-            if isinstance(row, SkippedRecord):
+            erased_on = self.forgotten.on(row.source_id)
+            if erased_on is not None:  # erased on request: never sent again, nor journalled
+                reason = erase.reason(erased_on)
+                outcome = RecordOutcome(row.source_id, row.origin, "skipped", reason=reason,
+                                        row=row.row)  # fmt: skip
+                self._done(outcome)
+            elif isinstance(row, SkippedRecord):
                 key = row.source_id or row.origin
                 self._done(
                     RecordOutcome(key, row.origin, "skipped", reason=row.reason, row=row.row)
@@ -434,7 +441,7 @@ class Enroller:
         except LabridgeError as exc:
             log.warning("could not check LA for duplicates after this run: %s (%s)", exc, exc.hint)
             return
-        found = duplicates.find(listed)
+        found = duplicates.find(self.forgotten.keep(listed))  # the forgotten stay forgotten
         with self.db.begin() as session:
             self.report.duplicates = duplicates.record_found(session, found, self.clock())
 

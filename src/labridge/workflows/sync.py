@@ -26,6 +26,7 @@ from .. import stopping, store
 from ..client import AsyncClient
 from ..errors import ConfigurationError
 from ..models import Candidate, LAModel
+from ..store import erase
 from .tasks import task_group
 
 Progress = Callable[[str], None]
@@ -119,6 +120,8 @@ async def sync(
         fetched = await _fetch_all(client, on_fetched, include_test)
         with db.begin() as session:
             _refuse_empty(session, fetched, accept_empty)
+            # A learner erased on request is not mirrored again while LA still lists them.
+            fetched["candidates"] = erase.Forgotten.load(session).keep(fetched["candidates"])
             counts = _upsert_all(session, fetched, clock())
             finished = clock()
             store.finish_sync_run(session, run_id, finished, "ok", counts)

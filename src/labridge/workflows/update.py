@@ -48,7 +48,7 @@ from ..client import AsyncClient
 from ..errors import Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
-from ..store import journal
+from ..store import erase, journal
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
 from .changes import (
@@ -164,6 +164,7 @@ class Updater:
         with db.session() as session:
             self.ref = ReferenceData.load(session)
             self.journal = journal.load_all(session)
+            self.forgotten = erase.Forgotten.load(session)
             in_la = [x for x in store.list_set(session, "candidates") if isinstance(x, Candidate)]
         self.by_key = by_learner(in_la)
         self.by_uuid = {x.candidate_uuid: x for x in in_la}
@@ -182,7 +183,12 @@ class Updater:
 
     def _records(self, rows: Iterable[SourceRow]) -> Iterator[SourceRecord]:
         for row in rows:
-            if isinstance(row, SkippedRecord):
+            erased_on = self.forgotten.on(row.source_id)
+            if erased_on is not None:  # erased on request: nothing of theirs is sent again
+                when = erased_on.date().isoformat()
+                problem = Problem("row", "FORGOTTEN", f"forgotten: erased on {when}, not updated")
+                self._done(row, row.source_id, "not_enrolled", (problem,))
+            elif isinstance(row, SkippedRecord):
                 problem = Problem("row", "SKIPPED_BY_SOURCE", f"{row.origin}: {row.reason}")
                 self._done(row, row.source_id or row.origin, "not_enrolled", (problem,))
             else:
