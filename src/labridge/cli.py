@@ -480,19 +480,38 @@ def enrolments(
         Path | None,
         typer.Option("--csv", help="Also write the list, one line per problem, to this CSV file."),
     ] = None,
+    problems: Annotated[
+        bool,
+        typer.Option(
+            "--problems",
+            help="Only the to-do list: invalid, refused and uncertain, one line per problem with "
+            "the field, what is wrong and the fix.",
+        ),
+    ] = False,
 ) -> None:
-    """List every learner's latest enrolment outcome, with LA's messages: the to-do list for
-    whoever fixes the source data."""
+    """List every learner's latest enrolment outcome, with LA's messages; with --problems, only
+    what needs fixing: the to-do list for whoever fixes the source data."""
     settings = settings_from(config, db=db)
+    if problems:
+        items, learners = runner.problems(settings)
+        if csv_path is not None:
+            reports.write_problems_csv(csv_path, items)
+            console.err.print(f"Wrote [bold]{csv_path}[/bold].")
+        console.show_problems(items, learners, settings.store.database_url, as_json=as_json)
+        return
     entries, names = runner.enrolments(settings)
     if csv_path is not None:
         reports.write_enrolments_csv(csv_path, entries, names)
         console.err.print(f"Wrote [bold]{csv_path}[/bold].")
     if as_json:
         console.print_json([e.as_dict() for e in entries])
+    elif not entries:
+        console.out.print(console.no_enrolments_line(settings.store.database_url))
     else:
         settle = timedelta(seconds=settings.la.settle_seconds)
         console.out.print(console.journal_table(entries, names, settle))
+    if not entries and as_json:
+        console.err.print(console.no_enrolments_line(settings.store.database_url))
 
 
 @app.command()

@@ -21,6 +21,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .errors import Problem
+from .logmask import mask
 from .schedule import CycleReport
 from .store.duplicates import Duplicate
 from .store.journal import Entry
@@ -33,6 +34,7 @@ from .workflows.update import UpdateReport
 if TYPE_CHECKING:
     from .doctor import Report as DoctorReport
     from .overrides import Item
+    from .todo import Item as TodoItem
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
 out = Console()
@@ -97,7 +99,12 @@ def status_table(status: Mapping[str, Any]) -> Table:
 def activity_lines(status: Mapping[str, Any]) -> list[str]:
     """Enrolment states and progress, under the table of sets."""
     states = status.get("enrolments", {})
-    shown = ", ".join(f"{n} {state}" for state, n in states.items() if n) or "none yet"
+    found = status.get("enrolled_found_in_la", 0)
+    shown = ", ".join(
+        f"{n} {state}" + (f" ({n - found} by labridge, {found} already in LA)" if
+                          state == "enrolled" and found else "")
+        for state, n in states.items() if n
+    ) or "none yet"  # fmt: skip
     pulled = status.get("progress", {})
     progress_line = (
         f"Progress: {pulled['learners']} learners, {pulled['history_rows']} history rows, "
@@ -203,6 +210,77 @@ def journal_table(
             _to_check(e, settle) or problems_text(e.problems),
         )
     return table
+
+
+def problems_table(items: Sequence[TodoItem]) -> Table:
+    """The to-do list: one line per problem, with the field, what is wrong and the fix."""
+    table = Table(title=f"What needs fixing: {len(items)} problems", title_justify="left")
+    for col in ("learner", "course", "state", "where", "field", "problem", "fix"):
+        table.add_column(col)
+    for i in items:
+        style = _OUTCOME_STYLE.get(i.state, "")
+        table.add_row(
+            escape(i.source_id),
+            escape(course_label(i.course, i.course_name, i.course_qan)),
+            f"[{style}]{i.state}[/{style}]",
+            escape(i.origin),
+            escape(i.field),
+            escape(i.message),
+            escape(i.fix),
+        )
+    return table
+
+
+def course_label(course: str, name: str, qan: str) -> str:
+    """``Business Administrator Level 3 (ST0070), 603/1234/5 (3f2a1b2c…)``: the course by name
+    and code, with the start of its UUID; the source's text when it did not resolve."""
+    if not name:
+        return course
+    return named(name, course) if not qan else f"{name}, {named(qan, course)}"
+
+
+def named(name: str, uuid: str) -> str:
+    """``Jane Smith (3f2a1b2c…)``: a name a person reads, and enough of the UUID to find it."""
+    if not name or name == uuid:
+        return uuid
+    return f"{name} ({uuid[:8]}…)" if len(uuid) > 8 else f"{name} ({uuid})"
+
+
+def store_label(database_url: str) -> str:
+    """The store's URL as it may be shown: any password in it masked."""
+    return mask(database_url)
+
+
+def no_enrolments_line(database_url: str) -> str:
+    return (
+        f"No enrolments in store {escape(store_label(database_url))} yet — run "
+        "[bold]labridge enrol FILE[/bold] ([bold]--dry-run[/bold] first to check the records)."
+    )
+
+
+def nothing_to_fix_line(learners: int, database_url: str) -> str:
+    return (
+        f"Nothing to fix: none of the {learners} learners in store "
+        f"{escape(store_label(database_url))} is invalid, refused or uncertain."
+    )
+
+
+def show_problems(
+    items: Sequence[TodoItem], learners: int, database_url: str, *, as_json: bool
+) -> None:
+    """The to-do list as a table (or JSON on stdout); an empty one says why on stderr with JSON,
+    so that ``--json | jq`` still reads ``[]``."""
+    if as_json:
+        print_json([i.as_dict() for i in items])
+    elif items:
+        out.print(problems_table(items))
+    if not items:
+        why = (
+            nothing_to_fix_line(learners, database_url)
+            if learners
+            else no_enrolments_line(database_url)
+        )
+        (err if as_json else out).print(why)
 
 
 def _to_check(entry: Entry, settle: timedelta) -> str:

@@ -48,10 +48,9 @@ def _enrolment_tour(settings: Settings) -> None:
     out.rule("6. The same command again: nobody is enrolled twice")
     report, names = runner.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
-    out.rule("7. What needs fixing in the MIS (labridge enrolments)")
-    entries, names = runner.enrolments(settings)
-    todo = [e for e in entries if e.state in ("invalid", "refused")]
-    out.print(console.journal_table(todo, names))
+    out.rule("7. What needs fixing in the MIS (labridge enrolments --problems)")
+    items, learners = runner.problems(settings)
+    console.show_problems(items, learners, settings.store.database_url, as_json=False)
 
 
 def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Path:

@@ -354,3 +354,12 @@ def counts(session: Session) -> dict[str, int]:
     rows = session.execute(select(t.c.state, func.count()).group_by(t.c.state))
     found = {state: int(n) for state, n in rows}
     return {state: found.get(state, 0) for state in STATES}
+
+
+def found_in_la(session: Session) -> int:
+    """How many ``enrolled`` learners labridge never sent (LA held them already when labridge
+    first met them: an enrol run skipped them, or update found them), so that ``status`` can say
+    how its enrolled count and an enrol run's "enrolled, skipped" figures add up."""
+    t = tables.enrolments
+    stmt = select(func.count()).where(t.c.state == "enrolled", t.c.attempts == 0)
+    return int(session.execute(stmt).scalar_one())
