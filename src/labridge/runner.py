@@ -29,9 +29,8 @@ from .sources.records import MANDATORY
 from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
 from .sources.sql import read_sql
 from .store import duplicates as duplicates_store
-from .store import journal
+from .store import journal, repeats
 from .store import progress as progress_store
-from .store import repeats
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
 from .workflows import sync as sync_workflow
