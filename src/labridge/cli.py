@@ -622,6 +622,8 @@ def progress_report(
     track against their planned dates; per course the spread; the learners most behind."""
     settings = settings_from(config, db=db)
     report = runner.progress_report(settings, date.today())
+    if not report.summary()["learners"]:
+        console.err.print(console.no_progress_line(settings.store.database_url))
     text = reports.render_progress(report, fmt)
     if output is None and fmt is reports.ReportFormat.json:
         typer.echo(text, nl=False)

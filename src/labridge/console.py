@@ -258,6 +258,13 @@ def no_enrolments_line(database_url: str) -> str:
     )
 
 
+def no_progress_line(database_url: str) -> str:
+    return (
+        f"No progress in store {escape(store_label(database_url))} yet — run [bold]labridge "
+        "progress pull[/bold] (it pulls the learners enrolled with labridge enrol)."
+    )
+
+
 def nothing_to_fix_line(learners: int, database_url: str) -> str:
     return (
         f"Nothing to fix: none of the {learners} learners in store "
