@@ -451,13 +451,13 @@ def update(
     if as_json:
         console.print_json(report.as_dict())
     else:
-        _show_update(report)
+        _show_update(report, runner.reference_names(settings))
     if report.failed:
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
-def _show_update(report: update_workflow.UpdateReport) -> None:
-    console.out.print(console.update_table(report))
+def _show_update(report: update_workflow.UpdateReport, names: dict[str, str]) -> None:
+    console.out.print(console.update_table(report, names))
     console.out.print(console.update_summary(report))
     if report.count("not_enrolled"):
         console.out.print(
@@ -493,11 +493,12 @@ def enrolments(
     what needs fixing: the to-do list for whoever fixes the source data."""
     settings = settings_from(config, db=db)
     if problems:
-        items, learners = runner.problems(settings)
+        items, learners, names = runner.problems(settings)
         if csv_path is not None:
             reports.write_problems_csv(csv_path, items)
             console.err.print(f"Wrote [bold]{csv_path}[/bold].")
-        console.show_problems(items, learners, settings.store.database_url, as_json=as_json)
+        url = settings.store.database_url
+        console.show_problems(items, learners, url, as_json=as_json, names=names)
         return
     entries, names = runner.enrolments(settings)
     if csv_path is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -173,12 +174,28 @@ def enrol_table(report: EnrolReport, course_names: Mapping[str, str]) -> Table:
     return table
 
 
-def problems_text(problems: Sequence[Problem]) -> str:
+def problems_text(problems: Sequence[Problem], names: Mapping[str, str] | None = None) -> str:
     """One line per problem for a table cell. Messages quote the source's own values, which may
-    hold anything, brackets included: they are escaped so Rich never reads them as markup."""
+    hold anything, brackets included: they are escaped so Rich never reads them as markup. A
+    UUID the store can name (``names``) is named."""
     return "\n".join(
-        f"[bold]{escape(p.field)}[/bold] ({escape(p.code)}): {escape(p.message)}" for p in problems
+        f"[bold]{escape(p.field)}[/bold] ({escape(p.code)}): "
+        f"{escape(name_uuids(p.message, names or {}))}"
+        for p in problems
     )
+
+
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+
+
+def name_uuids(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with each UUID ``names`` knows written as ``Name (3f2a1b2c…)``; LA's messages
+    quote UUIDs (a CompanyUUID it refused, say), which a person cannot read."""
+    if not names:
+        return text
+    return _UUID.sub(lambda m: named(names.get(m.group(0), ""), m.group(0)), text)
 
 
 def outcome_summary(counts: Mapping[str, Any], outcomes: Sequence[str]) -> str:
@@ -212,8 +229,9 @@ def journal_table(
     return table
 
 
-def problems_table(items: Sequence[TodoItem]) -> Table:
+def problems_table(items: Sequence[TodoItem], names: Mapping[str, str] | None = None) -> Table:
     """The to-do list: one line per problem, with the field, what is wrong and the fix."""
+    names = names or {}
     table = Table(title=f"What needs fixing: {len(items)} problems", title_justify="left")
     for col in ("learner", "course", "state", "where", "field", "problem", "fix"):
         table.add_column(col)
@@ -225,8 +243,8 @@ def problems_table(items: Sequence[TodoItem]) -> Table:
             f"[{style}]{i.state}[/{style}]",
             escape(i.origin),
             escape(i.field),
-            escape(i.message),
-            escape(i.fix),
+            escape(name_uuids(i.message, names)),
+            escape(name_uuids(i.fix, names)),
         )
     return table
 
@@ -273,14 +291,19 @@ def nothing_to_fix_line(learners: int, database_url: str) -> str:
 
 
 def show_problems(
-    items: Sequence[TodoItem], learners: int, database_url: str, *, as_json: bool
+    items: Sequence[TodoItem],
+    learners: int,
+    database_url: str,
+    *,
+    as_json: bool,
+    names: Mapping[str, str] | None = None,
 ) -> None:
     """The to-do list as a table (or JSON on stdout); an empty one says why on stderr with JSON,
     so that ``--json | jq`` still reads ``[]``."""
     if as_json:
         print_json([i.as_dict() for i in items])
     elif items:
-        out.print(problems_table(items))
+        out.print(problems_table(items, names))
     if not items:
         why = (
             nothing_to_fix_line(learners, database_url)
@@ -361,8 +384,11 @@ _UPDATE_STYLE = {
 }
 
 
-def update_table(report: UpdateReport) -> Table:
-    """One line per record: outcome, each changed member (old → new), and every problem."""
+def update_table(report: UpdateReport, names: Mapping[str, str] | None = None) -> Table:
+    """One line per record: outcome, each changed member (old → new), and every problem. A
+    value that is a trainer's, company's, course's or unit's UUID (``names``, from the store's
+    reference data) is shown as ``Sarah Whitfield (a54d83c9…)``."""
+    names = names or {}
     title = "Changes to push (dry run: nothing sent)" if report.dry_run else "Update"
     table = Table(title=title, title_justify="left")
     for col in ("learner", "where", "outcome", "changes (old → new)", "problems and notices"):
@@ -370,20 +396,22 @@ def update_table(report: UpdateReport) -> Table:
     for rec in report.records:
         style = _UPDATE_STYLE.get(rec.outcome, "")
         changes = "\n".join(
-            f"[bold]{name}[/bold]: {_shown(old)} → {_shown(new)}"
+            f"[bold]{name}[/bold]: {_shown(old, names)} → {_shown(new, names)}"
             for name, (old, new) in rec.changes.items()
         )
         outcome = f"[{style}]{rec.outcome}[/{style}]"
-        table.add_row(
-            escape(rec.source_id), escape(rec.origin), outcome, changes, problems_text(rec.problems)
-        )
+        notes = problems_text(rec.problems, names)
+        table.add_row(escape(rec.source_id), escape(rec.origin), outcome, changes, notes)
     return table
 
 
-def _shown(value: str | None) -> str:
+def _shown(value: str | None, names: Mapping[str, str]) -> str:
     if value is None:
         return "[dim](unknown)[/dim]"
-    return escape(value) if value else "[dim](empty)[/dim]"
+    if not value:
+        return "[dim](empty)[/dim]"
+    # Units are a comma-separated list of UnitUUIDs (workflows/changes.py): each is named.
+    return escape(", ".join(named(names.get(part, ""), part) for part in value.split(", ")))
 
 
 def update_summary(report: UpdateReport) -> str:

@@ -30,6 +30,7 @@ from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
 from .sources.sql import read_sql
 from .store import duplicates as duplicates_store
 from .store import journal, repeats
+from .store import names as names_store
 from .store import progress as progress_store
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
@@ -257,14 +258,27 @@ def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]
     return _listing(settings, journal.entries)
 
 
-def problems(settings: Settings) -> tuple[list[todo.Item], int]:
-    """The to-do list (:mod:`labridge.todo`), and how many learners the journal holds, so that
-    an empty list can say whether nothing is wrong or nothing was enrolled yet."""
+def problems(settings: Settings) -> tuple[list[todo.Item], int, dict[str, str]]:
+    """The to-do list (:mod:`labridge.todo`); how many learners the journal holds, so that an
+    empty list can say whether nothing is wrong or nothing was enrolled yet; and names by UUID
+    (:func:`reference_names`) for the UUIDs LA's messages quote."""
     settle = timedelta(seconds=settings.la.settle_seconds)
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
-            return todo.listing(session, settle), sum(journal.counts(session).values())
+            items, learners = todo.listing(session, settle), sum(journal.counts(session).values())
+            return items, learners, names_store.by_uuid(session)
+    finally:
+        db.close()
+
+
+def reference_names(settings: Settings) -> dict[str, str]:
+    """Trainers, companies, courses and units by UUID (:mod:`labridge.store.names`), so that
+    a diff names them as well as giving their UUID."""
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            return names_store.by_uuid(session)
     finally:
         db.close()
 
