@@ -388,7 +388,7 @@ def _show_enrol(report: enrol_workflow.EnrolReport, names: dict[str, str]) -> No
     if report.count("invalid") or report.count("refused"):
         console.out.print(
             "Fix the listed fields in the source and run the same command again; "
-            "[bold]labridge enrolments[/bold] lists what needs fixing."
+            "[bold]labridge enrolments --problems[/bold] lists what needs fixing."
         )
     if report.count("uncertain"):
         console.out.print(
