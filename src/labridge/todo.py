@@ -81,7 +81,7 @@ def listing(session: Session, settle: timedelta) -> list[Item]:
         *(i for r in repeats.listing(session) for i in _from_repeat(r)),
     ]
     named = [_named(i, courses) for i in found]
-    return sorted(named, key=lambda i: (i.source_id, i.course, i.origin))
+    return sorted(named, key=lambda i: (i.source_id, i.course))  # stable: repeats stay after
 
 
 def _named(item: Item, courses: Mapping[str, Framework]) -> Item:
