@@ -155,6 +155,8 @@ def test_uncertain_refused_and_repeats_on_both_databases(database_url: str) -> N
         journal.record(session, "MIS-3", "C-1", "enrolled", since, origin="a.csv line 4")
         journal.mark_update_uncertain(session, "MIS-3", "C-1", "cand-3", {"send": {}}, since)
         journal.record(session, "MIS-4", "C-1", "enrolled", since, origin="a.csv line 5")
+        journal.record(session, "MIS-5", "C-1", "enrolled", since, origin="a.csv line 7")
+        journal.record_update_refused(session, "MIS-5", "C-1", "cand-5", [refused], since)
         dup = Problem("learner_id", "DUPLICATE_IN_INPUT", "a.csv line 6: again; remove one")
         repeats.replace(session, {("MIS-4", "C-1")}, [
             repeats.Repeat("MIS-4", "C-1", "a.csv line 6", (dup,), since)], since)  # fmt: skip
@@ -167,9 +169,16 @@ def test_uncertain_refused_and_repeats_on_both_databases(database_url: str) -> N
         ("MIS-3", "uncertain", "UPDATE_UNCERTAIN", "UpdateEnrolment's answer was lost",
          todo.UPDATE_UNCERTAIN),
         ("MIS-4", "invalid", "DUPLICATE_IN_INPUT", "again", "remove one"),
+        ("MIS-5", "refused", "E12", "update refused: Email address already in use",
+         todo.UPDATE_REFUSED_FIX),
     ]  # fmt: skip
     assert got[0][:3] == ("MIS-1", "uncertain", "UNCERTAIN")
     assert "labridge will look again after 09:40 UTC" in got[0][4]
     with store.open_store(database_url) as db, db.begin() as session:
         repeats.replace(session, {("MIS-4", "C-1")}, [], since)  # the repeat was removed
         assert repeats.listing(session) == []
+        # An update LA accepts later settles the refused one.
+        journal.record_update(session, "MIS-5", "C-1", "cand-5", {}, since + timedelta(days=1))
+    with store.open_store(database_url) as db, db.session() as session:
+        left = {i.source_id for i in todo.listing(session, timedelta(minutes=10))}
+    assert left == {"MIS-1", "MIS-2", "MIS-3"}

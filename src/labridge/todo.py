@@ -2,9 +2,10 @@
 
 One item per problem, from the store: journal rows that are ``invalid`` or ``refused`` (one item
 per problem), ``uncertain`` (one item: what to check in LA), enrolled rows whose last update's
-outcome is unknown, and source rows that repeat a learner and course given earlier in the same
-input (:mod:`labridge.store.repeats`). Each item names the learner's source id, the course (name,
-QAN and CourseUUID as synced from LA), the field, what is wrong, and the fix.
+outcome is unknown or whose last UpdateEnrolment LA refused (until one is accepted), and source
+rows that repeat a learner and course given earlier in the same input
+(:mod:`labridge.store.repeats`). Each item names the learner's source id, the course (name, QAN
+and CourseUUID as synced from LA), the field, what is wrong, and the fix.
 
 labridge's own validation messages read ``<where>: <what is wrong>; <what to do>``
 (:mod:`labridge.validate`): the item splits them there, so that the fix has a column of its own.
@@ -13,7 +14,7 @@ LA's MessageList gives no fix: the item says to correct the field in the MIS and
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,9 @@ from .workflows.update import UNCERTAIN as UPDATE_UNCERTAIN
 #: The states that put a journal row on the list.
 STATES = ("invalid", "refused", "uncertain")
 REFUSED_FIX = "correct this field in the MIS (LA refused it), then run labridge enrol again"
+UPDATE_REFUSED_FIX = (
+    "correct this field in the MIS (LA refused the update), then run labridge update again"
+)
 INVALID_FIX = "correct it in the MIS, then run labridge enrol again"
 
 
@@ -76,8 +80,9 @@ def listing(session: Session, settle: timedelta) -> list[Item]:
     courses = {
         f.course_uuid: f for f in list_set(session, "frameworks") if isinstance(f, Framework)
     }
+    refused = journal.refused_updates(session)
     found = [
-        *(i for e in journal.entries(session) for i in _from_entry(e, settle)),
+        *(i for e in journal.entries(session) for i in _from_entry(e, settle, refused)),
         *(i for r in repeats.listing(session) for i in _from_repeat(r)),
     ]
     named = [_named(i, courses) for i in found]
@@ -99,7 +104,9 @@ def _item(
                 when)  # fmt: skip
 
 
-def _from_entry(entry: journal.Entry, settle: timedelta) -> Iterator[Item]:
+def _from_entry(
+    entry: journal.Entry, settle: timedelta, refused: Mapping[journal.Key, Sequence[Problem]]
+) -> Iterator[Item]:
     if entry.state == "uncertain":
         since = entry.uncertain_since or entry.updated_at
         what = "GroupEnrolment's answer was lost: LA may have enrolled this learner"
@@ -110,6 +117,10 @@ def _from_entry(entry: journal.Entry, settle: timedelta) -> Iterator[Item]:
         for p in entry.problems or (Problem("", "", "no reason was given"),):
             what, fix = split(p, entry.origin, default)
             yield _item(entry, entry.state, p.field, p.code, what, fix)
+    if entry.state == "enrolled":
+        for p in refused.get(entry.key, ()):
+            what, fix = split(p, entry.origin, UPDATE_REFUSED_FIX)
+            yield _item(entry, "refused", p.field, p.code, f"update refused: {what}", fix)
     if entry.update_sent is not None:
         what = "UpdateEnrolment's answer was lost"
         yield _item(entry, "uncertain", "", "UPDATE_UNCERTAIN", what, UPDATE_UNCERTAIN)

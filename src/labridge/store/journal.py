@@ -363,3 +363,23 @@ def found_in_la(session: Session) -> int:
     t = tables.enrolments
     stmt = select(func.count()).where(t.c.state == "enrolled", t.c.attempts == 0)
     return int(session.execute(stmt).scalar_one())
+
+
+Key = tuple[str, str]
+
+
+def refused_updates(session: Session) -> dict[Key, tuple[Problem, ...]]:
+    """LA's MessageList of each learner whose latest UpdateEnrolment LA refused and no later one
+    was accepted: the to-do list shows them (the journal row itself stays ``enrolled``)."""
+    t = tables.enrolment_events
+    stmt = (
+        select(t.c.source_id, t.c.course, t.c.state, t.c.problems)
+        .where(t.c.state.in_(("updated", "update_refused")))
+        .order_by(t.c.id)
+    )
+    latest = {(r.source_id, r.course): r for r in session.execute(stmt)}
+    return {
+        key: tuple(Problem(**p) for p in json.loads(r.problems))
+        for key, r in latest.items()
+        if r.state == "update_refused"
+    }
