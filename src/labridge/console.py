@@ -101,11 +101,7 @@ def activity_lines(status: Mapping[str, Any]) -> list[str]:
     """Enrolment states and progress, under the table of sets."""
     states = status.get("enrolments", {})
     found = status.get("enrolled_found_in_la", 0)
-    shown = ", ".join(
-        f"{n} {state}" + (f" ({n - found} by labridge, {found} already in LA)" if
-                          state == "enrolled" and found else "")
-        for state, n in states.items() if n
-    ) or "none yet"  # fmt: skip
+    shown = ", ".join(_state_count(s, n, found) for s, n in states.items() if n) or "none yet"
     pulled = status.get("progress", {})
     progress_line = (
         f"Progress: {pulled['learners']} learners, {pulled['history_rows']} history rows, "
@@ -122,6 +118,13 @@ def activity_lines(status: Mapping[str, Any]) -> list[str]:
             " lists them)."
         )
     return lines
+
+
+def _state_count(state: str, n: int, found_in_la: int) -> str:
+    """ "43 enrolled (42 by labridge, 1 already in LA)": an enrol run counts the last as skipped."""
+    if state == "enrolled" and found_in_la:
+        return f"{n} enrolled ({n - found_in_la} by labridge, {found_in_la} already in LA)"
+    return f"{n} {state}"
 
 
 def last_sync_line(status: Mapping[str, Any]) -> str:
