@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import stat
 import subprocess
@@ -184,34 +183,6 @@ def _wait_for(url: str) -> dict[str, int]:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
-
-
-def test_demo_runs_the_whole_workflow_in_a_real_process(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LABRIDGE_")}
-    result = subprocess.run(
-        [sys.executable, "-m", "labridge", "demo", "--keep", str(tmp_path / "demo")],
-        capture_output=True, text=True, timeout=120, env={**env, "COLUMNS": "120"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr
-    out = result.stdout
-    assert "Sync reference data" in out
-    assert "Nothing changed" not in result.stderr
-    assert "Changes on the second run: none" in out
-    assert "GetFrameworks" in out
-    assert "Authenticate" in out
-    assert (tmp_path / "demo" / "labridge.db").exists()
-    assert "Records: 42 enrolled, 1 skipped, 8 invalid" in out
-    assert "learners enrolled twice: 0" in out
-    # The learner found in LA gets what LA does not list; then only the changed e-mail goes.
-    changed_email = out.split("e-mail changed in the MIS")[1].split("What the sandbox saw")[0]
-    assert "Records: 1 updated, 42 unchanged, 8 invalid" in changed_email
-    assert "EmailAddress" in changed_email
-    assert "NINumber" not in changed_email
-    report = tmp_path / "demo" / "labridge-demo-report.html"
-    assert f"Progress report (open it in a browser): {report}" in out.replace("\n", "")
-    html = report.read_text(encoding="utf-8")
-    assert "<svg" in html
-    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
 
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"

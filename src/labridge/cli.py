@@ -396,7 +396,7 @@ def _show_enrol(report: enrol_workflow.EnrolReport, names: dict[str, str]) -> No
     if report.count("invalid") or report.count("refused"):
         console.out.print(
             "Fix the listed fields in the source and run the same command again; "
-            "[bold]labridge enrolments[/bold] lists what needs fixing."
+            "[bold]labridge enrolments --problems[/bold] lists what needs fixing."
         )
     if report.count("uncertain"):
         console.out.print(
@@ -459,13 +459,13 @@ def update(
     if as_json:
         console.print_json(report.as_dict())
     else:
-        _show_update(report)
+        _show_update(report, runner.reference_names(settings))
     if report.failed:
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
-def _show_update(report: update_workflow.UpdateReport) -> None:
-    console.out.print(console.update_table(report))
+def _show_update(report: update_workflow.UpdateReport, names: dict[str, str]) -> None:
+    console.out.print(console.update_table(report, names))
     console.out.print(console.update_summary(report))
     if report.count("not_enrolled"):
         console.out.print(
@@ -488,19 +488,39 @@ def enrolments(
         Path | None,
         typer.Option("--csv", help="Also write the list, one line per problem, to this CSV file."),
     ] = None,
+    problems: Annotated[
+        bool,
+        typer.Option(
+            "--problems",
+            help="Only the to-do list: invalid, refused and uncertain, one line per problem with "
+            "the field, what is wrong and the fix.",
+        ),
+    ] = False,
 ) -> None:
-    """List every learner's latest enrolment outcome, with LA's messages: the to-do list for
-    whoever fixes the source data."""
+    """List every learner's latest enrolment outcome, with LA's messages; with --problems, only
+    what needs fixing: the to-do list for whoever fixes the source data."""
     settings = settings_from(config, db=db)
+    if problems:
+        items, learners, names = runner.problems(settings)
+        if csv_path is not None:
+            reports.write_problems_csv(csv_path, items)
+            console.err.print(f"Wrote [bold]{csv_path}[/bold].")
+        url = settings.store.database_url
+        console.show_problems(items, learners, url, as_json=as_json, names=names)
+        return
     entries, names = runner.enrolments(settings)
     if csv_path is not None:
         reports.write_enrolments_csv(csv_path, entries, names)
         console.err.print(f"Wrote [bold]{csv_path}[/bold].")
     if as_json:
         console.print_json([e.as_dict() for e in entries])
+    elif not entries:
+        console.out.print(console.no_enrolments_line(settings.store.database_url))
     else:
         settle = timedelta(seconds=settings.la.settle_seconds)
         console.out.print(console.journal_table(entries, names, settle))
+    if not entries and as_json:
+        console.err.print(console.no_enrolments_line(settings.store.database_url))
 
 
 @app.command()
@@ -669,6 +689,8 @@ def progress_report(
     track against their planned dates; per course the spread; the learners most behind."""
     settings = settings_from(config, db=db)
     report = runner.progress_report(settings, date.today())
+    if not report.summary()["learners"]:
+        console.err.print(console.no_progress_line(settings.store.database_url))
     text = reports.render_progress(report, fmt)
     if output is None and fmt is reports.ReportFormat.json:
         typer.echo(text, nl=False)

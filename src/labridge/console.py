@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
@@ -21,6 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from .errors import Problem
+from .logmask import mask
 from .schedule import CycleReport
 from .store.duplicates import Duplicate
 from .store.erase import ErasureReport
@@ -34,6 +36,7 @@ from .workflows.update import UpdateReport
 if TYPE_CHECKING:
     from .doctor import Report as DoctorReport
     from .overrides import Item
+    from .todo import Item as TodoItem
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
 out = Console()
@@ -98,7 +101,8 @@ def status_table(status: Mapping[str, Any]) -> Table:
 def activity_lines(status: Mapping[str, Any]) -> list[str]:
     """Enrolment states and progress, under the table of sets."""
     states = status.get("enrolments", {})
-    shown = ", ".join(f"{n} {state}" for state, n in states.items() if n) or "none yet"
+    found = status.get("enrolled_found_in_la", 0)
+    shown = ", ".join(_state_count(s, n, found) for s, n in states.items() if n) or "none yet"
     pulled = status.get("progress", {})
     progress_line = (
         f"Progress: {pulled['learners']} learners, {pulled['history_rows']} history rows, "
@@ -115,6 +119,13 @@ def activity_lines(status: Mapping[str, Any]) -> list[str]:
             " lists them)."
         )
     return lines
+
+
+def _state_count(state: str, n: int, found_in_la: int) -> str:
+    """ "43 enrolled (42 by labridge, 1 already in LA)": an enrol run counts the last as skipped."""
+    if state == "enrolled" and found_in_la:
+        return f"{n} enrolled ({n - found_in_la} by labridge, {found_in_la} already in LA)"
+    return f"{n} {state}"
 
 
 def last_sync_line(status: Mapping[str, Any]) -> str:
@@ -167,12 +178,28 @@ def enrol_table(report: EnrolReport, course_names: Mapping[str, str]) -> Table:
     return table
 
 
-def problems_text(problems: Sequence[Problem]) -> str:
+def problems_text(problems: Sequence[Problem], names: Mapping[str, str] | None = None) -> str:
     """One line per problem for a table cell. Messages quote the source's own values, which may
-    hold anything, brackets included: they are escaped so Rich never reads them as markup."""
+    hold anything, brackets included: they are escaped so Rich never reads them as markup. A
+    UUID the store can name (``names``) is named."""
     return "\n".join(
-        f"[bold]{escape(p.field)}[/bold] ({escape(p.code)}): {escape(p.message)}" for p in problems
+        f"[bold]{escape(p.field)}[/bold] ({escape(p.code)}): "
+        f"{escape(name_uuids(p.message, names or {}))}"
+        for p in problems
     )
+
+
+_UUID = re.compile(
+    r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"
+)
+
+
+def name_uuids(text: str, names: Mapping[str, str]) -> str:
+    """``text`` with each UUID ``names`` knows written as ``Name (3f2a1b2c…)``; LA's messages
+    quote UUIDs (a CompanyUUID it refused, say), which a person cannot read."""
+    if not names:
+        return text
+    return _UUID.sub(lambda m: named(names.get(m.group(0), ""), m.group(0)), text)
 
 
 def outcome_summary(counts: Mapping[str, Any], outcomes: Sequence[str]) -> str:
@@ -204,6 +231,90 @@ def journal_table(
             _to_check(e, settle) or problems_text(e.problems),
         )
     return table
+
+
+def problems_table(items: Sequence[TodoItem], names: Mapping[str, str] | None = None) -> Table:
+    """The to-do list: one line per problem, with the field, what is wrong and the fix."""
+    names = names or {}
+    table = Table(title=f"What needs fixing: {len(items)} problems", title_justify="left")
+    for col in ("learner", "course", "state", "where", "field", "problem", "fix"):
+        table.add_column(col)
+    for i in items:
+        style = _OUTCOME_STYLE.get(i.state, "")
+        table.add_row(
+            escape(i.source_id),
+            escape(course_label(i.course, i.course_name, i.course_qan)),
+            f"[{style}]{i.state}[/{style}]",
+            escape(i.origin),
+            escape(i.field),
+            escape(name_uuids(i.message, names)),
+            escape(name_uuids(i.fix, names)),
+        )
+    return table
+
+
+def course_label(course: str, name: str, qan: str) -> str:
+    """``Business Administrator Level 3 (ST0070), 603/1234/5 (3f2a1b2c…)``: the course by name
+    and code, with the start of its UUID; the source's text when it did not resolve."""
+    if not name:
+        return course
+    return named(name, course) if not qan else f"{name}, {named(qan, course)}"
+
+
+def named(name: str, uuid: str) -> str:
+    """``Jane Smith (3f2a1b2c…)``: a name a person reads, and enough of the UUID to find it."""
+    if not name or name == uuid:
+        return uuid
+    return f"{name} ({uuid[:8]}…)" if len(uuid) > 8 else f"{name} ({uuid})"
+
+
+def store_label(database_url: str) -> str:
+    """The store's URL as it may be shown: any password in it masked."""
+    return mask(database_url)
+
+
+def no_enrolments_line(database_url: str) -> str:
+    return (
+        f"No enrolments in store {escape(store_label(database_url))} yet — run "
+        "[bold]labridge enrol FILE[/bold] ([bold]--dry-run[/bold] first to check the records)."
+    )
+
+
+def no_progress_line(database_url: str) -> str:
+    return (
+        f"No progress in store {escape(store_label(database_url))} yet — run [bold]labridge "
+        "progress pull[/bold] (it pulls the learners enrolled with labridge enrol)."
+    )
+
+
+def nothing_to_fix_line(learners: int, database_url: str) -> str:
+    return (
+        f"Nothing to fix: none of the {learners} learners in store "
+        f"{escape(store_label(database_url))} is invalid, refused or uncertain."
+    )
+
+
+def show_problems(
+    items: Sequence[TodoItem],
+    learners: int,
+    database_url: str,
+    *,
+    as_json: bool,
+    names: Mapping[str, str] | None = None,
+) -> None:
+    """The to-do list as a table (or JSON on stdout); an empty one says why on stderr with JSON,
+    so that ``--json | jq`` still reads ``[]``."""
+    if as_json:
+        print_json([i.as_dict() for i in items])
+    elif items:
+        out.print(problems_table(items, names))
+    if not items:
+        why = (
+            nothing_to_fix_line(learners, database_url)
+            if learners
+            else no_enrolments_line(database_url)
+        )
+        (err if as_json else out).print(why)
 
 
 def _to_check(entry: Entry, settle: timedelta) -> str:
@@ -291,8 +402,11 @@ _UPDATE_STYLE = {
 }
 
 
-def update_table(report: UpdateReport) -> Table:
-    """One line per record: outcome, each changed member (old → new), and every problem."""
+def update_table(report: UpdateReport, names: Mapping[str, str] | None = None) -> Table:
+    """One line per record: outcome, each changed member (old → new), and every problem. A
+    value that is a trainer's, company's, course's or unit's UUID (``names``, from the store's
+    reference data) is shown as ``Sarah Whitfield (a54d83c9…)``."""
+    names = names or {}
     title = "Changes to push (dry run: nothing sent)" if report.dry_run else "Update"
     table = Table(title=title, title_justify="left")
     for col in ("learner", "where", "outcome", "changes (old → new)", "problems and notices"):
@@ -300,20 +414,22 @@ def update_table(report: UpdateReport) -> Table:
     for rec in report.records:
         style = _UPDATE_STYLE.get(rec.outcome, "")
         changes = "\n".join(
-            f"[bold]{name}[/bold]: {_shown(old)} → {_shown(new)}"
+            f"[bold]{name}[/bold]: {_shown(old, names)} → {_shown(new, names)}"
             for name, (old, new) in rec.changes.items()
         )
         outcome = f"[{style}]{rec.outcome}[/{style}]"
-        table.add_row(
-            escape(rec.source_id), escape(rec.origin), outcome, changes, problems_text(rec.problems)
-        )
+        notes = problems_text(rec.problems, names)
+        table.add_row(escape(rec.source_id), escape(rec.origin), outcome, changes, notes)
     return table
 
 
-def _shown(value: str | None) -> str:
+def _shown(value: str | None, names: Mapping[str, str]) -> str:
     if value is None:
         return "[dim](unknown)[/dim]"
-    return escape(value) if value else "[dim](empty)[/dim]"
+    if not value:
+        return "[dim](empty)[/dim]"
+    # Units are a comma-separated list of UnitUUIDs (workflows/changes.py): each is named.
+    return escape(", ".join(named(names.get(part, ""), part) for part in value.split(", ")))
 
 
 def update_summary(report: UpdateReport) -> str:

@@ -48,10 +48,10 @@ def _enrolment_tour(settings: Settings) -> None:
     out.rule("6. The same command again: nobody is enrolled twice")
     report, names = runner.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
-    out.rule("7. What needs fixing in the MIS (labridge enrolments)")
-    entries, names = runner.enrolments(settings)
-    todo = [e for e in entries if e.state in ("invalid", "refused")]
-    out.print(console.journal_table(todo, names))
+    out.rule("7. What needs fixing in the MIS (labridge enrolments --problems)")
+    items, learners, names = runner.problems(settings)
+    url = settings.store.database_url
+    console.show_problems(items, learners, url, as_json=False, names=names)
 
 
 def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Path:
@@ -83,7 +83,9 @@ def _update_tour(settings: Settings, workdir: Path) -> None:
     out = console.out
     sample = examples_dir() / "learners.csv"
     out.rule("10. Update from the same export: only what LA may not have yet is sent")
-    _show_updated(runner.update(settings, runner.SourceSpec.build(sample), update.Options()))
+    _show_updated(
+        settings, runner.update(settings, runner.SourceSpec.build(sample), update.Options())
+    )
     changed = workdir / "learners-changed.csv"
     rows = sample.read_text(encoding="utf-8").splitlines(keepends=True)
     learner = rows[1].split(",")
@@ -91,12 +93,15 @@ def _update_tour(settings: Settings, workdir: Path) -> None:
     rows[1] = ",".join(learner)
     changed.write_text("".join(rows), encoding="utf-8")
     out.rule(f"11. {learner[1]} {learner[2]}'s e-mail changed in the MIS: push only that")
-    _show_updated(runner.update(settings, runner.SourceSpec.build(changed), update.Options()))
+    _show_updated(
+        settings, runner.update(settings, runner.SourceSpec.build(changed), update.Options())
+    )
 
 
-def _show_updated(report: update.UpdateReport) -> None:
+def _show_updated(settings: Settings, report: update.UpdateReport) -> None:
     shown = [r for r in report.records if r.outcome == "updated"]
-    console.out.print(console.update_table(replace(report, records=shown)))
+    names = runner.reference_names(settings)
+    console.out.print(console.update_table(replace(report, records=shown), names))
     console.out.print(console.update_summary(report))
 
 

@@ -15,7 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from . import console, reports, stopping, store
+from . import console, reports, stopping, store, todo
 from .client import AsyncClient
 from .config import Settings, SourceDefaults, SourceSettings
 from .errors import ConfigurationError
@@ -29,7 +29,8 @@ from .sources.records import MANDATORY
 from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
 from .sources.sql import read_sql
 from .store import duplicates as duplicates_store
-from .store import erase, journal
+from .store import erase, journal, repeats
+from .store import names as names_store
 from .store import progress as progress_store
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
@@ -82,13 +83,19 @@ def sync(
 
 
 def status(settings: Settings) -> dict[str, Any]:
-    """What the store holds: reference sets and the last sync, enrolment states, progress."""
+    """What the store holds: reference sets and the last sync, enrolment states (invalid counts
+    the rows that repeat a learner in one input too; ``enrolled_found_in_la`` says how many of
+    the enrolled were in LA before labridge sent anything), progress."""
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
+            states = journal.counts(session)
+            # A row repeating a learner in one input is invalid with no journal row of its own.
+            states["invalid"] += repeats.count(session)
             return {
                 **store.status(session),
-                "enrolments": journal.counts(session),
+                "enrolments": states,
+                "enrolled_found_in_la": journal.found_in_la(session),
                 "progress": progress_store.summary(session),
             }
     finally:
@@ -247,6 +254,31 @@ def update(
 
 def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
     return _listing(settings, journal.entries)
+
+
+def problems(settings: Settings) -> tuple[list[todo.Item], int, dict[str, str]]:
+    """The to-do list (:mod:`labridge.todo`); how many learners the journal holds, so that an
+    empty list can say whether nothing is wrong or nothing was enrolled yet; and names by UUID
+    (:func:`reference_names`) for the UUIDs LA's messages quote."""
+    settle = timedelta(seconds=settings.la.settle_seconds)
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            items, learners = todo.listing(session, settle), sum(journal.counts(session).values())
+            return items, learners, names_store.by_uuid(session)
+    finally:
+        db.close()
+
+
+def reference_names(settings: Settings) -> dict[str, str]:
+    """Trainers, companies, courses and units by UUID (:mod:`labridge.store.names`), so that
+    a diff names them as well as giving their UUID."""
+    db = store.open_store(settings.store.database_url)
+    try:
+        with db.session() as session:
+            return names_store.by_uuid(session)
+    finally:
+        db.close()
 
 
 def duplicates(settings: Settings) -> tuple[list[duplicates_store.Duplicate], dict[str, str]]:

@@ -130,7 +130,7 @@ def keys(models: list[LAModel], attr: str) -> list[str]:
 def test_migrations_create_the_schema_of_tables_module(store: Store) -> None:
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), tables.metadata) == []
-        assert current_revision(conn) == head_revision() == "0005"
+        assert current_revision(conn) == head_revision() == "0006"
         names = set(inspect(conn).get_table_names())
     assert names == {*tables.metadata.tables, "alembic_version"}
 

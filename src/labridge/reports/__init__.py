@@ -3,7 +3,7 @@ JSON)."""
 
 from __future__ import annotations
 
-from .enrolments import write_enrolments_csv
+from .enrolments import write_enrolments_csv, write_problems_csv
 from .progress import (
     LearnerProgress,
     ProgressReport,
@@ -23,4 +23,5 @@ __all__ = [
     "progress_html",
     "render_progress",
     "write_enrolments_csv",
+    "write_problems_csv",
 ]

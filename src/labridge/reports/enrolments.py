@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from ..errors import ConfigurationError
 from ..store.journal import Entry
+from ..todo import Item
 from .spreadsheet import SafeWriter
 
 COLUMNS = (
@@ -21,6 +23,37 @@ COLUMNS = (
     "message",
     "updated_at",
 )
+
+
+PROBLEM_COLUMNS = (
+    "source_id",
+    "course",
+    "course_name",
+    "course_qan",
+    "state",
+    "origin",
+    "field",
+    "code",
+    "message",
+    "fix",
+    "updated_at",
+)
+
+
+def write_problems_csv(path: Path, items: Sequence[Item]) -> None:
+    """The to-do list (``labridge enrolments --problems --csv``), one line per problem."""
+    try:
+        with path.open("w", newline="", encoding="utf-8") as fh:
+            writer = SafeWriter(fh)
+            writer.writerow(PROBLEM_COLUMNS)
+            for item in items:
+                row = item.as_dict()
+                writer.writerow([row[col] for col in PROBLEM_COLUMNS])
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the to-do list to {path}: {exc.strerror or exc}",
+            hint="give a writable file with --csv",
+        ) from None
 
 
 def write_enrolments_csv(

@@ -49,6 +49,7 @@ TABLES = (
     "la_duplicates",
     "progress_learners",
     "progress_history",
+    "repeated_rows",
 )
 OUTCOMES = ("erased", "would_erase", "already_forgotten", "not_found")
 REASONS = ("forget", "gone", "retention")
@@ -233,7 +234,7 @@ def _where(name: str, learner: Learner) -> ColumnElement[bool]:
     uuids = sorted(learner.candidate_uuids)
     if name == "progress_history":
         return t.c.candidate_uuid.in_(uuids) if uuids else false()
-    if name == "enrolments":  # its key: the journal row itself is kept, anonymised
+    if name in ("enrolments", "repeated_rows"):  # keyed by the learner id alone
         return t.c.source_id == learner.key
     by_uuid = [t.c.candidate_uuid.in_(uuids)] if uuids else []
     return or_(t.c.source_id == learner.key, *by_uuid)

@@ -354,3 +354,32 @@ def counts(session: Session) -> dict[str, int]:
     rows = session.execute(select(t.c.state, func.count()).group_by(t.c.state))
     found = {state: int(n) for state, n in rows}
     return {state: found.get(state, 0) for state in STATES}
+
+
+def found_in_la(session: Session) -> int:
+    """How many ``enrolled`` learners labridge never sent (LA held them already when labridge
+    first met them: an enrol run skipped them, or update found them), so that ``status`` can say
+    how its enrolled count and an enrol run's "enrolled, skipped" figures add up."""
+    t = tables.enrolments
+    stmt = select(func.count()).where(t.c.state == "enrolled", t.c.attempts == 0)
+    return int(session.execute(stmt).scalar_one())
+
+
+Key = tuple[str, str]
+
+
+def refused_updates(session: Session) -> dict[Key, tuple[Problem, ...]]:
+    """LA's MessageList of each learner whose latest UpdateEnrolment LA refused and no later one
+    was accepted: the to-do list shows them (the journal row itself stays ``enrolled``)."""
+    t = tables.enrolment_events
+    stmt = (
+        select(t.c.source_id, t.c.course, t.c.state, t.c.problems)
+        .where(t.c.state.in_(("updated", "update_refused")))
+        .order_by(t.c.id)
+    )
+    latest = {(r.source_id, r.course): r for r in session.execute(stmt)}
+    return {
+        key: tuple(Problem(**p) for p in json.loads(r.problems))
+        for key, r in latest.items()
+        if r.state == "update_refused"
+    }

@@ -240,6 +240,22 @@ enrolment_events = Table(
     Index(None, "source_id", "course"),
 )
 
+# Source rows that repeat a learner and course given earlier in the same input (migration 0006):
+# the journal holds one row per learner and course, so their problems are kept here, replaced
+# for each learner and course by every enrol run that reads them (``store.repeats``).
+repeated_rows = Table(
+    "repeated_rows",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _text("source_id"),
+    _text("course"),
+    Column("origin", Text, nullable=False),
+    # JSON list of {"field", "code", "message"}, as the journal's problems.
+    Column("problems", Text, nullable=False),
+    Column("found_at", UTCDateTime, nullable=False),
+    Index(None, "source_id", "course"),
+)
+
 # Candidates LA holds twice for one learner and course (one SourceSystemLearnerUUID on one course,
 # several CandidateUUIDs), as found by the check after an enrol run: the list someone merges in LA.
 la_duplicates = Table(

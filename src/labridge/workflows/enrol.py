@@ -4,6 +4,9 @@ once (docs/contract.md §3.5; design.md, "Exactly once", "Nothing lost"; docs/re
 For each source row, in order:
 
 - a row the source itself skipped (nothing to enrol) is recorded as ``skipped`` with its reason;
+- a row repeating a learner and course given earlier in the same input is ``invalid``
+  (``DUPLICATE_IN_INPUT``) on every run, whatever became of the first row; having no journal row
+  of its own, it is kept in :mod:`labridge.store.repeats` for the to-do list;
 - a record that fails pre-flight validation is ``invalid``, with every problem;
 - a learner already enrolled on that course, by labridge's journal or by LA's own candidates
   (synced just before), is ``skipped``;
@@ -40,7 +43,7 @@ from ..client import AsyncClient
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
-from ..store import duplicates, erase, journal, locks
+from ..store import duplicates, erase, journal, locks, repeats
 from ..store.duplicates import Duplicate
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
@@ -169,6 +172,9 @@ class Enroller:
         self.run_id = str(uuid4())
         self.settle = timedelta(seconds=options.settle_seconds)
         self._batch: list[tuple[str, str, str, str, tuple[Problem, ...]]] = []
+        #: Every learner and course this run read, and the rows that repeated one of them.
+        self._read: set[Key] = set()
+        self._repeats: list[repeats.Repeat] = []
         with db.session() as session:
             self.ref = ReferenceData.load(session)
             self.journal = journal.load_all(session)
@@ -193,6 +199,7 @@ class Enroller:
                     await self._check_duplicates()
             finally:
                 self._flush()
+                self._keep_repeats()
                 self.report.records.extend(outcome for _, outcome in self._later.values())
                 self.report.records.sort(key=lambda r: r.row)
         locks.forget(self.db.engine, presence_lock(self.run_id))
@@ -245,10 +252,12 @@ class Enroller:
         """Decide without calling LA when possible; True when the record is done."""
         rec = checked.record
         source_id = rec.source_id or rec.origin
+        course = checked.course_uuid or rec.fields.get("course", "")
+        if self._repeated((source_id, course), checked):
+            return True
         if checked.course_uuid and self._already_enrolled(checked):
             return True
         if not checked.ok:
-            course = checked.course_uuid or rec.fields.get("course", "")
             self._done(
                 RecordOutcome(
                     source_id, rec.origin, "invalid", course, problems=checked.problems, row=rec.row
@@ -264,6 +273,21 @@ class Enroller:
             )
             return True
         return False
+
+    def _repeated(self, key: Key, checked: Checked) -> bool:
+        """A second row for a learner and course this input gave already: invalid whatever
+        became of the first (before, a repeat run reported it skipped once the first enrolled).
+        It is kept apart from the journal, whose one row per learner is the first row's."""
+        if key not in self._read or checked.ok:
+            self._read.add(key)
+            return False
+        rec = checked.record
+        self._done(RecordOutcome(key[0], rec.origin, "invalid", key[1],
+                                 problems=checked.problems, row=rec.row))  # fmt: skip
+        self._repeats.append(
+            repeats.Repeat(key[0], key[1], rec.origin, checked.problems, self.clock())
+        )
+        return True
 
     def _already_enrolled(self, checked: Checked) -> bool:
         rec, key = checked.record, (checked.record.source_id, checked.course_uuid)
@@ -472,6 +496,12 @@ class Enroller:
                                problems=problems,
                                unless=("enrolled", "pending", "uncertain"))  # fmt: skip
         self._batch.clear()
+
+    def _keep_repeats(self) -> None:
+        if self.options.dry_run:
+            return
+        with self.db.begin() as session:
+            repeats.replace(session, self._read, self._repeats, self.clock())
 
     def _done(self, outcome: RecordOutcome, *, tick: bool = True) -> None:
         self.report.records.append(outcome)
