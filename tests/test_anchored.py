@@ -140,7 +140,8 @@ def test_a_missing_store_needs_create(sandbox: str, tmp_path: Path, command: lis
     assert "Traceback" not in result.stderr
     assert not typo.exists()  # a mistyped path made nothing
     stats = httpx.get(sandbox + "/_sandbox/stats").json()
-    assert "GroupEnrolment" not in stats["calls"] and "UpdateEnrolment" not in stats["calls"]
+    assert "GroupEnrolment" not in stats["calls"]
+    assert "UpdateEnrolment" not in stats["calls"]
 
 
 def test_create_makes_the_new_store(sandbox: str, tmp_path: Path) -> None:
