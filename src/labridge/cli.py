@@ -384,10 +384,10 @@ def enrol(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db, contract_file)
-    runner.require_store(settings, create=create)
     spec = runner.SourceSpec.build(
         source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
     )
+    runner.require_store(settings, create=create)
     options = enrol_workflow.Options(
         dry_run=dry_run,
         send_login_details=send_login_details,
@@ -465,10 +465,10 @@ def update(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db, contract_file)
-    runner.require_store(settings, create=create)
     spec = runner.SourceSpec.build(
         source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
     )
+    runner.require_store(settings, create=create)
     options = update_workflow.Options(
         dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
     )
