@@ -214,3 +214,12 @@ def test_the_incident_replayed_makes_no_new_store_and_sends_no_update(tmp_path: 
     for operation in ("GroupEnrolment", "UpdateEnrolment"):
         assert after["calls"].get(operation, 0) == before["calls"].get(operation, 0), operation
     assert after["candidates"] == before["candidates"]
+
+
+def test_init_writes_the_db_given_as_the_shell_means_it(tmp_path: Path) -> None:
+    settings_dir, elsewhere = _dirs(tmp_path)
+    settings_dir.mkdir()
+    config = settings_dir / "labridge.toml"
+    made = labridge("init", "--path", str(config), "--db", "store.db", cwd=elsewhere)
+    assert made.returncode == 0, made.stderr
+    assert f'database_url = "sqlite:///{elsewhere / "store.db"}"' in config.read_text()

@@ -23,6 +23,7 @@ from rich.markup import escape
 
 from . import console, contract, logs, overrides, reports, runner, schedule, stopping
 from .config import CONFIG_FILE, Settings, load_settings, render_config
+from .dburl import anchor_sqlite
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -268,7 +269,9 @@ def init(
     """Write a commented labridge.toml to fill in."""
     if path.exists() and not force:
         raise ConfigurationError(f"{path} already exists", hint="use --force to overwrite it")
-    text = render_config(url or "", username or "", database_url(db) if db else None)
+    # --db is the shell's path, relative to here; the file's paths are relative to the file.
+    store_url = anchor_sqlite(database_url(db), Path.cwd()) if db else None
+    text = render_config(url or "", username or "", store_url)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
