@@ -114,9 +114,10 @@ def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path
                str(config)]  # fmt: skip
     stopped = _signal_mid_enrolment(sandbox, command, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr
-    assert "enrol learners.csv: started" in stopped.stderr
-    assert "update learners.csv: started" not in stopped.stderr
-    assert "progress pull: started" not in stopped.stderr
+    # One line per step that ended (a step's start is a DEBUG line now).
+    assert "step enrol learners.csv stopped early" in stopped.stderr
+    assert "update learners.csv: " not in stopped.stderr
+    assert "progress pull: " not in stopped.stderr
     [line] = [x for x in stopped.stderr.splitlines() if "stopped by SIGTERM" in x]
     assert "steps not run: update learners.csv, progress pull" in line
     assert "pending" not in _journal_states(tmp_path / "store.db")
