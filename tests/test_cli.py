@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 from labridge.cli import app
 from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.store import open_store
 
 PASSWORD = "Wh1sper-only"
 
@@ -84,6 +85,10 @@ def test_sync_table_and_status(env: dict[str, str]) -> None:
 
 
 def test_status_of_an_empty_store_says_to_sync(env: dict[str, str]) -> None:
+    code, _, err = invoke(["status"], env)  # no store yet: status makes none
+    assert code == 2
+    assert "run `labridge sync` first" in " ".join(err.split())
+    open_store(env["LABRIDGE_DATABASE_URL"]).close()  # a store made, never synced
     code, out, _ = invoke(["status"], env)
     assert code == 0
     assert "Never synced" in out
@@ -190,7 +195,7 @@ SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
 
 def test_enrol_dry_run_json_sends_nothing(env: dict[str, str], sandbox: RunningSandbox) -> None:
     before = httpx.get(sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
-    code, out, _ = invoke(["enrol", str(SAMPLE), "--dry-run", "--json"], env)
+    code, out, _ = invoke(["enrol", str(SAMPLE), "--dry-run", "--json", "--create"], env)
     report = json.loads(out)
     assert code == 1  # the sample has records to fix
     assert report["would_enrol"] > 30
@@ -223,8 +228,8 @@ def test_enrol_from_sql_then_enrolments_report(
         )
     query = "SELECT * FROM learners"
     code, out, err = invoke(
-        ["enrol", "--sql", query, "--source-db", f"sqlite:///{mis}", "--json", "--db",
-         str(tmp_path / "sql-store.db")],
+        ["enrol", "--sql", query, "--source-db", f"sqlite:///{mis}", "--json", "--create",
+         "--db", str(tmp_path / "sql-store.db")],
         env,
     )  # fmt: skip
     report = json.loads(out)
@@ -268,7 +273,7 @@ def test_source_values_that_look_like_markup_are_shown_as_text(
     source = tmp_path / "odd.csv"
     source.write_text(f"{lines[0]}\n{row}\n", encoding="utf-8")
     env["COLUMNS"] = "200"
-    code, out, err = invoke(["enrol", str(source)], env)
+    code, out, err = invoke(["enrol", str(source), "--create"], env)
     assert code == 1, err  # invalid (unknown company), and reported, not a crash
     assert "MIS-[/bold]1" in out
     assert "'Acme [/] Ltd'" in out

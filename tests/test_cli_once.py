@@ -45,6 +45,7 @@ def test_an_uncertain_row_says_what_to_check(db: Path) -> None:
 
 
 def test_duplicates_lists_every_candidate_and_exits_1(db: Path) -> None:
+    store.open_store(f"sqlite:///{db}").close()  # a store made, as labridge sync makes one
     code, out, _ = invoke(["duplicates"], db)
     assert code == 0
     assert "no learner twice" in out

@@ -49,7 +49,7 @@ def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def pull_json(env: dict[str, str], *extra: str, code: int = 0) -> dict[str, Any]:
-    got, out, err = invoke(["progress", "pull", "--json", *extra], env)
+    got, out, err = invoke(["progress", "pull", "--create", "--json", *extra], env)
     assert got == code, err
     data: dict[str, Any] = json.loads(out)
     assert set(data) == KEYS
@@ -83,7 +83,7 @@ def test_pull_json_then_nothing_changes_until_the_clock_moves(
 
 
 def test_pull_shows_a_table(env: dict[str, str]) -> None:
-    code, out, _ = invoke(["progress", "pull"], env)
+    code, out, _ = invoke(["progress", "pull", "--create"], env)
     assert code == 0
     assert "Progress pulled from LA" in out
     assert "unchanged" in out
@@ -102,7 +102,7 @@ def test_a_failed_learner_is_listed_and_exits_1(
     (failure,) = data["failures"]
     assert set(failure) == {"candidate_uuid", "source_id", "error"}
     assert "503" in failure["error"]
-    code, out, _ = invoke(["progress", "pull"], env)  # pulled again, and now it works
+    code, out, _ = invoke(["progress", "pull", "--create"], env)  # pulled again, and now it works
     assert code == 0
     assert "Learners not pulled" not in out
 
@@ -112,7 +112,7 @@ def test_la_failing_for_every_learner_exits_3_with_a_hint(
 ) -> None:
     fault = {"operation": "GetProgress", "mode": "fail_before", "count": 1000}
     hook(sandbox, "/_sandbox/faults", fault)
-    code, out, err = invoke(["progress", "pull"], env)
+    code, out, err = invoke(["progress", "pull", "--create"], env)
     assert code == 3
     assert "Learners not pulled" in out
     assert "LA answered for none of the" in err

@@ -64,7 +64,9 @@ def test_run_once_does_the_whole_cycle_and_carries_on_after_a_failed_step(
     config = _config(tmp_path, sandbox)
     monkeypatch.chdir(tmp_path / "..")  # paths in the file are relative to the file
     env = {"LABRIDGE_PASSWORD": "sandbox"}
-    result = CliRunner().invoke(app, ["run", "--once", "--json", "--config", str(config)], env=env)
+    result = CliRunner().invoke(
+        app, ["run", "--once", "--create", "--json", "--config", str(config)], env=env
+    )
     assert result.exit_code == 1  # the missing source's steps failed
     cycle = json.loads(result.stdout)
     steps = {s["name"]: s for s in cycle["steps"]}
@@ -76,7 +78,9 @@ def test_run_once_does_the_whole_cycle_and_carries_on_after_a_failed_step(
         "update missing.csv",
         "progress pull",
     ]
-    assert steps["enrol learners.csv"]["ok"]
+    # Done, with the sample's invalid rows to fix: a warning, not ok.
+    assert steps["enrol learners.csv"]["status"] == "warning"
+    assert not steps["enrol learners.csv"]["ok"]
     assert "42 enrolled" in steps["enrol learners.csv"]["summary"]
     assert not steps["enrol missing.csv"]["ok"]
     assert "missing.csv" in steps["enrol missing.csv"]["summary"]
@@ -97,7 +101,7 @@ def test_scheduled_cycles_never_overlap_and_stop_cleanly(
     httpx.post(sandbox.url + "/_sandbox/faults", json=fault).raise_for_status()
     env = {**os.environ, "LABRIDGE_PASSWORD": "sandbox"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "labridge", "run", "--config", str(config)],
+        [sys.executable, "-m", "labridge", "run", "--create", "--config", str(config)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     lines: list[str] = []

@@ -51,17 +51,17 @@ def test_a_windows_export_is_explained_then_read_with_encoding(
 ) -> None:
     path = _windows_export(tmp_path)
     runner = CliRunner()
-    refused = runner.invoke(app, ["enrol", str(path), "--dry-run", "--json"], env=env)
+    refused = runner.invoke(app, ["enrol", str(path), "--dry-run", "--create", "--json"], env=env)
     assert refused.exit_code == 2
     assert "mis-export.csv line 2 is not UTF-8" in refused.stderr
     assert "--encoding cp1252" in " ".join(refused.stderr.split())
-    args = ["enrol", str(path), "--dry-run", "--json", "--encoding", "cp1252"]
+    args = ["enrol", str(path), "--dry-run", "--create", "--json", "--encoding", "cp1252"]
     read = runner.invoke(app, args, env=env)
     assert read.exit_code == 1, read.stderr  # the sample's invalid rows
     assert json.loads(read.stdout)["would_enrol"] == 42
     # The same from labridge.toml's [source] encoding.
     (tmp_path / "labridge.toml").write_text('[source]\nencoding = "cp1252"\n', encoding="utf-8")
-    again = runner.invoke(app, ["enrol", str(path), "--dry-run", "--json"], env=env)
+    again = runner.invoke(app, ["enrol", str(path), "--dry-run", "--create", "--json"], env=env)
     assert json.loads(again.stdout)["would_enrol"] == 42
 
 
@@ -69,7 +69,7 @@ def test_a_wrong_header_is_one_error_not_one_per_row(env: dict[str, str], tmp_pa
     text = SAMPLE.read_text(encoding="utf-8").replace("learner_id", "Learner Ref", 1)
     path = tmp_path / "export.csv"
     path.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(app, ["enrol", str(path), "--dry-run"], env=env)
+    result = CliRunner().invoke(app, ["enrol", str(path), "--dry-run", "--create"], env=env)
     assert result.exit_code == 2
     err = " ".join(result.stderr.split())
     assert err.count("no column for learner_id") == 1

@@ -80,7 +80,7 @@ def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
 
 
 def _enrolled(export: Path, env: dict[str, str]) -> None:
-    code, out, err = invoke(["enrol", str(export), "--json"], env)
+    code, out, err = invoke(["enrol", str(export), "--json", "--create"], env)
     assert code == 0, err
     assert json.loads(out)["enrolled"] == len(LEARNERS)
 
@@ -102,7 +102,7 @@ def test_update_json_has_the_documented_shape_and_sends_only_the_change(
     env["LABRIDGE_DATABASE_URL"] = database_url
     _enrolled(export, env)
     old = _edit(export, "MIS-200107", email="ben.patel@example.net")["email"]
-    code, out, err = invoke(["update", str(export), "--json"], env)
+    code, out, err = invoke(["update", str(export), "--create", "--json"], env)
     assert code == 0, err
     report = json.loads(out)
     assert list(report) == [*COUNTS, "records"]
@@ -125,7 +125,7 @@ def test_update_json_has_the_documented_shape_and_sends_only_the_change(
     assert set(_sent(sandbox)) == {
         "CandidateUUID", "CourseUUID", "SourceSystemLearnerUUID", "EmailAddress",
     }  # fmt: skip
-    code, out, _ = invoke(["update", str(export), "--json"], env)
+    code, out, _ = invoke(["update", str(export), "--create", "--json"], env)
     assert json.loads(out)["unchanged"] == 3
     assert _update_calls(sandbox) == 1
 
@@ -135,7 +135,7 @@ def test_update_dry_run_shows_old_and_new_and_sends_nothing(
 ) -> None:
     _enrolled(export, env)
     _edit(export, "MIS-200100", postcode="S1 2HE", end_date="2028-05-31")
-    code, out, err = invoke(["update", str(export), "--dry-run"], env)
+    code, out, err = invoke(["update", str(export), "--create", "--dry-run"], env)
     assert code == 0, err
     assert "dry run" in out
     assert "Address.Postcode" in out
@@ -150,11 +150,11 @@ def test_clear_missing_clears_a_removed_mobile(
 ) -> None:
     _enrolled(export, env)
     _edit(export, "MIS-200114", mobile="")
-    code, out, _ = invoke(["update", str(export), "--json"], env)
+    code, out, _ = invoke(["update", str(export), "--create", "--json"], env)
     kept = next(r for r in json.loads(out)["records"] if r["source_id"] == "MIS-200114")
     assert (kept["outcome"], kept["problems"][0]["code"]) == ("unchanged", "KEPT_IN_LA")
     assert _update_calls(sandbox) == 0
-    code, out, _ = invoke(["update", str(export), "--clear-missing", "--json"], env)
+    code, out, _ = invoke(["update", str(export), "--create", "--clear-missing", "--json"], env)
     assert code == 0
     assert json.loads(out)["updated"] == 1
     sent = _sent(sandbox)
@@ -165,11 +165,11 @@ def test_clear_missing_clears_a_removed_mobile(
 def test_learners_not_enrolled_exit_0_and_say_to_enrol_first(
     env: dict[str, str], export: Path, sandbox: RunningSandbox
 ) -> None:
-    code, out, err = invoke(["update", str(export)], env)
+    code, out, err = invoke(["update", str(export), "--create"], env)
     assert code == 0, err
     assert "3 not enrolled" in out
     assert "labridge enrol" in out
-    code, out, _ = invoke(["update", str(export), "--json"], env)
+    code, out, _ = invoke(["update", str(export), "--create", "--json"], env)
     assert json.loads(out)["not_enrolled"] == 3
     assert _update_calls(sandbox) == 0
 
@@ -177,7 +177,7 @@ def test_learners_not_enrolled_exit_0_and_say_to_enrol_first(
 def test_an_invalid_record_exits_1(env: dict[str, str], export: Path) -> None:
     _enrolled(export, env)
     _edit(export, "MIS-200100", uln="1234567890")
-    code, out, _ = invoke(["update", str(export), "--json"], env)
+    code, out, _ = invoke(["update", str(export), "--create", "--json"], env)
     assert code == 1
     report = json.loads(out)
     assert report["invalid"] == 1
@@ -192,7 +192,7 @@ def test_an_ambiguous_failure_is_uncertain_and_the_next_run_settles_it(
     _edit(export, "MIS-200100", job_title="Shift Lead")
     fault = {"operation": "UpdateEnrolment", "mode": "drop_after_commit"}
     httpx.post(sandbox.url + "/_sandbox/faults", json=fault).raise_for_status()
-    code, out, err = invoke(["update", str(export), "--json"], env)
+    code, out, err = invoke(["update", str(export), "--create", "--json"], env)
     assert code == 1, err  # exit 1 while an update's outcome is unknown
     report = json.loads(out)
     assert report["uncertain"] == 1
@@ -201,7 +201,7 @@ def test_an_ambiguous_failure_is_uncertain_and_the_next_run_settles_it(
     first = _sent(sandbox)
     # GetCandidates does not show a job title, so LA cannot tell whether it landed: the same
     # change is sent again, which is harmless (docs/contract.md §3.6).
-    code, out, err = invoke(["update", str(export), "--json"], env)
+    code, out, err = invoke(["update", str(export), "--create", "--json"], env)
     assert code == 0, err
     assert json.loads(out)["updated"] == 1
     assert _sent(sandbox) == first

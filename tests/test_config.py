@@ -19,9 +19,12 @@ def _toml(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_defaults_without_anything() -> None:
+def test_defaults_without_anything(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no labridge.toml here: the store is in the working directory
     settings = load_settings({}, {}, None)
-    assert settings.store.database_url == DEFAULT_DATABASE_URL
+    assert DEFAULT_DATABASE_URL == "sqlite:///labridge.db"
+    assert settings.store.database_url == f"sqlite:///{tmp_path / 'labridge.db'}"
+    assert settings.config_file is None
     assert settings.la.url == DEFAULT_LA_URL  # the documented host (docs/contract.md §1)
 
 
@@ -37,13 +40,15 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
     assert settings.la.url == "https://flag.example"  # flag beats environment
     assert settings.la.username == "file-user"  # unset flag falls through to the file
     assert settings.la.password.get_secret_value() == SECRET  # environment
-    assert settings.store.database_url == "sqlite:///file.db"
+    assert settings.store.database_url == f"sqlite:///{tmp_path / 'file.db'}"  # beside the file
 
 
-def test_environment_beats_the_file(tmp_path: Path) -> None:
+def test_environment_beats_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = _toml(tmp_path, '[store]\ndatabase_url = "sqlite:///file.db"\n')
+    monkeypatch.chdir(tmp_path.parent)
     settings = load_settings({}, {"LABRIDGE_DATABASE_URL": "sqlite:///env.db"}, path)
-    assert settings.store.database_url == "sqlite:///env.db"
+    # A relative path in the environment is the shell's: relative to the working directory.
+    assert settings.store.database_url == f"sqlite:///{tmp_path.parent / 'env.db'}"
 
 
 def test_password_never_shows_in_repr_or_dump() -> None:
@@ -92,7 +97,7 @@ def test_rendered_template_is_valid_toml_and_round_trips(tmp_path: Path) -> None
     assert data["la"]["url"] == 'https://x.example/"quoted"'
     settings = load_settings({}, {}, _toml(tmp_path, text))
     assert settings.la.username == "ws-user"
-    assert settings.store.database_url == "sqlite:///a.db"
+    assert settings.store.database_url == f"sqlite:///{tmp_path / 'a.db'}"
     assert "password" not in data["la"]  # the template never holds a password
 
 

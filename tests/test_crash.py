@@ -39,7 +39,7 @@ def _command(store: Path, *extra: str) -> list[str]:
     config = store.with_name("labridge.toml")
     config.write_text("[la]\nsettle_seconds = 0\n", encoding="utf-8")
     return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store),
-            "--config", str(config), *extra]  # fmt: skip
+            "--create", "--config", str(config), *extra]  # fmt: skip
 
 
 def _env(sandbox: RunningSandbox) -> dict[str, str]:

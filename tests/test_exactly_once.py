@@ -60,7 +60,8 @@ def _env(sandbox: RunningSandbox) -> dict[str, str]:
 
 
 def _enrol(source: Path, db: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "labridge", "enrol", str(source), "--db", db, "--json"]
+    args = ["enrol", str(source), "--db", db, "--json", "--create"]
+    command = [sys.executable, "-m", "labridge", *args]
     return subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
 

@@ -41,7 +41,8 @@ def _stats(sandbox: RunningSandbox) -> dict[str, int]:
 
 
 def _enrol(store: Path, *extra: str) -> list[str]:
-    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store), *extra]
+    return [sys.executable, "-m", "labridge", "enrol", str(SAMPLE), "--db", str(store),
+            "--create", *extra]  # fmt: skip
 
 
 def _signal_mid_enrolment(
@@ -109,12 +110,14 @@ def _run_config(sandbox: RunningSandbox, tmp_path: Path) -> Path:
 
 def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path: Path) -> None:
     config = _run_config(sandbox, tmp_path)
-    command = [sys.executable, "-m", "labridge", "run", "--once", "--config", str(config)]
+    command = [sys.executable, "-m", "labridge", "run", "--once", "--create", "--config",
+               str(config)]  # fmt: skip
     stopped = _signal_mid_enrolment(sandbox, command, signal.SIGTERM)
     assert stopped.returncode == 143, stopped.stderr
-    assert "enrol learners.csv: started" in stopped.stderr
-    assert "update learners.csv: started" not in stopped.stderr
-    assert "progress pull: started" not in stopped.stderr
+    # One line per step that ended (a step's start is a DEBUG line now).
+    assert "step enrol learners.csv stopped early" in stopped.stderr
+    assert "update learners.csv: " not in stopped.stderr
+    assert "progress pull: " not in stopped.stderr
     [line] = [x for x in stopped.stderr.splitlines() if "stopped by SIGTERM" in x]
     assert "steps not run: update learners.csv, progress pull" in line
     assert "pending" not in _journal_states(tmp_path / "store.db")
@@ -122,7 +125,7 @@ def test_run_once_stops_after_the_current_step(sandbox: RunningSandbox, tmp_path
 
 def test_a_scheduled_run_stops_between_cycles(sandbox: RunningSandbox, tmp_path: Path) -> None:
     config = _run_config(sandbox, tmp_path)
-    command = [sys.executable, "-m", "labridge", "run", "--config", str(config)]
+    command = [sys.executable, "-m", "labridge", "run", "--create", "--config", str(config)]
     proc = subprocess.Popen(command, env=_env(sandbox), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)  # fmt: skip
     assert proc.stderr is not None

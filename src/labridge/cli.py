@@ -21,8 +21,9 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.markup import escape
 
-from . import console, contract, logmask, overrides, reports, runner, schedule, stopping
+from . import console, contract, logs, overrides, reports, runner, schedule, stopping
 from .config import CONFIG_FILE, Settings, load_settings, render_config
+from .dburl import anchor_sqlite
 from .errors import (
     AuthenticationError,
     ConfigurationError,
@@ -67,9 +68,20 @@ def _main(
             "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    log_format: Annotated[
+        logs.LogFormat,
+        typer.Option(
+            "--log-format",
+            envvar="LABRIDGE_LOG_FORMAT",
+            help="text for people; json: one JSON object per line (time, level, logger, "
+            "message) for a log shipper.",
+        ),
+    ] = logs.LogFormat.text,
 ) -> None:
     """Connect your MIS to Learning Assistant: sync reference data, enrol learners, push changes
     and pull progress. Try it all offline first with **labridge demo**."""
+    global _log_format
+    _log_format = log_format
 
 
 sandbox_app = typer.Typer(
@@ -95,6 +107,8 @@ app.add_typer(store_app, name="store")
 
 P = ParamSpec("P")
 R = TypeVar("R")
+#: ``--log-format``, set by the main callback before each command runs.
+_log_format = logs.LogFormat.text
 
 # -- shared options ------------------------------------------------------------------------------
 
@@ -115,8 +129,9 @@ DbOpt = Annotated[
     str | None,
     typer.Option(
         "--db",
-        help="Store: a SQLAlchemy URL or a SQLite file path. Env: LABRIDGE_DATABASE_URL. "
-        "Default: sqlite:///labridge.db",
+        help="Store: a SQLAlchemy URL or a SQLite file path (relative to this directory). Env: "
+        "LABRIDGE_DATABASE_URL. Default: [store] database_url, else labridge.db beside "
+        "labridge.toml (or here when there is none).",
         show_default=False,
     ),
 ]
@@ -131,7 +146,19 @@ ContractOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON on stdout instead of tables.")]
 VerboseOpt = Annotated[
-    int, typer.Option("--verbose", "-v", count=True, help="Log more (-v info, -vv debug).")
+    int,
+    typer.Option(
+        "--verbose", "-v", count=True,
+        help="Log more (-v info, -vv debug and the libraries' lines: HTTP requests, migrations).",
+    ),
+]  # fmt: skip
+CreateOpt = Annotated[
+    bool,
+    typer.Option(
+        "--create",
+        help="Make a new store if there is none at the store's path or URL (without it, a "
+        "missing store is an error: a mistyped path must not start an empty one).",
+    ),
 ]
 
 
@@ -180,6 +207,7 @@ def settings_from(
         "store": {"database_url": db and database_url(db)},
     }
     settings = load_settings(flags, os.environ, config, contract_file)
+    logging.getLogger("labridge.config").info("%s", runner.where(settings))
     for note in settings.la.notes:
         console.err.print(f"[cyan]note:[/cyan] {escape(note)}")
     contract.activate(settings.catalogue())
@@ -227,17 +255,8 @@ def stoppable(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _logging(verbose: int) -> None:
-    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    # force: each command (and each CliRunner call in one process) gets a handler on its own
-    # stderr rather than one bound to a stream an earlier call closed.
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
-    logmask.install()  # a password inside any URL never reaches a log line, httpx's included
-    # The retry library logs each scheduled retry as a bare warning; labridge's own messages say
-    # what failed and what to do, so those only show with -v.
-    logging.getLogger("stamina").setLevel(logging.WARNING if verbose else logging.ERROR)
+def _logging(verbose: int, *, run: bool = False) -> None:
+    logs.configure(verbose, _log_format, run=run)
 
 
 # -- commands --------------------------------------------------------------------------------------
@@ -255,7 +274,9 @@ def init(
     """Write a commented labridge.toml to fill in."""
     if path.exists() and not force:
         raise ConfigurationError(f"{path} already exists", hint="use --force to overwrite it")
-    text = render_config(url or "", username or "", database_url(db) if db else None)
+    # --db is the shell's path, relative to here; the file's paths are relative to the file.
+    store_url = anchor_sqlite(database_url(db), Path.cwd()) if db else None
+    text = render_config(url or "", username or "", store_url)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing file keeps its mode through O_TRUNC: private it is
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
@@ -314,13 +335,16 @@ def status(
     db: DbOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Show what the local store holds and when it last synced."""
+    """Show which settings file and store are in use, what the store holds and when it last
+    synced."""
     settings = settings_from(config, db=db)
+    runner.require_store(settings, create=None)
     data = runner.status(settings)
     data["schedule"] = schedule.status(settings.run)
     if as_json:
         console.print_json(data)
     else:
+        console.out.print(console.where_line(data))
         console.out.print(console.status_table(data))
         console.out.print(console.last_sync_line(data))
         for line in console.activity_lines(data):
@@ -354,6 +378,7 @@ def enrol(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    create: CreateOpt = False,
     contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -373,6 +398,7 @@ def enrol(
     spec = runner.SourceSpec.build(
         source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
     )
+    runner.require_store(settings, create=create)
     options = enrol_workflow.Options(
         dry_run=dry_run,
         send_login_details=send_login_details,
@@ -434,6 +460,7 @@ def update(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    create: CreateOpt = False,
     contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -452,6 +479,7 @@ def update(
     spec = runner.SourceSpec.build(
         source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
     )
+    runner.require_store(settings, create=create)
     options = update_workflow.Options(
         dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
     )
@@ -500,6 +528,7 @@ def enrolments(
     """List every learner's latest enrolment outcome, with LA's messages; with --problems, only
     what needs fixing: the to-do list for whoever fixes the source data."""
     settings = settings_from(config, db=db)
+    runner.require_store(settings, create=None)
     if problems:
         items, learners, names = runner.problems(settings)
         if csv_path is not None:
@@ -535,6 +564,7 @@ def duplicates(
     in LA. Two separate stores enrolling against one LA cause them: share one store instead.
     Exit code 1 when there are any."""
     settings = settings_from(config, db=db)
+    runner.require_store(settings, create=None)
     found, names = runner.duplicates(settings)
     if as_json:
         console.print_json([d.as_dict() for d in found])
@@ -594,6 +624,7 @@ def forget(
             hint="e.g. `labridge forget MIS-200100 --dry-run` or "
             "`labridge forget --gone-from-la-before 2026-01-01`",
         )
+    runner.require_store(settings, create=None)
     cutoff = gone_before.replace(tzinfo=UTC) if gone_before else None
     report = runner.forget(settings, learners or [], cutoff, dry_run=dry_run)
     if as_json:
@@ -624,6 +655,7 @@ def progress_pull(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    create: CreateOpt = False,
     contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -637,6 +669,7 @@ def progress_pull(
     """
     _logging(verbose)
     settings = settings_from(config, url, username, db, contract_file)
+    runner.require_store(settings, create=create)
     report = runner.progress_pull(settings, full=full, concurrency=concurrency, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
@@ -688,6 +721,7 @@ def progress_report(
     pull**): per learner the overall %, units done, last activity and whether they are on
     track against their planned dates; per course the spread; the learners most behind."""
     settings = settings_from(config, db=db)
+    runner.require_store(settings, create=None)
     report = runner.progress_report(settings, date.today())
     if not report.summary()["learners"]:
         console.err.print(console.no_progress_line(settings.store.database_url))
@@ -715,6 +749,7 @@ def run_command(
     url: UrlOpt = None,
     username: UserOpt = None,
     db: DbOpt = None,
+    create: CreateOpt = False,
     contract_file: ContractOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
@@ -722,18 +757,21 @@ def run_command(
     """Run the whole cycle unattended, on the schedule in labridge.toml ([run]): sync, then
     enrol and update from each [[run.sources]], then pull progress.
 
-    Every cycle and step is logged (stderr); a step that fails is logged with its error and the
-    cycle carries on. Cycles never overlap, and a second `labridge run` on the same store refuses
-    to start. A [run] cron line is read in [run] timezone (default Europe/London); `labridge
-    status` shows the next cycle. With --once: one cycle, a table of its steps, exit code 1 if a
-    step failed (the schedule is checked all the same: exit code 2 if it is wrong).
+    Every cycle logs (stderr) the settings file and store, one line per step with its counts (a
+    WARNING when records need fixing, an ERROR when the step failed; the cycle carries on), and
+    one summary line with its duration. Cycles never overlap, and a second `labridge run` on the
+    same store refuses to start. A missing store is an error unless --create. A [run] cron line
+    is read in [run] timezone (default Europe/London); `labridge status` shows the next cycle.
+    With --once: one cycle, a table of its steps, exit code 1 if a step failed or had records to
+    fix (the schedule is checked all the same: exit code 2 if it is wrong).
     SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
     143 or 130); the next run resumes.
     """
-    _logging(max(verbose, 1))  # INFO at least: an unattended run logs each cycle
+    _logging(verbose, run=True)  # an unattended run logs each step, even at the default level
     settings = settings_from(config, url, username, db, contract_file)
     schedule.trigger(settings.run)  # with --once too: a cron deployment finds a typo at once
     settings.require_la()
+    runner.require_store(settings, create=create)
     with schedule.single_instance(settings.store.database_url):
         if not once:
             schedule.run_forever(settings.run, lambda: runner.cycle(settings))

@@ -28,13 +28,17 @@ from pydantic import (
 
 from . import overrides
 from .contract import SOAP_PATH_PREFIX, Catalogue
+from .dburl import anchor_sqlite
 from .errors import ConfigurationError
 from .filemodes import warn_if_shared
 
 log = logging.getLogger("labridge.config")
 
 CONFIG_FILE = "labridge.toml"
-DEFAULT_DATABASE_URL = "sqlite:///labridge.db"
+#: The store's file when no setting names one: beside labridge.toml when one is used, else in the
+#: working directory (:func:`load_settings` makes it absolute).
+DEFAULT_STORE_FILE = "labridge.db"
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_STORE_FILE}"
 #: Every Service URL in LA's method pages is on this host (docs/contract.md §1 "Host" [DOC]); the
 #: web-service user's credentials select the centre.
 DEFAULT_LA_URL = "https://api.learningassistant.com"
@@ -190,6 +194,13 @@ class Settings(BaseModel):
     run: RunSettings = RunSettings()
     #: Overrides of the contract's names (labridge.overrides), validated when loaded.
     contract: dict[str, Any] = Field(default_factory=dict)
+    #: The labridge.toml these settings were read from (not a setting).
+    _config_file: Path | None = PrivateAttr(default=None)
+
+    @property
+    def config_file(self) -> Path | None:
+        """The labridge.toml read (absolute), or ``None`` when none was."""
+        return self._config_file
 
     def catalogue(self) -> Catalogue:
         """The effective contract: the catalogue with the ``[contract]`` overrides applied."""
@@ -218,11 +229,19 @@ def load_settings(
 ) -> Settings:
     """Merge the layers. ``flags`` is ``{"la": {"url": ...}, "store": {...}}`` with unset flags
     left out; ``config_file`` defaults to ``./labridge.toml`` when it exists; the
-    ``[contract...]`` tables of ``contract_file`` go over the ``[contract]`` of the file."""
+    ``[contract...]`` tables of ``contract_file`` go over the ``[contract]`` of the file.
+
+    Relative paths in the file are relative to the file; a relative SQLite store in the
+    environment or the flags is relative to the working directory. With no store named anywhere
+    the store is ``labridge.db`` beside the file used, else in the working directory: a run from
+    cron in ``/`` uses the same store as one started beside its labridge.toml."""
+    used = _config_used(config_file)
     merged: dict[str, dict[str, Any]] = {"la": {}, "store": {}}
-    _layer(merged, _read_file(config_file))
-    _layer(merged, _from_environ(environ or {}))
-    _layer(merged, flags or {})
+    _layer(merged, _read_file(used, explicit=config_file is not None))
+    _layer(merged, _anchored(_from_environ(environ or {}), Path.cwd()))
+    _layer(merged, _anchored(flags or {}, Path.cwd()))
+    base = used.parent if used is not None else Path.cwd()
+    merged["store"].setdefault("database_url", anchor_sqlite(DEFAULT_DATABASE_URL, base))
     if contract_file is not None:
         merged["contract"] = overrides.merge(
             merged.get("contract", {}), overrides.load_file(contract_file)
@@ -236,7 +255,25 @@ def load_settings(
         ) from None
     where = f"[contract] ({contract_file or config_file or CONFIG_FILE})"
     overrides.build(settings.contract, where=where)  # refuse a bad override before any call
+    settings._config_file = used
     return settings
+
+
+def _config_used(config_file: Path | None) -> Path | None:
+    """The file to read, absolute: the one given, else ``./labridge.toml`` when it exists."""
+    if config_file is None and Path(CONFIG_FILE).is_file():
+        config_file = Path(CONFIG_FILE)
+    return config_file.expanduser().resolve() if config_file is not None else None
+
+
+def _anchored(
+    layer: Mapping[str, Mapping[str, Any]], base: Path
+) -> Mapping[str, Mapping[str, Any]]:
+    """``layer`` with its store URL, if a relative SQLite path, made absolute against ``base``."""
+    url = layer.get("store", {}).get("database_url")
+    if not isinstance(url, str):
+        return layer
+    return {**layer, "store": {**layer["store"], "database_url": anchor_sqlite(url, base)}}
 
 
 def _layer(into: dict[str, dict[str, Any]], layer: Mapping[str, Mapping[str, Any]]) -> None:
@@ -252,9 +289,9 @@ def _from_environ(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
-    explicit = path is not None
-    path = path or Path(CONFIG_FILE)
+def _read_file(path: Path | None, *, explicit: bool) -> dict[str, dict[str, Any]]:
+    if path is None:
+        return {}
     if not path.exists():
         if explicit:
             raise ConfigurationError(f"configuration file {path} does not exist")
@@ -269,22 +306,30 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
             f"{path} has unknown section(s) {sorted(unknown)}",
             hint="the sections are [la], [store], [sync], [source], [run] and [contract]",
         )
-    _resolve_paths(data.get("run"), path.parent)
+    _resolve_paths(data, path.parent)
     la = data.get("la")
     if isinstance(la, dict) and la.get("password"):
         warn_if_shared(path, "the settings file, which holds the LA password,")
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
-def _resolve_paths(run: Any, base: Path) -> None:
-    """Source and mapping paths in the file are relative to the file, not to the current
-    directory, so that a scheduled run started anywhere reads the same files."""
-    if not isinstance(run, dict):
-        return
-    for source in run.get("sources", []):
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    """Every path in the file is relative to the file, not to the current directory, so that a
+    scheduled run started anywhere reads the same files and the same store: the store (a SQLite
+    path or URL), and each source's file, mapping and SQLite ``source_db``."""
+    store = data.get("store")
+    if isinstance(store, dict) and isinstance(store.get("database_url"), str):
+        store["database_url"] = anchor_sqlite(store["database_url"], base)
+    run = data.get("run")
+    sources = run.get("sources", []) if isinstance(run, dict) else []
+    for source in sources if isinstance(sources, list) else []:
+        if not isinstance(source, dict):
+            continue
         for key in ("path", "mapping"):
-            if isinstance(source, dict) and isinstance(source.get(key), str):
-                source[key] = str(base / source[key])
+            if isinstance(source.get(key), str):
+                source[key] = str(base / Path(source[key]).expanduser())
+        if isinstance(source.get("source_db"), str) and "://" in source["source_db"]:
+            source["source_db"] = anchor_sqlite(source["source_db"], base)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -317,9 +362,10 @@ max_answer_mib = 16
 settle_seconds = 600
 
 [store]
-# Where labridge keeps what it learned from LA: any SQLAlchemy URL.
-# SQLite (default): "sqlite:///labridge.db"; PostgreSQL: "postgresql://user@host/dbname".
-# Environment: LABRIDGE_DATABASE_URL
+# Where labridge keeps what it learned from LA: any SQLAlchemy URL, or a SQLite file's path.
+# SQLite (default): "sqlite:///labridge.db", beside this file (a relative path is relative to
+# this file); PostgreSQL: "postgresql://user@host/dbname". Environment: LABRIDGE_DATABASE_URL
+# (a relative path there, as in --db, is relative to the working directory).
 database_url = {database_url}
 # Erase the personal data of learners gone from LA (no longer listed by GetCandidates) for this
 # many days, as a step of `labridge run` (docs/data-protection.md). Off unless set.

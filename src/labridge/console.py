@@ -128,6 +128,12 @@ def _state_count(state: str, n: int, found_in_la: int) -> str:
     return f"{n} {state}"
 
 
+def where_line(status: Mapping[str, Any]) -> str:
+    """Which settings file and which store ``labridge status`` read."""
+    config = status.get("config") or "none (no labridge.toml here)"
+    return f"Config: {escape(config)}\nStore: {escape(str(status.get('store', '')))}"
+
+
 def last_sync_line(status: Mapping[str, Any]) -> str:
     run = status.get("last_sync")
     if not run:
@@ -204,8 +210,15 @@ def name_uuids(text: str, names: Mapping[str, str]) -> str:
 
 def outcome_summary(counts: Mapping[str, Any], outcomes: Sequence[str]) -> str:
     """ "Records: 42 enrolled, 1 skipped, 8 invalid": the outcomes that happened, in order."""
+    return "Records: " + outcome_counts(counts, outcomes, empty="none")
+
+
+def outcome_counts(
+    counts: Mapping[str, Any], outcomes: Sequence[str], *, empty: str = "no records"
+) -> str:
+    """ "42 enrolled, 1 skipped, 8 invalid", or ``empty``."""
     parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in outcomes if counts[o]]
-    return "Records: " + (", ".join(parts) if parts else "none")
+    return ", ".join(parts) if parts else empty
 
 
 def enrol_summary(report: EnrolReport) -> str:
@@ -436,6 +449,11 @@ def update_summary(report: UpdateReport) -> str:
     return outcome_summary(report.as_dict(), UPDATE_OUTCOMES)
 
 
+_STEP_STATUS = {
+    "ok": "[green]ok[/green]", "warning": "[yellow]warning[/yellow]", "failed": "[red]failed[/red]"
+}  # fmt: skip
+
+
 def cycle_table(report: CycleReport) -> Table:
     table = Table(title="labridge run: one cycle", title_justify="left")
     table.add_column("step")
@@ -443,7 +461,7 @@ def cycle_table(report: CycleReport) -> Table:
     table.add_column("seconds", justify="right")
     table.add_column("summary")
     for step in report.steps:
-        result = "[green]ok[/green]" if step.ok else "[red]failed[/red]"
+        result = _STEP_STATUS.get(step.status, step.status)
         table.add_row(escape(step.name), result, f"{step.seconds:.1f}", escape(step.summary))
     return table
 

@@ -15,11 +15,12 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from . import console, reports, stopping, store, todo
+from . import console, dburl, reports, stopping, store, todo
 from .client import AsyncClient
-from .config import Settings, SourceDefaults, SourceSettings
+from .config import CONFIG_FILE, Settings, SourceDefaults, SourceSettings
 from .errors import ConfigurationError
 from .models import Framework
+from .schedule import Outcome, Step
 from .soap import Limits
 from .sources import SourceRow
 from .sources.csv import DEFAULT_ENCODING, check_encoding
@@ -32,6 +33,7 @@ from .store import duplicates as duplicates_store
 from .store import erase, journal, repeats
 from .store import names as names_store
 from .store import progress as progress_store
+from .store.engine import exists as store_exists
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
 from .workflows import sync as sync_workflow
@@ -82,10 +84,38 @@ def sync(
     return report
 
 
+def config_text(settings: Settings) -> str:
+    """The settings file used, for a message: its path, or that there was none."""
+    return str(settings.config_file) if settings.config_file else f"none (no ./{CONFIG_FILE})"
+
+
+def where(settings: Settings) -> str:
+    """ "config /etc/labridge/labridge.toml, store sqlite:////etc/labridge/labridge.db": every
+    command's first log line, so that a log says which store a run used (password masked)."""
+    return f"config {config_text(settings)}, store {dburl.shown(settings.store.database_url)}"
+
+
+def require_store(settings: Settings, *, create: bool | None) -> None:
+    """Refuse a store that does not exist yet unless ``create``: a mistyped ``--db``, or a run
+    from cron in another directory, would otherwise make a new empty store, and enrol and update
+    again all that the real one knows was sent. ``create=None``: the command only reads a store,
+    so ``labridge sync`` is the way to make one."""
+    url = settings.store.database_url
+    if create or store_exists(url):
+        return
+    path = dburl.sqlite_file(url)
+    fix = "give --create to make a new one" if create is not None else "run `labridge sync` first"
+    raise ConfigurationError(
+        f"no store at {path or dburl.shown(url)} (config {config_text(settings)})",
+        hint=f"{fix}, or give --db or [store] database_url for the existing one",
+    )
+
+
 def status(settings: Settings) -> dict[str, Any]:
     """What the store holds: reference sets and the last sync, enrolment states (invalid counts
     the rows that repeat a learner in one input too; ``enrolled_found_in_la`` says how many of
-    the enrolled were in LA before labridge sent anything), progress."""
+    the enrolled were in LA before labridge sent anything), progress; and which settings file
+    and store these are."""
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
@@ -93,6 +123,8 @@ def status(settings: Settings) -> dict[str, Any]:
             # A row repeating a learner in one input is invalid with no journal row of its own.
             states["invalid"] += repeats.count(session)
             return {
+                "config": str(settings.config_file) if settings.config_file else None,
+                "store": dburl.shown(settings.store.database_url),
                 **store.status(session),
                 "enrolments": states,
                 "enrolled_found_in_la": journal.found_in_la(session),
@@ -389,13 +421,13 @@ def write_report(path: Path, text: str) -> None:
         ) from None
 
 
-def cycle(settings: Settings) -> list[tuple[str, Callable[[], str]]]:
+def cycle(settings: Settings) -> list[Step]:
     """The steps of one unattended cycle (``labridge run``): sync; with ``[store]
     retention_days``, erase the learners gone from LA that long; enrol and update from each
-    configured source; pull progress. Each step returns a one-line summary for the log. The
-    cycle syncs first and the source steps reuse that; the progress pull syncs again, so that
-    the learners just enrolled are pulled too."""
-    steps: list[tuple[str, Callable[[], str]]] = [("sync", lambda: _sync_line(settings))]
+    configured source; pull progress. Each step returns a one-line summary for the log, flagged
+    when some records need a person. The cycle syncs first and the source steps reuse that; the
+    progress pull syncs again, so that the learners just enrolled are pulled too."""
+    steps: list[Step] = [("sync", lambda: _sync_line(settings))]
     if settings.store.retention_days is not None:
         steps.append(("retention", lambda: _retention_line(settings)))
     for source in settings.run.sources:
@@ -420,6 +452,8 @@ def _sync_line(settings: Settings) -> str:
 
 
 _SYNC_KEYS = ("added", "changed", "removed")
+#: Where a person finds the records a step could not do, named at the end of its log line.
+PROBLEMS_HINT = "see labridge enrolments --problems"
 
 
 def _retention_line(settings: Settings) -> str:
@@ -431,27 +465,37 @@ def _retention_line(settings: Settings) -> str:
     return f"{report.summary()}: gone from LA over {days} days"
 
 
-def _enrol_line(settings: Settings, source: SourceSettings) -> str:
+def _enrol_line(settings: Settings, source: SourceSettings) -> Outcome:
     options = enrol_workflow.Options(
         send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
     )
     report, _ = enrol(settings, _spec(settings, source), options, quiet=True, fresh=False)
-    return console.enrol_summary(report)
+    line = console.outcome_counts(report.as_dict(), enrol_workflow.OUTCOMES)
+    if report.duplicates:
+        line += f", {len(report.duplicates)} held twice in LA (labridge duplicates)"
+    return _flagged(line, report.failed, PROBLEMS_HINT)
 
 
-def _update_line(settings: Settings, source: SourceSettings) -> str:
-    report = update(
-        settings, _spec(settings, source), update_workflow.Options(), quiet=True, fresh=False
-    )
-    return console.update_summary(report)
+def _update_line(settings: Settings, source: SourceSettings) -> Outcome:
+    spec = _spec(settings, source)
+    report = update(settings, spec, update_workflow.Options(), quiet=True, fresh=False)
+    line = console.outcome_counts(report.as_dict(), update_workflow.OUTCOMES)
+    what = str(spec.path) if spec.path is not None else "--sql ..."
+    return _flagged(line, report.failed, f"see labridge update {what} --dry-run")
 
 
-def _pull_line(settings: Settings) -> str:
+def _pull_line(settings: Settings) -> Outcome:
     run = settings.run
     report = progress_pull(
         settings, full=run.progress_full, concurrency=run.progress_concurrency, quiet=True
     )
-    return (
+    line = (
         f"{report.learners} learners: {report.changed} changed, {report.unchanged} unchanged, "
         f"{report.failed} failed"
     )
+    return _flagged(line, bool(report.failed), "labridge progress pull lists them")
+
+
+def _flagged(line: str, warning: bool, hint: str) -> Outcome:
+    """The step's line, with where to look when some records need a person."""
+    return Outcome(f"{line} — {hint}" if warning else line, warning=warning)

@@ -1,10 +1,12 @@
 """``labridge run``: the whole cycle, unattended, on a schedule (APScheduler).
 
 A cycle is a list of named steps (sync; enrol and update from each configured source; progress
-pull). Each step is logged when it starts and ends; a step that fails is logged with its error and
-the cycle carries on with the next one. Cycles never overlap: the scheduler runs at most one at a
-time (a cycle still running when the next is due makes the next one wait, then run once), and a
-lock held in the store keeps a second ``labridge run`` on the same store from starting.
+pull). Each step logs one line with its counts when it ends, at INFO when all went well, WARNING
+when some records need a person (invalid, refused, uncertain), ERROR when it failed; the cycle
+carries on with the next step either way, and ends with one summary line and its duration.
+Cycles never overlap: the scheduler runs at most one at a time (a cycle still running when the
+next is due makes the next one wait, then run once), and a lock held in the store keeps a second
+``labridge run`` on the same store from starting.
 
 A ``[run] cron`` line is read in ``[run] timezone`` (default Europe/London): ``0 6 * * *`` is
 06:00 on the office clock all year, 06:00 UTC in winter and 05:00 UTC in summer (BST).
@@ -31,16 +33,32 @@ from .store import locks
 
 log = logging.getLogger("labridge.run")
 
-#: A step: a name for the log, and a function that does the work and returns a one-line summary.
-Step = tuple[str, Callable[[], str]]
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a step did, in one line; ``warning`` when some records need a person (the step
+    itself ran to its end)."""
+
+    summary: str
+    warning: bool = False
+
+
+#: A step: a name for the log, and a function that does the work and returns a one-line summary
+#: (or an :class:`Outcome`, to flag records that need a person).
+Step = tuple[str, Callable[[], str | Outcome]]
+#: A step's status: ``ok``; ``warning`` (done, some records need fixing); ``failed``.
+STATUSES = ("ok", "warning", "failed")
+_SHOWN = {"ok": "ok", "warning": "with warnings", "failed": "failed"}
 
 
 @dataclass(frozen=True)
 class StepResult:
     name: str
+    #: Only ``ok`` steps are ok: one with invalid or refused records is not.
     ok: bool
     summary: str
     seconds: float
+    status: str = "ok"
 
 
 @dataclass
@@ -52,6 +70,12 @@ class CycleReport:
     @property
     def ok(self) -> bool:
         return all(s.ok for s in self.steps)
+
+    def summary(self) -> str:
+        """ "6 steps: 4 ok, 1 with warnings, 1 failed": how the steps went."""
+        counts = [(n, sum(s.status == n for s in self.steps)) for n in STATUSES]
+        shown = ", ".join(f"{count} {_SHOWN[name]}" for name, count in counts if count)
+        return f"{len(self.steps)} step{'' if len(self.steps) == 1 else 's'}: {shown or 'none'}"
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -67,6 +91,7 @@ def run_cycle(steps: Sequence[Step]) -> CycleReport:
     request (:mod:`.stopping`) ends the cycle after the current step: StopRequested names the
     steps left."""
     report = CycleReport(datetime.now(UTC))
+    started = time.perf_counter()
     log.info("cycle started: %s", ", ".join(name for name, _ in steps))
     for position, (name, work) in enumerate(steps):
         stopping.check(f"steps not run: {_names(steps[position:])}")
@@ -76,31 +101,42 @@ def run_cycle(steps: Sequence[Step]) -> CycleReport:
             left = f"step {name} stopped early; steps not run: {_names(steps[position + 1 :])}"
             raise stopping.StopRequested(f"{stop.args[0]} ({left})", stop.signum) from None
     report.finished_at = datetime.now(UTC)
-    log.info("cycle finished %s", "ok" if report.ok else "with failed steps")
+    level = logging.INFO if report.ok else logging.WARNING
+    how = "ok" if report.ok else "with failed steps" if _failed(report) else "with warnings"
+    log.log(level, "cycle finished %s in %.1f s (%s)", how, time.perf_counter() - started,
+            report.summary())  # fmt: skip
     return report
+
+
+def _failed(report: CycleReport) -> bool:
+    return any(s.status == "failed" for s in report.steps)
 
 
 def _names(steps: Sequence[Step]) -> str:
     return ", ".join(name for name, _ in steps) or "none"
 
 
-def _run_step(name: str, work: Callable[[], str]) -> StepResult:
+def _run_step(name: str, work: Callable[[], str | Outcome]) -> StepResult:
+    """Run one step; log its one line: INFO when ok, WARNING when some records need a person,
+    ERROR when it failed."""
     started = time.perf_counter()
-    log.info("%s: started", name)
+    log.debug("%s: started", name)
     try:
-        summary = work()
+        done = work()
     except stopping.StopRequested:
         raise  # not a failure of the step: the whole run is stopping
     except LabridgeError as exc:  # expected failures: say what to do, carry on
-        log.error("%s: failed: %s", name, exc)
-        return StepResult(name, False, str(exc), time.perf_counter() - started)
+        log.error("%s: failed: %s", name, exc)  # str() of a labridge error holds its hint
+        return StepResult(name, False, str(exc), time.perf_counter() - started, "failed")
     except Exception as exc:  # a bug must not stop the schedule either, but is logged in full
         log.exception("%s: failed unexpectedly", name)
-        return StepResult(
-            name, False, f"{type(exc).__name__}: {exc}", time.perf_counter() - started
-        )
-    log.info("%s: %s", name, summary)
-    return StepResult(name, True, summary, time.perf_counter() - started)
+        summary = f"{type(exc).__name__}: {exc}"
+        return StepResult(name, False, summary, time.perf_counter() - started, "failed")
+    outcome = done if isinstance(done, Outcome) else Outcome(done)
+    log.log(logging.WARNING if outcome.warning else logging.INFO, "%s: %s", name, outcome.summary)
+    status = "warning" if outcome.warning else "ok"
+    return StepResult(name, not outcome.warning, outcome.summary,
+                      time.perf_counter() - started, status)  # fmt: skip
 
 
 def zone(run: RunSettings) -> ZoneInfo:

@@ -61,7 +61,7 @@ def test_enrol_from_an_ilr_file(sandbox: RunningSandbox, tmp_path: Path, year: s
         "LABRIDGE_PASSWORD": "sandbox",
         "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
     }
-    args = ["enrol", str(ilr), "--mapping", str(MAPPING), "--json"]
+    args = ["enrol", str(ilr), "--mapping", str(MAPPING), "--json", "--create"]
     result = CliRunner().invoke(app, args, env=env)
     report = json.loads(result.stdout)
     outcomes = {r["source_id"]: r for r in report["records"]}

@@ -20,12 +20,13 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 
-from ..dburl import parse_url, scrub
+from ..dburl import parse_url, scrub, sqlite_file
 from ..errors import ConfigurationError
 from ..filemodes import private, warn_if_shared
 
@@ -112,14 +113,6 @@ def open_store(url: str) -> Store:
     return Store(engine)
 
 
-def sqlite_file(url: URL) -> Path | None:
-    """The file of a SQLite store (``None`` for another database or an in-memory one)."""
-    database = url.database
-    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
-        return None
-    return None if database.startswith("file:") else Path(database)
-
-
 #: What SQLite keeps beside a store file while it is open (WAL, its index, a rollback journal).
 SIDECARS = ("-wal", "-shm", "-journal")
 
@@ -152,6 +145,35 @@ def _private_sidecars(path: Path) -> None:
             os.chmod(side, 0o600)
         except OSError:
             continue  # not there (or not ours): nothing to protect
+
+
+def exists(url: str) -> bool:
+    """Whether the store at ``url`` was made already: its SQLite file is there, or its database
+    holds labridge's tables (Alembic's version table, which the first migration writes). Asks
+    without creating anything: opening a missing SQLite file would make it.
+
+    An in-memory SQLite store counts as there (it is new by intent). Raises
+    :class:`~labridge.errors.ConfigurationError` when the URL is malformed or the database
+    cannot be reached, as :func:`open_store` does."""
+    sa_url = parse_url(url, "the store URL", _URL_EXAMPLES)
+    if sa_url.get_backend_name() == "sqlite":
+        path = sqlite_file(url)
+        return path is None or path.exists()
+    shown = sa_url.render_as_string(hide_password=True)
+    try:
+        engine = create_engine(sa_url, poolclass=NullPool)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigurationError(
+            f"cannot use the store URL {shown}: {scrub(exc, sa_url)}",
+            hint=f"give a database URL such as {_URL_EXAMPLES}",
+        ) from None
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    except DBAPIError as exc:
+        raise _open_error(exc, sa_url, shown) from None
+    finally:
+        engine.dispose()
 
 
 def migrate(engine: Engine) -> None:
