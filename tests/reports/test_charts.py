@@ -245,3 +245,18 @@ def test_one_standing_per_learner(
     on_track: bool | None, status: str, start: date | None, standing: str
 ) -> None:
     assert standing_of(on_track, status, start, TODAY) == standing
+
+
+def test_the_since_label_keeps_off_the_plan_label() -> None:
+    """The plan ended before today: its label sits above the middle of its line; a learner held
+    at about that height is labelled below their line instead of over the plan's label."""
+    plan = (date(2025, 1, 1), date(2026, 1, 1))
+    series = Series("Mo", [(date(2026, 1, 15), 50.0)], *plan)
+    doc = svg(panel(series, TODAY, "p5"))
+    frame = Frame.around(series, TODAY)
+    (plan_label,) = texts(doc, "plan-label")
+    (held,) = texts(doc, "held-label")
+    plan_x, held_x = float(plan_label.get("x")), float(held.get("x"))
+    assert held_x < plan_x  # the two overlap across ...
+    assert float(held.get("y")) > frame.y(50)  # ... so "no change since" goes below the line
+    assert abs(float(held.get("y")) - float(plan_label.get("y"))) >= 12

@@ -76,6 +76,19 @@ class Frame:
         return _scale(percent, 0, 100, BOTTOM, TOP)
 
 
+@dataclass(frozen=True)
+class Box:
+    """Where a one-line label sits: from ``left`` to ``right``, on the baseline ``y``."""
+
+    left: float
+    right: float
+    y: float
+
+    def meets(self, other: Box) -> bool:
+        """Whether two labels of the panel's 11 px text would overlap."""
+        return self.left < other.right and other.left < self.right and abs(self.y - other.y) < 12
+
+
 def time_ticks(lo: date, hi: date, most: int = 4) -> list[tuple[date, str]]:
     """Dated ticks for an axis from ``lo`` to ``hi``: month starts every 1, 2, 3, 6 or 12...
     months (at most ``most``, aligned to quarters and years), or the two ends named by day when
@@ -97,9 +110,11 @@ def panel(series: Series, today: date, key: str) -> Markup:
     to today, the plan (dashed, labelled) and today (labelled). ``key`` makes the ids unique."""
     frame = Frame.around(series, today)
     parts = [_y_axis(frame), _x_axis(frame)]
+    plan_label: Box | None = None
     if series.start is not None and series.end is not None:
-        parts.append(_plan(frame, series.start, series.end))
-    parts.append(_progress(frame, series.points, today))
+        plan, plan_label = _plan(frame, series.start, series.end)
+        parts.append(plan)
+    parts.append(_progress(frame, series.points, today, plan_label))
     parts.append(_today(frame, _now(series.points, today)))
     return Markup(
         '<svg class="chart panel" viewBox="0 0 {0} {1}" role="img" '
@@ -261,17 +276,20 @@ def _x_axis(frame: Frame) -> Markup:
     return base.format(LEFT, RIGHT, BOTTOM) + ticks
 
 
-def _plan(frame: Frame, start: date, end: date) -> Markup:
+def _plan(frame: Frame, start: date, end: date) -> tuple[Markup, Box]:
     """The plan, 0 % at the start to 100 % at the planned end. Labelled in the right margin when
     it ends at the right edge; else above the middle of the line, where the learner's own line
-    (which runs on to today, past the plan's end) rarely is."""
+    (which runs on to today, past the plan's end) rarely is. With the label's box."""
     x1, y1, x2, y2 = frame.x(start), frame.y(0), frame.x(end), frame.y(100)
     line = _line("plan", x1, y1, x2, y2)
+    width = CHAR_W * len("plan")
     if x2 >= RIGHT - 1:
         label = Markup('<text class="plan-label" x="{:.1f}" y="{:.1f}">plan</text>')
-        return line + label.format(x2 + 3, y2 + 4)
+        x, y = x2 + 3, y2 + 4
+        return line + label.format(x, y), Box(x, x + width, y)
     label = Markup('<text class="plan-label end" x="{:.1f}" y="{:.1f}">plan</text>')
-    return line + label.format((x1 + x2) / 2 - 4, (y1 + y2) / 2 - 4)
+    x, y = (x1 + x2) / 2 - 4, (y1 + y2) / 2 - 4
+    return line + label.format(x, y), Box(x - width, x, y)
 
 
 def _today(frame: Frame, now: date) -> Markup:
@@ -280,7 +298,9 @@ def _today(frame: Frame, now: date) -> Markup:
     return _line("today", x, TOP, x, BOTTOM) + label.format(min(x, PANEL_W - 16), TOP - 6)
 
 
-def _progress(frame: Frame, points: Sequence[tuple[date, float]], today: date) -> Markup:
+def _progress(
+    frame: Frame, points: Sequence[tuple[date, float]], today: date, avoid: Box | None
+) -> Markup:
     """The learner's line, a dot per change, carried on flat to today; "no change since" it
     held."""
     if not points:
@@ -299,16 +319,20 @@ def _progress(frame: Frame, points: Sequence[tuple[date, float]], today: date) -
         parts.extend(dot.format(x, y) for x, y in zip(xs, ys, strict=True))
     since = held_since(points, today)
     if since is not None:
-        parts.append(_held_label(f"no change since {day_text(since)}", now, ys[-1]))
+        parts.append(_held_label(f"no change since {day_text(since)}", now, ys[-1], avoid))
     return Markup("").join(parts)
 
 
-def _held_label(text: str, end: float, y: float) -> Markup:
-    """Above the flat stretch (below it near 100 %), ending at today's marker, moved along to
-    stay inside the panel (:data:`CHAR_W` estimates the text's width)."""
-    y = y - 6 if y - 6 >= TOP + 12 else y + 14
+def _held_label(text: str, end: float, line_y: float, avoid: Box | None) -> Markup:
+    """Above the flat stretch (below it near 100 %, or when above would cover the plan's
+    label), ending at today's marker, moved along to stay inside the panel (:data:`CHAR_W`
+    estimates the text's width)."""
     width = CHAR_W * len(text)
     x = min(max(end - 3 - width, LEFT + 2), PANEL_W - 2 - width)
+    above, below = line_y - 6, line_y + 14
+    y = above if above >= TOP + 12 else below
+    if avoid is not None and avoid.meets(Box(x, x + width, y)):
+        y = below if y == above and below <= BOTTOM - 4 else above
     label = Markup('<text class="held-label" x="{:.1f}" y="{:.1f}">{}</text>')
     return label.format(x, y, text)
 
