@@ -731,11 +731,7 @@ def progress_report(
         return
     path = output or Path(f"progress-report.{fmt.value}")
     runner.write_report(path, text)
-    counts = report.summary()
-    console.err.print(
-        f"Wrote [bold]{path}[/bold]: {counts['learners']} learners, {counts['on_track']} on "
-        f"track, {counts['behind']} behind, {counts['completed']} completed."
-    )
+    console.err.print(f"Wrote [bold]{path}[/bold]: {escape(report.headline())}.")
 
 
 @app.command("run")

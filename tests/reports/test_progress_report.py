@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
@@ -21,6 +22,7 @@ from labridge.reports.progress import (
     BUCKETS,
     COLUMNS,
     PANELS,
+    STANDINGS,
     ProgressReport,
     bucket,
     expected_percentage,
@@ -112,19 +114,26 @@ def test_learners_read_from_the_progress_tables(progress_store: Store) -> None:
 
 def test_summary_courses_and_most_behind(progress_store: Store) -> None:
     report = report_of(progress_store)
+    # One standing per learner: the parts add up to the learners (the never pulled are apart).
     assert report.summary() == {
         "learners": 12,
-        "on_track": 5,
+        "on_track": 3,  # Amy, Cat, Kim
         "behind": 5,
-        "not_judged": 2,
-        "completed": 1,
+        "not_started": 1,  # Hal: planned start after today
+        "completed": 1,  # Eve
+        "not_judged": 2,  # Fin (withdrawn), Gus (break in learning)
         "never_pulled": 1,
     }
+    assert report.headline() == (
+        "12 learners: 3 on track, 5 behind, 1 not started yet, 1 completed, 2 not judged"
+    )
     assert [c.as_dict() for c in report.courses] == [
-        course("Health & Social Care <Level 2>", [2, 0, 0, 0, 1], on_track=1, behind=0),
-        course("Level 3 Data Technician", [2, 0, 3, 0, 0], on_track=2, behind=3),
-        course("Level 4 Software Developer", [2, 1, 0, 1, 0], on_track=2, behind=2),
+        course("Health & Social Care <Level 2>", [2, 0, 0, 0, 1], [0, 0, 0, 1, 2]),
+        course("Level 3 Data Technician", [2, 0, 3, 0, 0], [2, 3, 0, 0, 0]),
+        course("Level 4 Software Developer", [2, 1, 0, 1, 0], [1, 2, 1, 0, 0]),
     ]
+    for spread in report.courses:
+        assert sum(spread.standings.values()) == spread.learners
     assert [learner.candidate_uuid for learner in report.most_behind] == EXPECTED_BEHIND
     assert [round(learner.gap, 1) for learner in report.most_behind] == [
         40.6,
@@ -135,13 +144,12 @@ def test_summary_courses_and_most_behind(progress_store: Store) -> None:
     ]
 
 
-def course(name: str, counts: list[int], *, on_track: int, behind: int) -> dict[str, object]:
+def course(name: str, counts: list[int], standings: list[int]) -> dict[str, object]:
     buckets = dict(zip(BUCKETS, counts, strict=True))
     learners = sum(counts)
-    return {"course": name, "learners": learners, "buckets": buckets} | {
-        "on_track": on_track,
-        "behind": behind,
-    }
+    return {"course": name, "learners": learners, "buckets": buckets} | dict(
+        zip(STANDINGS, standings, strict=True)
+    )
 
 
 def test_history_is_one_point_per_change(progress_store: Store) -> None:
@@ -185,6 +193,7 @@ def test_json_shape(sqlite_progress_store: Store) -> None:
         "overall": 10.0,
         "expected": 49.6,
         "on_track": None,
+        "standing": "not_judged",
         "units_done": 0,
         "units_total": 4,
         "last_activity": "2026-03-01",
@@ -193,6 +202,9 @@ def test_json_shape(sqlite_progress_store: Store) -> None:
         "status": "Withdrawn",
     }
     assert [learner["source_id"] for learner in data["most_behind"]][:2] == ["S010", "S002"]
+    gus = next(learner for learner in data["learners"] if learner["source_id"] == "S007")
+    assert gus["status"] == "BreakInLearning"  # JSON keeps LA's value
+    assert data["summary"]["learners"] == sum(data["summary"][s] for s in STANDINGS)
 
 
 def test_csv_has_one_line_per_learner(sqlite_progress_store: Store) -> None:
@@ -203,6 +215,13 @@ def test_csv_has_one_line_per_learner(sqlite_progress_store: Store) -> None:
     ben = next(row for row in rows if row["source_id"] == "S002")
     assert (ben["overall"], ben["expected"], ben["on_track"]) == ("12.0", "49.6", "false")
     assert next(row for row in rows if row["source_id"] == "S006")["on_track"] == ""
+    by_id = {row["source_id"]: row for row in rows}
+    assert (by_id["S007"]["status"], by_id["S007"]["standing"]) == (
+        "Break in learning",
+        "not judged",
+    )
+    assert by_id["S001"]["status"] == "In learning"
+    assert by_id["S008"]["standing"] == "not started yet"
     assert any(row["name"] == f"Gus {HOSTILE}" for row in rows)  # CSV keeps data as it is
 
 
@@ -247,11 +266,23 @@ def test_html_structure(html: str) -> None:
     assert (
         len(doc.xpath("//svg[contains(@class, 'bars')]//rect")) == 5 + 2 + 2 + 3
     )  # legend, then non-empty buckets
-    panels = doc.xpath("//svg[contains(@class, 'panel')]/text[@class='name']/text()")
+    panels = doc.xpath("//div[@class='panels']/figure/figcaption/span[@class='who']/text()")
     assert panels[:5] == ["Jon Jones", "Ben Barker", "Dev Desai", "S012", "Ivy Ito"]  # behind first
     assert len(panels) == 12
     assert len(doc.xpath("//svg[@class='spark']")) == 12
-    assert all(svg.get("aria-label") and svg.find("title") is not None for svg in doc.iter("svg"))
+    for svg in doc.iter("svg"):
+        assert svg.get("aria-label") or svg.get("aria-labelledby")
+        assert svg.find("title") is not None
+    for svg in doc.xpath("//svg[contains(@class, 'panel')]"):  # title and description, by id
+        assert svg.get("aria-labelledby") == svg.find("title").get("id")
+        assert svg.get("aria-describedby") == svg.find("desc").get("id")
+    assert len({svg.get("aria-labelledby") for svg in doc.iter("svg")} - {None}) == 12
+    statuses = doc.xpath("//table[@id='learners-table']/tbody/tr/td[3]/text()")
+    assert set(statuses) == {"In learning", "Completed", "Withdrawn", "Break in learning"}
+    assert "BreakInLearning" not in doc.text_content()
+    cards = {div.get("data-count"): int(div.findtext("dd")) for div in doc.xpath("//dl/div")}
+    assert list(cards) == ["learners", *STANDINGS]
+    assert cards["learners"] == sum(cards[s] for s in STANDINGS) == 12
     assert "@media print" in html
 
 
@@ -285,7 +316,13 @@ def test_command_writes_html_by_default_and_csv_on_request(cli_db: str, tmp_path
     runner = CliRunner()
     result = runner.invoke(app, ["progress", "report", "--db", cli_db])
     assert result.exit_code == 0, result.output
-    assert "Wrote progress-report.html: 12 learners" in " ".join(result.stderr.split())
+    said = re.search(
+        r"Wrote progress-report.html: 12 learners: (\d+) on track, (\d+) behind, "
+        r"(\d+) not started yet, (\d+) completed, (\d+) not judged\.",
+        " ".join(result.stderr.split()),
+    )
+    assert said is not None, result.stderr
+    assert sum(int(n) for n in said.groups()) == 12  # figures that add up, as the cards' do
     assert Path("progress-report.html").read_text(encoding="utf-8").startswith("<!doctype html>")
     out = tmp_path / "learners.csv"
     args = ["progress", "report", "--format", "csv", "--output", str(out), "--db", cli_db]

@@ -11,6 +11,11 @@ steps of whole units and outcomes, so a learner a few points short of a straight
 or when their status is ``Completed``. A learner not learning now (``Withdrawn``, or on a
 ``BreakInLearning``, whose plan is re-set on return), or one whose planned dates are missing or
 unreadable, is not judged (``on_track`` is ``None``) and counted under "not judged".
+
+**Standing.** For counting, each learner has exactly one *standing*, so that the summary's
+figures add up to the number of learners: ``completed``; ``not_judged``; ``behind``;
+``not_started`` (on track only because their planned start is still to come); else ``on_track``.
+The per-learner ``on_track`` keeps the rule above (a completed learner is on track).
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
 from ..store import tables as t
-from . import charts
+from . import charts, labels
 from .spreadsheet import SafeWriter
 
 #: Points an overall percentage may trail the expected one and still count as on track.
@@ -40,6 +45,8 @@ NOT_JUDGED = frozenset({"Withdrawn", "BreakInLearning"})
 MOST_BEHIND = 10
 #: The distribution buckets of overall percentages, as the report names them.
 BUCKETS = ("0-24", "25-49", "50-74", "75-99", "100")
+#: A learner's standings (see the module's docstring), in the order the report counts them.
+STANDINGS = ("on_track", "behind", "not_started", "completed", "not_judged")
 #: The columns of the CSV, and the members of each learner in the JSON, in this order.
 COLUMNS = (
     "candidate_uuid",
@@ -49,6 +56,7 @@ COLUMNS = (
     "overall",
     "expected",
     "on_track",
+    "standing",
     "units_done",
     "units_total",
     "last_activity",
@@ -75,6 +83,7 @@ class LearnerProgress:
     overall: float
     expected: float | None
     on_track: bool | None
+    standing: str
     units_done: int
     units_total: int
     last_activity: str
@@ -96,16 +105,15 @@ class CourseSpread:
     course: str
     learners: int
     buckets: dict[str, int]
-    on_track: int
-    behind: int
+    #: Learners per standing (:data:`STANDINGS`): these add up to ``learners``.
+    standings: dict[str, int]
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "course": self.course,
             "learners": self.learners,
             "buckets": dict(self.buckets),
-            "on_track": self.on_track,
-            "behind": self.behind,
+            **self.standings,
         }
 
 
@@ -123,15 +131,19 @@ class ProgressReport:
     never_pulled: int = 0
 
     def summary(self) -> dict[str, int]:
-        judged = Counter(learner.on_track for learner in self.learners)
+        """The learners by standing, which add up to ``learners``; ``never_pulled`` are not among
+        them (they are not in the report)."""
         return {
             "learners": len(self.learners),
-            "on_track": judged[True],
-            "behind": judged[False],
-            "not_judged": judged[None],
-            "completed": sum(learner.status == "Completed" for learner in self.learners),
+            **standing_counts(self.learners),
             "never_pulled": self.never_pulled,
         }
+
+    def headline(self) -> str:
+        """``12 learners: 3 on track, 5 behind, 1 not started yet, 1 completed, 2 not judged``."""
+        counts = standing_counts(self.learners)
+        parts = ", ".join(f"{counts[s]} {labels.standing_name(s)}" for s in STANDINGS)
+        return f"{len(self.learners)} learner{'s' if len(self.learners) != 1 else ''}: {parts}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -165,6 +177,24 @@ def judge(overall: float, expected: float | None, status: str, tolerance: float)
     if status in NOT_JUDGED or expected is None:
         return None
     return overall >= expected - tolerance
+
+
+def standing_of(on_track: bool | None, status: str, start: date | None, today: date) -> str:
+    """The one standing (:data:`STANDINGS`) a learner is counted under."""
+    if status == "Completed":
+        return "completed"
+    if on_track is None:
+        return "not_judged"
+    if not on_track:
+        return "behind"
+    if start is not None and today < start:
+        return "not_started"
+    return "on_track"
+
+
+def standing_counts(learners: Iterable[LearnerProgress]) -> dict[str, int]:
+    counts = Counter(learner.standing for learner in learners)
+    return {name: counts[name] for name in STANDINGS}
 
 
 def bucket(overall: float) -> str:
@@ -212,7 +242,9 @@ def build_progress_report(
 
 
 def _learner(row: Any, done: int, total: int, today: date, tolerance: float) -> LearnerProgress:
-    expected = expected_percentage(parse_date(row.start_date), parse_date(row.end_date), today)
+    start = parse_date(row.start_date)
+    expected = expected_percentage(start, parse_date(row.end_date), today)
+    on_track = judge(row.overall, expected, row.status, tolerance)
     name = f"{row.forename or ''} {row.surname or ''}".strip() or row.source_id
     return LearnerProgress(
         candidate_uuid=row.candidate_uuid,
@@ -221,7 +253,8 @@ def _learner(row: Any, done: int, total: int, today: date, tolerance: float) -> 
         course=row.course_name or row.course_uuid,
         overall=round(row.overall, 1),
         expected=expected,
-        on_track=judge(row.overall, expected, row.status, tolerance),
+        on_track=on_track,
+        standing=standing_of(on_track, row.status, start, today),
         units_done=done,
         units_total=total,
         last_activity=row.last_activity_date,
@@ -290,7 +323,7 @@ def _never_pulled(db: Connection | Session) -> int:
 
 
 def course_spreads(learners: Sequence[LearnerProgress]) -> list[CourseSpread]:
-    """Per course: learners per bucket, on track and behind; courses by name."""
+    """Per course: learners per bucket and per standing; courses by name."""
     by_course: dict[str, list[LearnerProgress]] = defaultdict(list)
     for learner in learners:
         by_course[learner.course].append(learner)
@@ -303,8 +336,7 @@ def course_spreads(learners: Sequence[LearnerProgress]) -> list[CourseSpread]:
                 course=course,
                 learners=len(group),
                 buckets={name: counts[name] for name in BUCKETS},
-                on_track=sum(learner.on_track is True for learner in group),
-                behind=sum(learner.on_track is False for learner in group),
+                standings=standing_counts(group),
             )
         )
     return spreads
@@ -323,12 +355,16 @@ def most_behind(
 
 
 def progress_csv(report: ProgressReport) -> str:
-    """One line per learner, the columns of :data:`COLUMNS`; empty cells for "not known"."""
+    """One line per learner, the columns of :data:`COLUMNS`; empty cells for "not known"; the
+    status and standing in words (``Break in learning``), as the HTML shows them."""
     buffer = io.StringIO(newline="")
     writer = SafeWriter(buffer)
     writer.writerow(COLUMNS)
     for learner in report.learners:
-        writer.writerow(_csv_cell(value) for value in learner.as_dict().values())
+        row = learner.as_dict()
+        row["status"] = labels.status_name(learner.status)
+        row["standing"] = labels.standing_name(learner.standing)
+        writer.writerow(_csv_cell(value) for value in row.values())
     return buffer.getvalue()
 
 
@@ -354,6 +390,8 @@ _env = Environment(
     undefined=StrictUndefined,
 )
 _env.filters["pct"] = lambda value: "" if value is None else f"{value:.0f}%"  # 37.5 -> "38%"
+_env.filters["status"] = labels.status_name
+_env.filters["standing"] = labels.standing_name
 
 
 def progress_html(report: ProgressReport) -> str:
@@ -367,14 +405,19 @@ def progress_html(report: ProgressReport) -> str:
         summary=report.summary(),
         buckets=BUCKETS,
         bars=charts.course_bars(bars, BUCKETS) if bars else None,
-        panels=[charts.panel(_series(learner, report), report.today) for learner in ranked],
+        panels=[
+            (learner, charts.panel(_series(learner, report), report.today, f"panel-{i}"))
+            for i, learner in enumerate(ranked)
+        ],
         sparks={
             learner.candidate_uuid: charts.sparkline(
-                report.history.get(learner.candidate_uuid, []), learner.name
+                report.history.get(learner.candidate_uuid, []), learner.name, report.today
             )
             for learner in report.learners
         },
         courses_drawn=len(bars),
+        standings=STANDINGS,
+        headline=report.headline(),
     )
 
 
