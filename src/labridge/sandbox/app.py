@@ -110,7 +110,7 @@ class Sandbox:
         self.faults = Faults(random_faults)
         self.requests = RequestLog()
         self.read_timeout = read_timeout
-        self.throttle = throttle or LoginThrottle()
+        self.throttle = LoginThrottle() if throttle is None else throttle  # len() 0 is falsy
 
     # -- HTTP ----------------------------------------------------------------------------------
 
