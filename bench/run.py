@@ -100,7 +100,7 @@ async def _enrol(url: str, db: store.Store, rows: list[SourceRecord], n: int) ->
 
 def main() -> None:
     results = [bench_codec()]
-    with TemporaryDirectory() as tmp_dir, start_background() as sandbox:
+    with TemporaryDirectory() as tmp_dir, start_background(test_hooks=True) as sandbox:
         tmp = Path(tmp_dir)
         db = store.open_store(f"sqlite:///{tmp}/bench.db")
         second, first = asyncio.run(_sync_twice(sandbox.url, db))

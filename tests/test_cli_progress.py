@@ -24,7 +24,7 @@ KEYS = {"learners", "changed", "unchanged", "failed", "failures"}
 def sandbox() -> Iterator[RunningSandbox]:
     # A fixed base clock: the simulated progress is the same on every run.
     base = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
-    la = create_app(username="ws-user", password=PASSWORD, clock=lambda: base)
+    la = create_app(username="ws-user", password=PASSWORD, clock=lambda: base, test_hooks=True)
     with start_background(la) as running:
         yield running
 

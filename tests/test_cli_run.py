@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
+    with start_background(test_hooks=True) as running:
         yield running
 
 

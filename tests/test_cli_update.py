@@ -26,7 +26,7 @@ COUNTS = (
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:  # one per test: each starts from LA's seed
+    with start_background(test_hooks=True) as running:  # one per test: each starts from LA's seed
         yield running
 
 
@@ -91,7 +91,9 @@ def _update_calls(sandbox: RunningSandbox) -> int:
 
 
 def _sent(sandbox: RunningSandbox) -> dict[str, Any]:
-    response = httpx.get(sandbox.url + "/_sandbox/last-request?operation=UpdateEnrolment")
+    response = httpx.get(
+        sandbox.url + "/_sandbox/last-request?operation=UpdateEnrolment&personal=1"
+    )
     response.raise_for_status()
     return dict(soap.decode_request(response.content).params["User"])
 

@@ -25,7 +25,7 @@ KILLS = 8
 
 @pytest.fixture
 def sandbox(dialect: str) -> Iterator[RunningSandbox]:
-    with start_background(dialect=dialect) as running:
+    with start_background(dialect=dialect, test_hooks=True) as running:
         # Slow every enrolment down a little (the work is done first, then the answer waits),
         # so that kills land before, during and after calls, not only between them.
         fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 0.08, "count": 500}

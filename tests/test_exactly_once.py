@@ -32,7 +32,7 @@ POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indire
 
 @pytest.fixture
 def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
+    with start_background(test_hooks=True) as running:
         # A little latency per enrolment, so that the two runs overlap for the whole batch.
         fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 0.01, "count": 1000}
         httpx.post(running.url + "/_sandbox/faults", json=fault).raise_for_status()

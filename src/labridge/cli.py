@@ -816,7 +816,23 @@ def sandbox_serve(
         typer.Option("--db", help="Sandbox database file (default: in memory, gone on exit)."),
     ] = None,
     username: Annotated[str, typer.Option(help="Web-service user to accept.")] = SANDBOX_USER,
-    password: Annotated[str, typer.Option(help="Its password.")] = SANDBOX_PASSWORD,
+    password: Annotated[
+        str,
+        typer.Option(
+            envvar="LABRIDGE_SANDBOX_PASSWORD",
+            help="Its password (a --password on a command line shows in ps: prefer the variable).",
+        ),
+    ] = SANDBOX_PASSWORD,
+    test_hooks: Annotated[
+        bool,
+        typer.Option("--test-hooks", help="Serve /_sandbox/faults, /_sandbox/last-request and "
+                     "/_sandbox/clock (for tests: anyone reaching them can break calls)."),
+    ] = False,
+    read_timeout: Annotated[
+        float,
+        typer.Option("--read-timeout", min=0.1, metavar="SECONDS",
+                     help="A request's headers, and its body, must arrive within this time."),
+    ] = 30.0,
     dialect: Annotated[
         Dialect,
         typer.Option(help="Answer as LA's samples do, or as a real ColdFusion server does."),
@@ -863,18 +879,23 @@ def sandbox_serve(
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
     /_sandbox/stats. Point labridge at it with LABRIDGE_URL=http://HOST:PORT. With --contract,
     it speaks the overridden names (to try a contract file, or to play an LA that differs).
+    The test hooks answer 404 unless --test-hooks is given. It is a test server: a --host that
+    is not loopback gets a warning.
 
     Random faults (--fail-rate, --drop-rate, --slow-rate) meet every operation except
     Authenticate; --latency-ms applies to every call. /_sandbox/stats counts them all under
     faults_fired."""
     from .sandbox.faults import BadFault
-    from .sandbox.server import serve
+    from .sandbox.server import NOT_LOOPBACK_WARNING, is_loopback, serve
 
     faults: dict[str, Any] = {
         "latency_ms": latency_ms, "fail_rate": fail_rate, "drop_rate": drop_rate,
         "slow_rate": slow_rate, "slow_ms": slow_ms, "token_ttl": token_ttl,
-        "fault_seed": fault_seed,
+        "fault_seed": fault_seed, "test_hooks": test_hooks, "read_timeout": read_timeout,
     }  # fmt: skip
+    if not is_loopback(host):
+        message = NOT_LOOPBACK_WARNING.format(host=host)
+        console.err.print(f"[bold yellow]warning:[/bold yellow] {escape(message)}")
 
     if contract_file is not None:
         where = f"[contract] ({contract_file})"

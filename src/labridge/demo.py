@@ -118,7 +118,10 @@ def _tour(workdir: Path, keep_dir: Path | None) -> None:
     out = console.out
     sandbox_db = f"sqlite:///{workdir / 'sandbox.db'}"
     with start_background(
-        database_url=sandbox_db, username=cli.SANDBOX_USER, password=cli.SANDBOX_PASSWORD
+        database_url=sandbox_db,
+        username=cli.SANDBOX_USER,
+        password=cli.SANDBOX_PASSWORD,
+        test_hooks=True,  # the tour moves the sandbox's clock on
     ) as sandbox:
         settings = Settings(
             la=LASettings(

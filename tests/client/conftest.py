@@ -77,7 +77,7 @@ def sandbox_clock() -> SandboxClock:
 
 @pytest.fixture
 def sandbox_app(sandbox_clock: SandboxClock) -> Iterator[Starlette]:
-    app = create_app(username=USERNAME, password=PASSWORD, clock=sandbox_clock)
+    app = create_app(username=USERNAME, password=PASSWORD, clock=sandbox_clock, test_hooks=True)
     yield app
     app.state.db.close()
 

@@ -53,11 +53,12 @@ def db() -> Iterator[SandboxDB]:
 
 @pytest.fixture
 def app(db: SandboxDB, clock: ManualClock) -> Starlette:
-    return create_app(db, username=USERNAME, password=PASSWORD, clock=clock)
+    return create_app(db, username=USERNAME, password=PASSWORD, clock=clock, test_hooks=True)
 
 
 def sandbox_app(dialect: Dialect | str = Dialect.SAMPLES, **kwargs: Any) -> Starlette:
-    """A sandbox app speaking ``dialect``; ``kwargs`` go to :func:`create_app`."""
+    """A sandbox app speaking ``dialect``, test hooks on; ``kwargs`` go to :func:`create_app`."""
+    kwargs.setdefault("test_hooks", True)
     return create_app(dialect=dialect, **kwargs)
 
 

@@ -187,7 +187,7 @@ async def test_delete_disarms_every_fault(app: Starlette) -> None:
 
 async def test_faults_belong_to_one_app(app: Starlette) -> None:
     await armed(app, operation="GroupEnrolment", mode="fail_before")
-    other = create_app(username=USERNAME, password=PASSWORD)
+    other = create_app(username=USERNAME, password=PASSWORD, test_hooks=True)
     try:
         async with la_client(other) as client:
             assert (await client.group_enrolment(learner())).success
@@ -258,7 +258,9 @@ async def test_slow_before_commit_needs_seconds(app: Starlette) -> None:
 
 
 async def test_create_app_random_faults_spare_authenticate() -> None:
-    app = create_app(username=USERNAME, password=PASSWORD, fail_rate=1.0, fault_seed=1)
+    app = create_app(
+        username=USERNAME, password=PASSWORD, fail_rate=1.0, fault_seed=1, test_hooks=True
+    )
     try:
         async with la_client(app, read_attempts=2) as client:
             with pytest.raises(TransportError, match="503"):

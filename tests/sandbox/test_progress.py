@@ -100,7 +100,7 @@ async def test_two_fresh_sandboxes_give_the_same_answers(clock: ManualClock) -> 
     for _ in range(2):
         db = SandboxDB()
         try:
-            app = create_app(db, username=USERNAME, password=PASSWORD, clock=clock)
+            app = create_app(db, username=USERNAME, password=PASSWORD, clock=clock, test_hooks=True)
             await advance(app, 45)
             async with la_client(app) as lab:
                 answers.append([await lab.get_progress_full(s.uuid) for s in seed.CANDIDATES])

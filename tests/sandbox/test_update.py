@@ -321,7 +321,7 @@ async def test_last_request_shows_exactly_the_members_sent(app: Starlette) -> No
         await client.update_enrolment(
             m.EnrolmentUserUpdate(candidate_uuid=cid, job_title="Lead", mobile=None, phone="")
         )
-    response = await sandbox_get(app, f"{LAST_REQUEST_PATH}?operation=UpdateEnrolment")
+    response = await sandbox_get(app, f"{LAST_REQUEST_PATH}?operation=UpdateEnrolment&personal=1")
     assert response.status_code == 200
     assert response.headers["content-type"] == "text/xml; charset=utf-8"
     sent = soap.decode_request(response.content)
@@ -342,9 +342,11 @@ async def test_last_request_keeps_the_latest_of_each_operation(app: Starlette) -
                 m.EnrolmentUserUpdate(candidate_uuid=cid, job_title=title)
             )
         await client.get_trainers()
-    update_sent = await sandbox_get(app, f"{LAST_REQUEST_PATH}?operation=UpdateEnrolment")
+    update_sent = await sandbox_get(
+        app, f"{LAST_REQUEST_PATH}?operation=UpdateEnrolment&personal=1"
+    )
     assert soap.decode_request(update_sent.content).params["User"]["JobTitle"] == "Second"
-    enrol_sent = await sandbox_get(app, f"{LAST_REQUEST_PATH}?operation=GroupEnrolment")
+    enrol_sent = await sandbox_get(app, f"{LAST_REQUEST_PATH}?operation=GroupEnrolment&personal=1")
     assert soap.decode_request(enrol_sent.content).operation == "GroupEnrolment"
 
 

@@ -25,7 +25,7 @@ SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 @pytest.fixture
 def sandbox(dialect: str) -> Starlette:
-    return create_app(dialect=dialect)
+    return create_app(dialect=dialect, test_hooks=True)
 
 
 def _client(app: Starlette, **kw: Any) -> AsyncClient:
@@ -189,7 +189,7 @@ async def test_an_uncertain_learner_is_not_looked_for_within_the_settle_window(
 
 
 async def test_a_timeout_after_la_did_the_work_is_not_resent(tmp_path: Path) -> None:
-    with start_background() as running:
+    with start_background(test_hooks=True) as running:
         db = store.open_store(f"sqlite:///{tmp_path}/t.db")
         async with AsyncClient(running.url, "sandbox", "sandbox", timeout=1.0, backoff=0) as la:
             await sync(la, db)

@@ -38,7 +38,7 @@ def _client(app: Starlette) -> AsyncClient:
 
 @pytest.fixture
 async def la() -> AsyncIterator[tuple[Starlette, AsyncClient]]:
-    app = create_app()
+    app = create_app(test_hooks=True)
     async with _client(app) as client:
         yield app, client
 
@@ -76,7 +76,7 @@ async def test_a_slow_la_that_commits_after_the_timeout_enrols_nobody_twice(
 ) -> None:
     """Once with a test-side wrapper, once with the sandbox's own ``slow_before_commit`` fault
     (what ``labridge sandbox serve --slow-rate`` plays at random)."""
-    app = create_app()
+    app = create_app(test_hooks=True)
     served: Any = SlowBeforeCommit(app, 1.5) if harness == "asgi-wrapper" else app
     with start_background(served) as running:
         if harness == "sandbox-fault":

@@ -27,7 +27,7 @@ BASE = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
 
 @pytest.fixture
 def sandbox(dialect: str) -> Starlette:
-    return create_app(clock=lambda: BASE, dialect=dialect)
+    return create_app(clock=lambda: BASE, dialect=dialect, test_hooks=True)
 
 
 def _client(transport: httpx.AsyncBaseTransport, **kw: Any) -> AsyncClient:

@@ -58,7 +58,7 @@ class Export:
 
 @pytest.fixture
 def sandbox(dialect: str) -> Starlette:
-    return create_app(dialect=dialect)
+    return create_app(dialect=dialect, test_hooks=True)
 
 
 @pytest.fixture
@@ -95,7 +95,9 @@ async def _sandbox(app: Starlette, method: str, path: str, **kw: Any) -> httpx.R
 
 async def _sent(app: Starlette) -> dict[str, Any]:
     """The User of the last UpdateEnrolment envelope the sandbox received."""
-    response = await _sandbox(app, "GET", "/_sandbox/last-request?operation=UpdateEnrolment")
+    response = await _sandbox(
+        app, "GET", "/_sandbox/last-request?operation=UpdateEnrolment&personal=1"
+    )
     call = soap.decode_request(response.content)
     assert call.operation == "UpdateEnrolment"
     return dict(call.params["User"])

@@ -2,13 +2,21 @@
 
 ``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
 WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds, how often each operation was
-called and how many calls met an injected fault (``/_sandbox/faults`` and
-``/_sandbox/last-request`` are the test hooks of :mod:`.faults`; ``/_sandbox/clock`` moves the
-sandbox's "now", :mod:`.clock`). Every problem with a message is a SOAP 1.1 ``soapenv:Client``
-fault with HTTP 500, but what LA itself refuses to answer (an unknown CandidateUUID) is a
-``soapenv:Server.userException`` fault, as ColdFusion gives any exception a component throws; an
-unexpected error is a ``soapenv:Server`` fault, logged; nothing a client sends crashes or hangs the
-app.
+called and how many calls met an injected fault. The test hooks, ``/_sandbox/faults`` and
+``/_sandbox/last-request`` (:mod:`.faults`) and ``/_sandbox/clock`` (moves the sandbox's "now",
+:mod:`.clock`), exist only in an app created with ``test_hooks=True``: anyone who can reach them
+can break calls or read envelopes. ``stats`` stays, read-only and without a name, token or
+envelope in it (counts only), so that a sandbox can be checked on without them.
+
+A closed sandbox also bounds its clients: a request body must arrive within ``read_timeout``
+seconds (a client sending a byte a second is cut off, :func:`read_capped`); repeated failed
+logins from one address are slowed down (:mod:`.throttle`); a message echoes at most
+:data:`~.rules.ECHO_LIMIT` characters of a bad value.
+
+Every problem with a message is a SOAP 1.1 ``soapenv:Client`` fault with HTTP 500, but what LA
+itself refuses to answer (an unknown CandidateUUID) is a ``soapenv:Server.userException`` fault,
+as ColdFusion gives any exception a component throws; an unexpected error is a ``soapenv:Server``
+fault, logged; nothing a client sends crashes or hangs the app.
 """
 
 from __future__ import annotations
@@ -36,7 +44,9 @@ from .clock import SandboxClock
 from .db import SandboxDB
 from .dialects import SPEAKERS, Dialect, Speaker, parse_dialect
 from .faults import Faults, Mode, RandomFaults, RequestLog
+from .rules import shown
 from .sessions import SESSION_LIFETIME, SessionRefused, Sessions, utc_now
+from .throttle import LoginThrottle, Throttled
 
 log = logging.getLogger("labridge.sandbox")
 
@@ -53,6 +63,11 @@ SANDBOX_PASSWORD = "sandbox"  # noqa: S105
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 STATS_PATH = "/_sandbox/stats"
+#: Seconds a client has to send a request's body (and, in :mod:`.server`, its headers).
+DEFAULT_READ_TIMEOUT = 30.0
+#: The longest fault text: a safety net behind :func:`.rules.shown` for messages that quote what
+#: a client sent (an id, an href) from code outside the sandbox.
+MAX_FAULT_TEXT = 400
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -63,7 +78,12 @@ def _xml(content: bytes, status_code: int = 200) -> Response:
 
 def _message(exc: Exception) -> str:
     # LabridgeError.__str__ appends a hint meant for labridge's own users; a fault says only what.
-    return str(exc.args[0]) if exc.args else exc.__class__.__name__
+    text = str(exc.args[0]) if exc.args else exc.__class__.__name__
+    return text if len(text) <= MAX_FAULT_TEXT else text[: MAX_FAULT_TEXT - 1] + "\u2026"
+
+
+class ReadTimeout(ProtocolError):
+    """A client too slow sending its request; the connection is closed after the answer."""
 
 
 class Sandbox:
@@ -77,6 +97,9 @@ class Sandbox:
         clock: SandboxClock,
         speaker: Speaker = SPEAKERS[Dialect.SAMPLES],
         random_faults: RandomFaults | None = None,
+        *,
+        read_timeout: float = DEFAULT_READ_TIMEOUT,
+        throttle: LoginThrottle | None = None,
     ) -> None:
         self.db = db
         self.speaker = speaker
@@ -86,6 +109,8 @@ class Sandbox:
         self.context = services.Context(db, clock)
         self.faults = Faults(random_faults)
         self.requests = RequestLog()
+        self.read_timeout = read_timeout
+        self.throttle = LoginThrottle() if throttle is None else throttle  # len() 0 is falsy
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -118,10 +143,25 @@ class Sandbox:
         # Parsing and the database are blocking work (a password check is a deliberately slow
         # scrypt): keep them off the event loop.
         try:
-            body = await read_capped(request, self.limits.max_bytes)
+            body = await read_capped(request, self.limits.max_bytes, self.read_timeout)
             received = await run_in_threadpool(self.receive, body)
         except Exception as exc:
             return self.failure(service, exc)
+        if received.operation != c.AUTHENTICATE.name:
+            return await self.answer(service, received)
+        client = request.client.host if request.client else ""
+        try:
+            wait = self.throttle.admit(client)
+        except Throttled as exc:
+            return self.failure(service, exc)
+        try:
+            await anyio.sleep(wait)  # a throttled login waits here, holding no thread
+            return await self.answer(service, received, client)
+        finally:
+            self.throttle.release(client)
+
+    async def answer(self, service: c.Service, received: Call, client: str = "") -> Response:
+        """Dispatch a decoded call, meeting the fault armed or drawn for it."""
         fault = self.faults.next_fault(received.operation)
         if self.faults.latency:
             self.faults.met_latency(received.operation)
@@ -130,7 +170,7 @@ class Sandbox:
             return faults.unavailable(fault)
         await faults.before_work(fault)
         try:
-            response = await run_in_threadpool(self.dispatch, service, received)
+            response = await run_in_threadpool(self.dispatch, service, received, client)
         except Exception as exc:
             response = self.failure(service, exc)
         return await faults.deliver(fault, response)
@@ -138,9 +178,12 @@ class Sandbox:
     def failure(self, service: c.Service, exc: Exception) -> Response:
         """The answer to a call that raised ``exc``: a SOAP fault, mostly."""
         fault_ns = service.response_header_namespace
-        if isinstance(exc, ProtocolError):
+        if isinstance(exc, ProtocolError | Throttled):
             fault = self.speaker.fault(CLIENT_FAULT, _message(exc), header_namespace=fault_ns)
-            return _xml(fault, 500)
+            response = _xml(fault, 500)
+            if isinstance(exc, ReadTimeout):
+                response.headers["Connection"] = "close"  # the rest of its body is not awaited
+            return response
         if isinstance(exc, SessionRefused):
             text = f"{c.AUTH_FAILED_PREFIX} {exc.reason}"
             fault = self.speaker.fault(
@@ -171,15 +214,15 @@ class Sandbox:
     def receive(self, body: bytes) -> Call:
         """Decode a call and keep its envelope for ``/_sandbox/last-request``."""
         call = decode_request(body, self.limits)
-        self.requests.record(call.operation, body)
+        self.requests.record(call.operation, body, call.header.token)
         return call
 
-    def dispatch(self, service: c.Service, call: Call) -> Response:
+    def dispatch(self, service: c.Service, call: Call, client: str = "") -> Response:
         op = self.resolve(service, call.operation, call.element)
         self.db.count_call(op.name)
         log.info("call %s", op.name)  # never the parameters: Authenticate's hold a password
         if not op.authenticated:
-            return self.authenticate(op, call)
+            return self.authenticate(op, call, client)
         session = self.sessions.verify(call.header.token)
         value = services.HANDLERS[op.name](call.params, self.context)
         self.sessions.renew(session.token)  # only a call that succeeded slides the expiry
@@ -192,11 +235,13 @@ class Sandbox:
             raise ProtocolError(_misdirected(service, element or name))
         return op
 
-    def authenticate(self, op: c.Operation, call: Call) -> Response:
+    def authenticate(self, op: c.Operation, call: Call, client: str = "") -> Response:
         login = services.HANDLERS[op.name](call.params, self.context)
         if not isinstance(login, services.Login) or login.username is None:
             log.info("Authenticate refused")
+            self.throttle.failed(client)
             return _xml(self.speaker.response(op, c.NO, token=None, loggedin=c.NO))
+        self.throttle.succeeded(client)
         token = self.sessions.open(login.username)
         return _xml(self.speaker.response(op, login.value, token=token, loggedin=c.YES))
 
@@ -204,7 +249,7 @@ class Sandbox:
 def _misdirected(service: c.Service, wire: str) -> str:
     op = c.operation_by_wire(wire)
     if op is None:
-        return f"unknown operation {wire!r}: {service.path} serves {_names(service)}"
+        return f"unknown operation {shown(wire)}: {service.path} serves {_names(service)}"
     return f"{wire} is served at {c.service_of(op.name).path}, not at {service.path}"
 
 
@@ -212,19 +257,25 @@ def _names(service: c.Service) -> str:
     return ", ".join(op.wire for op in service.operations)
 
 
-async def read_capped(request: Request, max_bytes: int) -> bytes:
+async def read_capped(
+    request: Request, max_bytes: int, timeout: float = DEFAULT_READ_TIMEOUT
+) -> bytes:
     """The request body, refused before parsing when it is over ``max_bytes``: first by its
     Content-Length, then by counting while streaming (a missing or lying header gets no further).
+    A body not all there within ``timeout`` seconds is refused (:class:`ReadTimeout`): a client
+    trickling a byte a second would otherwise hold its connection for ever (slow loris).
     """
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
             size = int(declared)
         except ValueError:
-            raise ProtocolError(f"Content-Length {declared!r} is not a number") from None
+            raise ProtocolError(f"Content-Length {shown(declared)} is not a number") from None
         if size > max_bytes:
             raise ProtocolError(f"message of {size} bytes exceeds the limit of {max_bytes}")
-    return await collect_capped(request.stream(), max_bytes, "message")
+    with anyio.move_on_after(timeout):
+        return await collect_capped(request.stream(), max_bytes, "message")
+    raise ReadTimeout(f"the request body did not arrive within {timeout:g} s")
 
 
 def create_app(
@@ -243,6 +294,9 @@ def create_app(
     slow_ms: float = 0.0,
     token_ttl: float | None = None,
     fault_seed: int | None = None,
+    test_hooks: bool = False,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
+    login_throttle: LoginThrottle | None = None,
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
@@ -254,7 +308,12 @@ def create_app(
     Authenticate meets, at random (seeded by ``fault_seed``), a 503 before any work with
     probability ``fail_rate``, a dropped connection after the work with ``drop_rate``, and a wait
     of ``slow_ms`` before the work with ``slow_rate``. ``token_ttl`` (seconds) is the session
-    lifetime instead of 30 minutes."""
+    lifetime instead of 30 minutes.
+
+    ``test_hooks`` serves ``/_sandbox/faults``, ``/_sandbox/last-request`` and
+    ``/_sandbox/clock`` (off: 404). ``read_timeout`` is how long a request body may take to
+    arrive; ``login_throttle`` how failed logins are slowed down (default:
+    :class:`~.throttle.LoginThrottle`'s)."""
     chosen = parse_dialect(dialect)
     random_faults = RandomFaults(
         fail_rate=fail_rate,
@@ -270,14 +329,18 @@ def create_app(
     now = SandboxClock(clock or utc_now)
     lifetime = SESSION_LIFETIME if token_ttl is None else timedelta(seconds=token_ttl)
     sessions = Sessions(db, now, lifetime=lifetime)
-    sandbox = Sandbox(db, sessions, limits or DEFAULT_LIMITS, now, SPEAKERS[chosen], random_faults)
+    sandbox = Sandbox(
+        db, sessions, limits or DEFAULT_LIMITS, now, SPEAKERS[chosen], random_faults,
+        read_timeout=read_timeout, throttle=login_throttle,
+    )  # fmt: skip
     routes = [
         Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])
         for service in c.SERVICES
     ]
     routes.append(Route(STATS_PATH, sandbox.stats, methods=["GET"]))
-    routes += faults.routes(sandbox.faults, sandbox.requests)
-    routes += sandbox_clock.routes(now)
+    if test_hooks:
+        routes += faults.routes(sandbox.faults, sandbox.requests)
+        routes += sandbox_clock.routes(now)
     app = Starlette(routes=routes)
     state: Any = app.state
     state.sandbox = sandbox
@@ -287,4 +350,5 @@ def create_app(
     state.faults = sandbox.faults
     state.clock = now
     state.dialect = chosen
+    state.test_hooks = test_hooks
     return app

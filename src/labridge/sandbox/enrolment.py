@@ -46,6 +46,7 @@ from .rules import (
     UNKNOWN_COURSE,
     UNKNOWN_UNIT,
     Review,
+    shown,
 )
 
 if TYPE_CHECKING:
@@ -201,7 +202,7 @@ def _find_course(
         return None
     found = review.db.find_course(course_uuid=uuid, course_qan=qan)
     if found is None:
-        review.add(UNKNOWN_COURSE, field, f"{field} {uuid or qan!r} is not a course")
+        review.add(UNKNOWN_COURSE, field, f"{field} {shown(uuid or qan)} is not a course")
     return found
 
 
@@ -217,9 +218,9 @@ def _units(
         if not uuid:
             review.add(REQUIRED, field, "each unit needs a UnitUUID")
         elif uuid not in owners:
-            review.add(UNKNOWN_UNIT, field, f"UnitUUID {uuid!r} is not a unit")
+            review.add(UNKNOWN_UNIT, field, f"UnitUUID {shown(uuid)} is not a unit")
         elif course is not None and owners[uuid] != course.course_uuid:
-            message = f"unit {uuid!r} is not a unit of course {course.name!r}"
+            message = f"unit {shown(uuid)} is not a unit of course {course.name!r}"
             review.add(UNIT_NOT_IN_COURSE, field, message)
         else:
             chosen.append(uuid)
@@ -260,7 +261,7 @@ def _candidate(review: Review, candidate_uuid: str | None) -> Mapping[str, str |
         return None
     found = review.db.candidate_fields(uuid)
     if found is None:
-        review.add(UNKNOWN_CANDIDATE, field, f"{field} {uuid!r} is not a candidate")
+        review.add(UNKNOWN_CANDIDATE, field, f"{field} {shown(uuid)} is not a candidate")
     return found
 
 

@@ -29,9 +29,15 @@ but Authenticate draws one number from a seeded generator, so a seed replays the
 faults. A fixed latency (``--latency-ms``) makes every call, Authenticate too, wait before it is
 answered. Both are counted in ``faults_fired`` (``"<operation>:latency"`` for the latency).
 
-``GET /_sandbox/last-request?operation=UpdateEnrolment`` answers the raw envelope of the last call
-of that operation (text/xml), so tests see exactly which members went on the wire. The last 32
-calls are kept; Authenticate never is (it carries a password).
+``GET /_sandbox/last-request?operation=GetTrainers`` answers the envelope of the last call of that
+operation (text/xml), so tests see exactly which members went on the wire. The last 32 calls are
+kept; Authenticate never is (it carries a password). The session token in a kept envelope is
+masked (its first 4 characters and "…"): a token read here opens no session. An envelope that
+carries a learner (GroupEnrolment, UpdateEnrolment: any operation taking a struct) is withheld,
+answered by its operation's name and a note, unless asked for with ``&personal=1``.
+
+These are test hooks: the app serves them only when created with ``test_hooks=True``
+(``labridge sandbox serve --test-hooks``); otherwise they answer 404.
 """
 
 from __future__ import annotations
@@ -51,12 +57,15 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from .. import contract as c
+from ..models import Token
 
 FAULTS_PATH = "/_sandbox/faults"
 LAST_REQUEST_PATH = "/_sandbox/last-request"
 #: Longest delay a fault may ask for, so that a typo cannot hang a test run.
 MAX_DELAY_SECONDS = 300.0
 KEPT_REQUESTS = 32
+#: How much of a token secret a kept envelope still shows.
+SHOWN_SECRET = 4
 
 
 class Mode(enum.Enum):
@@ -93,14 +102,15 @@ def parse_fault(payload: Any) -> tuple[Fault, int]:
         raise BadFault('send a JSON object: {"operation": ..., "mode": ..., "count": n}')
     operation = payload.get("operation")
     if not isinstance(operation, str) or not _is_operation(operation):
-        raise BadFault(f"operation {operation!r} is not an LA operation")
+        raise BadFault(f"operation {str(operation)[:200]!r} is not an LA operation")
     try:
         mode = Mode(payload.get("mode"))
     except ValueError:
         raise BadFault(f"mode must be one of {[m.value for m in Mode]}") from None
     count = payload.get("count", 1)
     if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-        raise BadFault(f"count must be a whole number of calls, at least 1, not {count!r}")
+        shown = str(count)[:200]
+        raise BadFault(f"count must be a whole number of calls, at least 1, not {shown!r}")
     return Fault(operation, mode, _seconds(mode, payload.get("seconds"))), count
 
 
@@ -234,21 +244,57 @@ def _describe(fault: Fault, left: int) -> dict[str, Any]:
 
 
 class RequestLog:
-    """The last :data:`KEPT_REQUESTS` request envelopes, raw, with their operation's name."""
+    """The last :data:`KEPT_REQUESTS` request envelopes with their operation's name, each kept
+    with its session token masked (:func:`mask_token`)."""
 
     def __init__(self, size: int = KEPT_REQUESTS) -> None:
         self._lock = threading.Lock()
         self._entries: deque[tuple[str, bytes]] = deque(maxlen=size)
 
-    def record(self, operation: str, body: bytes) -> None:
+    def record(self, operation: str, body: bytes, token: Token | None = None) -> None:
         if operation == c.AUTHENTICATE.name:
             return  # its envelope holds the password
+        masked = mask_token(body, token)
+        if masked is None:
+            return  # a token it could not find to mask: keep nothing rather than a live token
         with self._lock:
-            self._entries.append((operation, body))
+            self._entries.append((operation, masked))
 
     def last(self, operation: str) -> bytes | None:
         with self._lock:
             return next((b for op, b in reversed(self._entries) if op == operation), None)
+
+
+def masked_secret(secret: str) -> str:
+    """What a kept envelope shows of a token part: its first characters and an ellipsis."""
+    return secret[:SHOWN_SECRET] + "\u2026"
+
+
+def mask_token(body: bytes, token: Token | None) -> bytes | None:
+    """``body`` with each part of ``token`` masked, or ``None`` when a part is not in it as
+    plain bytes (an envelope in another encoding): the log must never hold a live token. The
+    ellipsis is a character reference, right whatever encoding the envelope declares."""
+    if token is None:
+        return body
+    for secret in (token.uuid, token.id):
+        raw = secret.encode("utf-8")
+        if not raw:
+            continue
+        if raw not in body:
+            return None
+        body = body.replace(raw, raw[:SHOWN_SECRET] + b"&#8230;")
+    return body
+
+
+def carries_personal_data(operation: str) -> bool:
+    """Whether a call of ``operation`` may hold a learner's personal data: it takes a struct (the
+    ``User`` of GroupEnrolment and UpdateEnrolment, docs/contract.md §3.5, §3.6). An unknown
+    operation is taken to, to be safe."""
+    try:
+        params = c.operation(operation).params
+    except KeyError:
+        return True
+    return any(isinstance(p.type, c.StructRef) for p in params)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -293,6 +339,10 @@ class _Dropped(Response):
 # ---------------------------------------------------------------------------------------------
 # Endpoints
 
+WITHHELD = (
+    "the envelope was withheld: it holds a learner's personal data; ask for it with &personal=1"
+)
+
 
 def routes(faults: Faults, requests: RequestLog) -> list[Route]:
     async def faults_endpoint(request: Request) -> Response:
@@ -308,7 +358,9 @@ def routes(faults: Faults, requests: RequestLog) -> list[Route]:
             return PlainTextResponse("name the operation: ?operation=<name>", status_code=400)
         body = requests.last(operation)
         if body is None:
-            return PlainTextResponse(f"no {operation} request received", status_code=404)
+            return PlainTextResponse(f"no {operation[:64]} request received", status_code=404)
+        if carries_personal_data(operation) and request.query_params.get("personal") != "1":
+            return JSONResponse({"operation": operation, "withheld": WITHHELD})
         return Response(body, media_type="text/xml; charset=utf-8")
 
     return [

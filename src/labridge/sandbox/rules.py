@@ -48,10 +48,20 @@ GENDERS = frozenset({"M", "F", "O", "U"})
 #: ILR EmpStat: 10 in paid employment, 11 and 12 not employed, 98 not known.
 EMPLOYMENT_STATUSES = frozenset({"10", "11", "12", "98"})
 
+#: The most of a bad value a message quotes back: a 9 MB value is not echoed whole.
+ECHO_LIMIT = 200
+
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]")
 _POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UWXYZ]{2}")
+
+
+def shown(value: str) -> str:
+    """``value`` quoted for a message, cut to :data:`ECHO_LIMIT` characters (and saying so)."""
+    if len(value) <= ECHO_LIMIT:
+        return repr(value)
+    return f"{value[:ECHO_LIMIT]!r}\u2026 ({len(value)} characters)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,14 +158,14 @@ class Review:
         """An active trainer in the role: assessor, or verifier when ``assessor`` is false."""
         found = self.db.trainer(uuid)
         if found is None:
-            self.add(UNKNOWN_TRAINER, field, f"{field} {uuid!r} is not a trainer")
+            self.add(UNKNOWN_TRAINER, field, f"{field} {shown(uuid)} is not a trainer")
             return
         if assessor and not found.is_assessor:
-            self.add(NOT_AN_ASSESSOR, field, f"trainer {uuid!r} is not an assessor")
+            self.add(NOT_AN_ASSESSOR, field, f"trainer {shown(uuid)} is not an assessor")
         if not assessor and not found.is_verifier:
-            self.add(NOT_A_VERIFIER, field, f"trainer {uuid!r} is not a verifier")
+            self.add(NOT_A_VERIFIER, field, f"trainer {shown(uuid)} is not a verifier")
         if not self.db.trainer_is_active(uuid):
-            self.add(INACTIVE_TRAINER, field, f"trainer {uuid!r} is no longer active")
+            self.add(INACTIVE_TRAINER, field, f"trainer {shown(uuid)} is no longer active")
 
     def unit_courses(self) -> dict[str, str]:
         """Every unit's UUID → its course's UUID."""
@@ -177,7 +187,7 @@ Check = Callable[[Review, str, str], None]
 def _format(test: Callable[[str], bool], what: str, code: str = INVALID_FORMAT) -> Check:
     def check(review: Review, field: str, text: str) -> None:
         if not test(text):
-            review.add(code, field, f"{field} {text!r} is not {what}")
+            review.add(code, field, f"{field} {shown(text)} is not {what}")
 
     return check
 
@@ -185,7 +195,7 @@ def _format(test: Callable[[str], bool], what: str, code: str = INVALID_FORMAT) 
 def _known(ids: Callable[[SandboxDB], set[str]], code: str, what: str) -> Check:
     def check(review: Review, field: str, text: str) -> None:
         if text not in ids(review.db):
-            review.add(code, field, f"{field} {text!r} is not {what}")
+            review.add(code, field, f"{field} {shown(text)} is not {what}")
 
     return check
 
@@ -200,7 +210,7 @@ def _ethnicity_ids(db: SandboxDB) -> set[str]:
 
 def _company(review: Review, field: str, text: str) -> None:
     if review.db.company(text) is None:
-        review.add(UNKNOWN_COMPANY, field, f"{field} {text!r} is not a company")
+        review.add(UNKNOWN_COMPANY, field, f"{field} {shown(text)} is not a company")
 
 
 def _assessor(review: Review, field: str, text: str) -> None:

@@ -1,9 +1,16 @@
 """Running the sandbox: in the foreground (``labridge sandbox serve``), on a background thread
 (``labridge demo`` and the loopback tests), or as a process of its own (:func:`serve_process`:
-benchmarks, and tests that need a sandbox with its own contract or flags)."""
+benchmarks, and tests that need a sandbox with its own contract or flags).
+
+Whichever way, uvicorn runs with bounds for slow clients: a connection must send its request's
+headers within the read timeout (:class:`_HeaderDeadline`; uvicorn itself has no such limit), an
+idle kept-alive one is closed after :data:`KEEP_ALIVE_SECONDS`, headers are capped at
+:data:`MAX_HEADER_BYTES`; the app bounds the body (``create_app(read_timeout=...)``)."""
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import socket
 import subprocess
 import sys
@@ -18,12 +25,84 @@ from typing import IO, Any
 import httpx
 import uvicorn
 from starlette.applications import Starlette
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH, create_app
+from .app import DEFAULT_READ_TIMEOUT, SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH, create_app
 from .dialects import Dialect
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765
+#: uvicorn closes a kept-alive connection idle this long (its own default, made explicit).
+KEEP_ALIVE_SECONDS = 5
+#: The most a request line and headers may take (h11's default, made explicit).
+MAX_HEADER_BYTES = 16 * 1024
+#: What ``labridge sandbox serve`` prints for a ``--host`` that is not a loopback address.
+NOT_LOOPBACK_WARNING = (
+    "the sandbox is a test server with well-known credentials and test hooks; it is not meant "
+    "for a network. Listen on 127.0.0.1 (the default) unless you know who can reach {host}."
+)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (127.0.0.0/8, ::1) or ``localhost``: the only
+    interfaces a sandbox is meant for."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class _HeaderDeadline(H11Protocol):
+    """uvicorn's h11 protocol, closing a connection that has not sent a whole request line and
+    headers within :attr:`header_timeout` seconds of opening, or of its last answer. uvicorn
+    has no such limit: its keep-alive timer stops at the first byte, so a client trickling a
+    header byte a second holds its connection for ever (slow loris)."""
+
+    header_timeout: float = DEFAULT_READ_TIMEOUT
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._arm()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def _arm(self) -> None:
+        self._disarm()
+        if not self.transport.is_closing():
+            self._deadline = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _headers_late(self) -> None:
+        self._deadline = None
+        between_requests = self.cycle is None or self.cycle.response_complete
+        if between_requests and not self.transport.is_closing():
+            self.transport.close()
+
+
+def uvicorn_options(read_timeout: float = DEFAULT_READ_TIMEOUT) -> dict[str, Any]:
+    """The options every sandbox server runs with (see the module's docstring)."""
+
+    class SandboxHTTP(_HeaderDeadline):
+        header_timeout = read_timeout
+
+    return {
+        "http": SandboxHTTP,
+        "timeout_keep_alive": KEEP_ALIVE_SECONDS,
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    }
 
 
 def serve(
@@ -35,15 +114,20 @@ def serve(
     *,
     log_level: str = "info",
     dialect: Dialect | str = Dialect.SAMPLES,
+    test_hooks: bool = False,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
     **faults: Any,
 ) -> None:
     """Serve a sandbox speaking ``dialect`` until interrupted (Ctrl-C). ``faults`` are
     :func:`create_app`'s fault arguments (``latency_ms``, ``fail_rate``, ``drop_rate``,
-    ``slow_rate``, ``slow_ms``, ``token_ttl``, ``fault_seed``)."""
+    ``slow_rate``, ``slow_ms``, ``token_ttl``, ``fault_seed``); ``test_hooks`` serves
+    ``/_sandbox/faults``, ``last-request`` and ``clock``; ``read_timeout`` bounds how long a
+    request's headers, and its body, may take to arrive."""
     app = create_app(
-        database_url=database_url, username=username, password=password, dialect=dialect, **faults
-    )
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+        database_url=database_url, username=username, password=password, dialect=dialect,
+        test_hooks=test_hooks, read_timeout=read_timeout, **faults,
+    )  # fmt: skip
+    uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options(read_timeout))
 
 
 class RunningSandbox:
@@ -113,26 +197,34 @@ def start_background(
     log_level: str = "warning",
     timeout: float = 10.0,
     dialect: Dialect | str | None = None,
+    test_hooks: bool = False,
+    read_timeout: float = DEFAULT_READ_TIMEOUT,
     **faults: Any,
 ) -> RunningSandbox:
     """Start a sandbox (``app``, or a new one speaking ``dialect``, default ``samples``, from the
-    other arguments, ``faults`` as in :func:`serve`) on ``host``:``port`` (``0``: a free port) in
-    a background thread, and return once it answers. An ``app`` already speaks its dialect
-    (:func:`create_app` takes it)."""
-    if app is not None and (dialect is not None or faults):
-        raise ValueError("start_background: pass dialect and faults to create_app with an app")
+    other arguments, ``faults`` and ``test_hooks`` as in :func:`serve`) on ``host``:``port``
+    (``0``: a free port) in a background thread, and return once it answers. An ``app`` already
+    speaks its dialect and has its hooks or not (:func:`create_app` takes them); the server
+    gives a request ``read_timeout`` seconds for its headers (the app's own for the body)."""
+    if app is not None and (dialect is not None or faults or test_hooks):
+        raise ValueError(
+            "start_background: pass dialect and faults to create_app with an app (test_hooks too)"
+        )
     if app is None:
         app = create_app(
             database_url=database_url,
             username=username,
             password=password,
             dialect=dialect or Dialect.SAMPLES,
+            test_hooks=test_hooks,
+            read_timeout=read_timeout,
             **faults,
         )
     # Binding the socket here, not in uvicorn, gives the real port before the thread starts.
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.create_server((host, port), family=family)
-    config = uvicorn.Config(app, log_level=log_level, lifespan="off")
+    options = uvicorn_options(read_timeout)
+    config = uvicorn.Config(app, log_level=log_level, lifespan="off", **options)
     running = RunningSandbox(app, uvicorn.Server(config), sock)
     running._start(timeout)
     return running
@@ -147,8 +239,9 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 
 @contextmanager
 def serve_process(*flags: str, timeout: float = 30.0) -> Iterator[str]:
-    """``labridge sandbox serve`` with ``flags`` in a child process on a free loopback port;
-    yields its URL once it answers, and stops it afterwards. A child that exits early raises
+    """``labridge sandbox serve`` with ``flags`` in a child process on a free loopback port
+    (``--test-hooks`` among them for a caller arming faults or reading requests); yields its URL
+    once it answers, and stops it afterwards. A child that exits early raises
     :class:`RuntimeError` with what it printed. Its log goes to a temporary file, not a pipe: a
     pipe nobody reads fills up (a dropped connection logs a traceback) and blocks the server."""
     port = free_port()

@@ -26,6 +26,7 @@ from .. import models as m
 from ..errors import ProtocolError
 from . import enrolment, progress
 from .clock import as_utc
+from .rules import shown
 
 if TYPE_CHECKING:
     from .db import SandboxDB
@@ -185,7 +186,8 @@ def _progress(name: str, params: Params, ctx: Context, *, full: bool) -> m.Progr
         raise ProtocolError(f"{name} needs a CandidateUUID (a string)")
     found = progress.progress_of(ctx.db, uuid.strip(), ctx.today(), full=full)
     if found is None:
-        raise UserException(f"Unknown CandidateUUID {uuid.strip()!r}: LA has no such candidate")
+        what = shown(uuid.strip())
+        raise UserException(f"Unknown CandidateUUID {what}: LA has no such candidate")
     return found
 
 
