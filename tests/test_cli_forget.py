@@ -69,7 +69,8 @@ def _store_text(config: Path) -> str:
 
 
 def _enrol(config: Path) -> dict[str, dict[str, str]]:
-    result = _cli("enrol", str(config.parent / "learners.csv"), "--json", "--config", str(config))
+    result = _cli("enrol", str(config.parent / "learners.csv"), "--json", "--create",
+                  "--config", str(config))  # fmt: skip
     assert result.exit_code in (0, 1), result.output
     return {r["source_id"]: r for r in json.loads(result.stdout)["records"]}
 
@@ -122,7 +123,7 @@ def test_forget_with_nothing_to_forget_is_a_usage_error(config: Path) -> None:
 def test_retention_in_run_erases_learners_gone_from_la_that_long(
     config: Path, sandbox: RunningSandbox
 ) -> None:
-    first = _cli("run", "--once", "--json", "--config", str(config))
+    first = _cli("run", "--once", "--create", "--json", "--config", str(config))
     steps = {s["name"]: s for s in json.loads(first.stdout)["steps"]}
     assert list(steps)[:2] == ["sync", "retention"]
     assert steps["retention"]["summary"].startswith("0 learners erased")
@@ -153,5 +154,5 @@ def test_retention_in_run_erases_learners_gone_from_la_that_long(
 def test_retention_is_off_by_default(config: Path) -> None:
     text = config.read_text(encoding="utf-8").replace("retention_days = 30\n", "")
     config.write_text(text, encoding="utf-8")
-    result = _cli("run", "--once", "--json", "--config", str(config))
+    result = _cli("run", "--once", "--create", "--json", "--config", str(config))
     assert "retention" not in [s["name"] for s in json.loads(result.stdout)["steps"]]

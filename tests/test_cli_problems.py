@@ -62,6 +62,7 @@ def _source(tmp_path: Path, *, repeat: bool = True) -> Path:
 
 
 def test_empty_store_says_why_and_what_to_run(env: dict[str, str], tmp_path: Path) -> None:
+    store.open_store(f"sqlite:///{tmp_path / 'store.db'}").close()  # made, and empty
     for args in (["enrolments"], ["enrolments", "--problems"]):
         code, out, _ = invoke(args, env)
         assert code == 0
@@ -88,11 +89,11 @@ def test_the_to_do_list_has_field_problem_and_fix_and_keeps_a_repeated_row(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     source = _source(tmp_path)
-    first = json.loads(invoke(["enrol", str(source), "--json"], env)[1])
+    first = json.loads(invoke(["enrol", str(source), "--create", "--json"], env)[1])
     assert (first["enrolled"], first["invalid"]) == (1, 3)
     # The repeat run: before the fix, the repeated row was "skipped" once its first row had
     # enrolled, and vanished from the to-do list.
-    code, out, _ = invoke(["enrol", str(source), "--json"], env)
+    code, out, _ = invoke(["enrol", str(source), "--create", "--json"], env)
     again = json.loads(out)
     assert code == 1
     assert (again["skipped"], again["invalid"]) == (1, 3)
@@ -125,7 +126,7 @@ def test_the_to_do_list_has_field_problem_and_fix_and_keeps_a_repeated_row(
 def test_csv_is_spreadsheet_safe_and_a_fixed_repeat_leaves_the_list(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    invoke(["enrol", str(_source(tmp_path))], env)
+    invoke(["enrol", str(_source(tmp_path)), "--create"], env)
     path = tmp_path / "todo.csv"
     code, _, err = invoke(["enrolments", "--problems", "--csv", str(path)], env)
     assert code == 0, err
@@ -137,7 +138,7 @@ def test_csv_is_spreadsheet_safe_and_a_fixed_repeat_leaves_the_list(
     ]  # fmt: skip
     assert "'=SUM(1)" in {r["source_id"] for r in rows}  # never a live formula
     assert len(rows) == 3
-    invoke(["enrol", str(_source(tmp_path, repeat=False))], env)
+    invoke(["enrol", str(_source(tmp_path, repeat=False)), "--create"], env)
     items = json.loads(invoke(["enrolments", "--problems", "--json"], env)[1])
     assert {i["code"] for i in items} == {"INVALID_ULN", "REQUIRED"}
     code, _, err = invoke(["enrolments", "--problems", "--csv", str(tmp_path / "no/dir.csv")], env)

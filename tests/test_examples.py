@@ -51,6 +51,10 @@ def test_a_readme_command_runs_as_written(
         "COLUMNS": "200",
     }
     before = httpx.get(f"{sandbox.url}/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
+    # The README's first steps made the store (`labridge sync`); the sample commands come after.
+    made = subprocess.run([sys.executable, "-m", "labridge", "sync"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert made.returncode == 0, made.stderr
     args = shlex.split(command)
     result = subprocess.run(
         [sys.executable, "-m", "labridge", *args[1:]],

@@ -40,6 +40,8 @@ def captured() -> Iterator[io.StringIO]:
     old_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # A CLI test earlier in the process may have quietened httpx (labridge's default levels).
+    logging.getLogger("httpx").setLevel(logging.NOTSET)
     install()
     try:
         yield stream

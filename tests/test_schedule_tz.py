@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from labridge import store
 from labridge.cli import app
 from labridge.config import RunSettings, load_settings
 from labridge.errors import ConfigurationError
@@ -144,6 +145,7 @@ def test_run_once_refuses_a_wrong_schedule_before_doing_anything(
 
 def test_status_shows_the_next_cycle_in_the_zone(tmp_path: Path) -> None:
     config = _config(tmp_path, 'cron = "30 5 * * *"\ntimezone = "Europe/London"')
+    store.open_store(f"sqlite:///{tmp_path / 'store.db'}").close()
     result = CliRunner().invoke(app, ["status", "--config", str(config)])
     assert result.exit_code == 0, result.output
     assert "Schedule (labridge run): cron '30 5 * * *' in Europe/London; next cycle " in (
@@ -158,6 +160,7 @@ def test_status_shows_the_next_cycle_in_the_zone(tmp_path: Path) -> None:
 
 def test_status_reports_a_wrong_schedule_without_failing(tmp_path: Path) -> None:
     config = _config(tmp_path, 'cron = "0 6 * * *"\ntimezone = "Mars/Olympus"')
+    store.open_store(f"sqlite:///{tmp_path / 'store.db'}").close()
     result = CliRunner().invoke(app, ["status", "--json", "--config", str(config)])
     assert result.exit_code == 0, result.output
     schedule = json.loads(result.stdout)["schedule"]

@@ -82,6 +82,9 @@ def _main(
     and pull progress. Try it all offline first with **labridge demo**."""
     global _log_format
     _log_format = log_format
+    # Every command logs its warnings to its own stderr (the file-mode warnings, say), those
+    # without -v too; a command with -v/-vv sets its level again.
+    logs.configure(0, log_format)
 
 
 sandbox_app = typer.Typer(

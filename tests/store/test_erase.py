@@ -52,13 +52,19 @@ async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-async def db(database_url: str, client: AsyncClient) -> AsyncIterator[store.Store]:
+async def db(database_url: str, client: AsyncClient, tmp_path: Path) -> AsyncIterator[store.Store]:
     """A store after a sync, an enrol of six sample rows, a second sync and a progress pull:
     every table that can hold a learner's data holds some."""
     opened = store.open_store(database_url)
     await sync(client, opened)
-    report = await Enroller(client, opened).run(_rows())
-    assert {r.source_id: r.outcome for r in report.records}[LEARNER] == "enrolled"
+    # The six rows, then the learner's row once more: a repeat in one input (repeated_rows).
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:7]
+    repeat = tmp_path / "repeat.csv"
+    again = [x for x in lines if x.startswith(LEARNER + ",")]
+    repeat.write_text("\n".join([*lines, *again]) + "\n", encoding="utf-8")
+    report = await Enroller(client, opened).run(read_csv(repeat))
+    outcomes = [r.outcome for r in report.records if r.source_id == LEARNER]
+    assert outcomes == ["enrolled", "invalid"]
     await sync(client, opened)
     await pull(client, opened)
     with opened.begin() as session:  # LA's duplicates, as the check after a run keeps them
