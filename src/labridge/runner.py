@@ -47,7 +47,7 @@ def make_client(settings: Settings) -> AsyncClient:
         la.password.get_secret_value(),
         timeout=la.timeout,
         deadline=la.deadline,
-        limits=Limits(max_bytes=la.max_answer_bytes),
+        limits=Limits.for_answers(la.max_answer_bytes, la.max_answer_elements),
     )
 
 
