@@ -708,6 +708,9 @@ def sandbox_serve(
         typer.Option("--fault-seed", help="Seed of the random faults: the same seed, the same "
                      "sequence of faults."),
     ] = None,
+    max_body_mib: Annotated[
+        float, typer.Option("--max-body-mib", min=0.001, help="Largest request body read (MiB).")
+    ] = 1.0,
     contract_file: ContractOpt = None,
 ) -> None:  # fmt: skip
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
@@ -723,7 +726,7 @@ def sandbox_serve(
     faults: dict[str, Any] = {
         "latency_ms": latency_ms, "fail_rate": fail_rate, "drop_rate": drop_rate,
         "slow_rate": slow_rate, "slow_ms": slow_ms, "token_ttl": token_ttl,
-        "fault_seed": fault_seed,
+        "fault_seed": fault_seed, "max_body_mib": max_body_mib,
     }  # fmt: skip
 
     if contract_file is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,6 +53,9 @@ SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox"  # noqa: S105
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+#: The largest request body the sandbox reads by default: its callers' envelopes (an enrolment,
+#: a query) are a few KiB, so a bigger one is refused before parsing (``--max-body-mib``).
+DEFAULT_MAX_BODY_MIB = 1.0
 STATS_PATH = "/_sandbox/stats"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -243,6 +247,7 @@ def create_app(
     slow_ms: float = 0.0,
     token_ttl: float | None = None,
     fault_seed: int | None = None,
+    max_body_mib: float = DEFAULT_MAX_BODY_MIB,
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
@@ -254,7 +259,8 @@ def create_app(
     Authenticate meets, at random (seeded by ``fault_seed``), a 503 before any work with
     probability ``fail_rate``, a dropped connection after the work with ``drop_rate``, and a wait
     of ``slow_ms`` before the work with ``slow_rate``. ``token_ttl`` (seconds) is the session
-    lifetime instead of 30 minutes."""
+    lifetime instead of 30 minutes. A request body over ``max_body_mib`` is refused unread
+    (``limits``, when given, sets every cap instead)."""
     chosen = parse_dialect(dialect)
     random_faults = RandomFaults(
         fail_rate=fail_rate,
@@ -270,7 +276,9 @@ def create_app(
     now = SandboxClock(clock or utc_now)
     lifetime = SESSION_LIFETIME if token_ttl is None else timedelta(seconds=token_ttl)
     sessions = Sessions(db, now, lifetime=lifetime)
-    sandbox = Sandbox(db, sessions, limits or DEFAULT_LIMITS, now, SPEAKERS[chosen], random_faults)
+    if limits is None:
+        limits = replace(DEFAULT_LIMITS, max_bytes=int(max_body_mib * 2**20))
+    sandbox = Sandbox(db, sessions, limits, now, SPEAKERS[chosen], random_faults)
     routes = [
         Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])
         for service in c.SERVICES
