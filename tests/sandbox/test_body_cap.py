@@ -7,7 +7,6 @@ from __future__ import annotations
 import httpx
 
 from labridge import contract as c
-
 from labridge.sandbox.app import create_app
 from labridge.sandbox.server import serve_process
 
