@@ -202,6 +202,8 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             logging.getLogger("labridge").warning("%s", stop.args[0])  # the one line
             raise typer.Exit(stop.exit_code) from None
         except LabridgeError as exc:
+            if kwargs.get("as_json"):  # stdout stays valid JSON: what was done, and the error
+                console.print_json(console.error_json(exc, _exit_code(exc)))
             message = escape(str(exc.args[0] if exc.args else exc))
             console.err.print(f"[bold red]error:[/bold red] {message}")
             if exc.hint:

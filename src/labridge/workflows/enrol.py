@@ -172,6 +172,9 @@ class Enroller:
                 await self._second_look()
                 if self._sent:
                     await self._check_duplicates()
+            except LabridgeError as exc:
+                exc.partial = self.report  # completed in place below: what was finished
+                raise
             finally:
                 self._flush()
                 self.report.records.extend(outcome for _, outcome in self._later.values())
