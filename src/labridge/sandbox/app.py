@@ -56,6 +56,9 @@ XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 #: The largest request body the sandbox reads by default: its callers' envelopes (an enrolment,
 #: a query) are a few KiB, so a bigger one is refused before parsing (``--max-body-mib``).
 DEFAULT_MAX_BODY_MIB = 1.0
+#: Elements (and ids) one request may hold: an enrolment envelope has about a hundred, so a
+#: body raised to 16 MiB of tiny elements is still refused after a few hundred KiB of parsing.
+MAX_REQUEST_ELEMENTS = 50_000
 STATS_PATH = "/_sandbox/stats"
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -277,7 +280,12 @@ def create_app(
     lifetime = SESSION_LIFETIME if token_ttl is None else timedelta(seconds=token_ttl)
     sessions = Sessions(db, now, lifetime=lifetime)
     if limits is None:
-        limits = replace(DEFAULT_LIMITS, max_bytes=int(max_body_mib * 2**20))
+        limits = replace(
+            DEFAULT_LIMITS,
+            max_bytes=int(max_body_mib * 2**20),
+            max_elements=MAX_REQUEST_ELEMENTS,
+            max_ids=MAX_REQUEST_ELEMENTS,
+        )
     sandbox = Sandbox(db, sessions, limits, now, SPEAKERS[chosen], random_faults)
     routes = [
         Route(service.path, sandbox.endpoint(service), methods=["GET", "POST"])

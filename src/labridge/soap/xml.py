@@ -13,8 +13,9 @@ tree is complete rather than after.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 from lxml import etree
 
@@ -84,7 +85,8 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
         for start in range(0, len(data), _CHUNK):
             parser.feed(data[start : start + _CHUNK])
             for _event, element in parser.read_events():
-                counted.element(element)
+                if isinstance(element, etree._Element):  # "start" events only
+                    counted.element(element)
         root = parser.close()
     except etree.XMLSyntaxError as exc:
         raise ProtocolError(f"malformed XML: {_first_error(exc)}") from None
@@ -94,7 +96,7 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
 
 def _first_error(exc: etree.XMLSyntaxError) -> str:
     """The parser's first complaint: a feed parser raises its last one (``no element found``)."""
-    for entry in exc.error_log:
+    for entry in cast("Iterable[etree._LogEntry]", exc.error_log):
         return f"{entry.message}, line {entry.line}, column {entry.column}"
     return str(exc)
 
