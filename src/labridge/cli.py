@@ -238,6 +238,8 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             logging.getLogger("labridge").warning("%s", stop.args[0])  # the one line
             raise typer.Exit(stop.exit_code) from None
         except LabridgeError as exc:
+            if kwargs.get("as_json"):  # stdout stays valid JSON: what was done, and the error
+                console.print_json(console.error_json(exc, _exit_code(exc)))
             message = escape(str(exc.args[0] if exc.args else exc))
             console.err.print(f"[bold red]error:[/bold red] {message}")
             if exc.hint:
@@ -420,7 +422,8 @@ def enrol(
 
 
 def _show_enrol(report: enrol_workflow.EnrolReport, names: dict[str, str]) -> None:
-    console.out.print(console.enrol_table(report, names))
+    for table in console.enrol_tables(report, names):
+        console.out.print(table)
     console.out.print(console.enrol_summary(report))
     if report.count("invalid") or report.count("refused"):
         console.out.print(
@@ -877,6 +880,9 @@ def sandbox_serve(
         typer.Option("--fault-seed", help="Seed of the random faults: the same seed, the same "
                      "sequence of faults."),
     ] = None,
+    max_body_mib: Annotated[
+        float, typer.Option("--max-body-mib", min=0.001, help="Largest request body read (MiB).")
+    ] = 1.0,
     contract_file: ContractOpt = None,
 ) -> None:  # fmt: skip
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
@@ -895,6 +901,7 @@ def sandbox_serve(
         "latency_ms": latency_ms, "fail_rate": fail_rate, "drop_rate": drop_rate,
         "slow_rate": slow_rate, "slow_ms": slow_ms, "token_ttl": token_ttl,
         "fault_seed": fault_seed, "test_hooks": test_hooks, "read_timeout": read_timeout,
+        "max_body_mib": max_body_mib,
     }  # fmt: skip
     if not is_loopback(host):
         message = NOT_LOOPBACK_WARNING.format(host=host)

@@ -31,6 +31,7 @@ from .contract import SOAP_PATH_PREFIX, Catalogue
 from .dburl import anchor_sqlite
 from .errors import ConfigurationError
 from .filemodes import warn_if_shared
+from .soap.xml import DEFAULT_MAX_ELEMENTS
 
 log = logging.getLogger("labridge.config")
 
@@ -68,6 +69,9 @@ class LASettings(BaseModel):
     deadline: float = Field(default=60.0, gt=0)
     #: The largest answer labridge reads from LA, in MiB (a bigger one is refused, not held).
     max_answer_mib: float = Field(default=DEFAULT_MAX_ANSWER_MIB, gt=0, le=1024)
+    #: The most XML elements one answer may hold, counted while parsing (memory: a tree costs
+    #: far more than its bytes); the default takes a GetCandidates of ~16,000 learners.
+    max_answer_elements: int = Field(default=DEFAULT_MAX_ELEMENTS, ge=1000)
     #: Seconds LA is given to finish an enrolment whose answer was lost before labridge looks
     #: for the learner in LA (and only then sends again): docs/reliability.md.
     settle_seconds: float = Field(default=600.0, ge=0)
@@ -357,6 +361,8 @@ timeout = 30
 deadline = 60
 # The largest answer labridge reads from LA, in MiB.
 max_answer_mib = 16
+# The most XML elements one answer may hold (a GetCandidates of 16,000 learners has ~208,000).
+max_answer_elements = 300000
 # After an enrolment whose answer was lost (a timeout, say), seconds to give LA to finish it
 # before labridge looks for the learner in LA; it never sends again before then.
 settle_seconds = 600

@@ -366,7 +366,7 @@ def _clock_check(response: httpx.Response, now: datetime) -> Check:
 
 async def _credentials(settings: Settings, transport: Any, report: Report) -> None:
     la = settings.require_la()
-    limits = Limits(max_bytes=la.max_answer_bytes)
+    limits = Limits.for_answers(la.max_answer_bytes, la.max_answer_elements)
     client = AsyncClient(
         la.url,
         la.username,
@@ -424,7 +424,7 @@ async def diagnose(
     report.checks.append(
         Check("configuration", "ok", f"LA at {la.url} as {la.username!r}; {changed} overrides")
     )
-    limits = Limits(max_bytes=la.max_answer_bytes)
+    limits = Limits.for_answers(la.max_answer_bytes, la.max_answer_elements)
     async with httpx.AsyncClient(transport=transport, timeout=la.timeout, verify=True) as http:
         try:
             response = await _probe(http, la.url, report)

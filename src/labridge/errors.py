@@ -14,12 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 class LabridgeError(Exception):
     """Base of every error labridge raises on purpose. ``hint`` says what to do next."""
 
     hint: str = ""
+    #: The report of the records finished before a run stopped on this error (a workflow sets
+    #: it), so that ``--json`` still prints them; anything with ``as_dict()``.
+    partial: Any = None
 
     def __init__(self, message: str, *, hint: str = "") -> None:
         super().__init__(message)

@@ -8,7 +8,7 @@ unattended cycle all run through here, so that they share one code path.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
@@ -50,7 +50,7 @@ def make_client(settings: Settings) -> AsyncClient:
         la.password.get_secret_value(),
         timeout=la.timeout,
         deadline=la.deadline,
-        limits=Limits(max_bytes=la.max_answer_bytes),
+        limits=Limits.for_answers(la.max_answer_bytes, la.max_answer_elements),
     )
 
 
@@ -179,16 +179,23 @@ class SourceSpec:
     def label(self) -> str:
         return self.path.name if self.path is not None else "SQL query"
 
-    def rows(self, course_qans: Collection[str]) -> list[SourceRow]:
+    def rows(self, course_qans: Collection[str]) -> tuple[int, Iterable[SourceRow]]:
+        """How many records the source holds, and the records. A file is read twice: once to
+        count and check it whole (a broken row stops the run before anything is sent), then
+        streamed, so that its records are never all in memory (40,000 learners' rows take
+        hundreds of MB); a query's rows are fetched once and held."""
         if self.sql is not None and self.source_db is not None:
-            return list(
+            rows = list(
                 read_sql(self.sql, self.source_db, self.mapping, timeout=self.statement_timeout)
             )
+            return len(rows), rows
+        count = sum(1 for _ in self._file(course_qans))
+        return count, self._file(course_qans)
+
+    def _file(self, course_qans: Collection[str]) -> Iterator[SourceRow]:
         assert self.path is not None
-        return list(
-            open_source(
-                self.path, self.mapping, course_qans, required=MANDATORY, encoding=self.encoding
-            )
+        return open_source(
+            self.path, self.mapping, course_qans, required=MANDATORY, encoding=self.encoding
         )
 
 
@@ -202,7 +209,7 @@ def _over_source(
     spec: SourceSpec,
     label: str,
     work: Callable[
-        [AsyncClient, store.Store, list[SourceRow], Callable[[str], None]], Awaitable[R]
+        [AsyncClient, store.Store, Iterable[SourceRow], Callable[[str], None]], Awaitable[R]
     ],
     *,
     quiet: bool,
@@ -217,12 +224,12 @@ def _over_source(
     try:
         with db.session() as session:
             courses = _course_names(session)
-        rows = spec.rows([f.qan for f in courses.values() if f.qan])
-        stopping.check(f"{label.lower()}: none of the {len(rows)} records started")
+        total, rows = spec.rows([f.qan for f in courses.values() if f.qan])
+        stopping.check(f"{label.lower()}: none of the {total} records started")
         done = 0
 
         async def go() -> R:
-            with console.progress(label, total=len(rows), quiet=quiet) as bar:
+            with console.progress(label, total=total, quiet=quiet) as bar:
 
                 def tick(who: str) -> None:
                     nonlocal done
@@ -235,8 +242,8 @@ def _over_source(
         try:
             return asyncio.run(go()), {uuid: f.name for uuid, f in courses.items()}
         except stopping.StopRequested as stop:
-            raise _stopped(stop, f"{label.lower()}: {done} of {len(rows)} records done, "
-                           f"{len(rows) - done} left") from None  # fmt: skip
+            raise _stopped(stop, f"{label.lower()}: {done} of {total} records done, "
+                           f"{total - done} left") from None  # fmt: skip
     finally:
         db.close()
 
@@ -255,7 +262,7 @@ def enrol(
     fresh: bool = True,
 ) -> tuple[enrol_workflow.EnrolReport, dict[str, str]]:
     async def work(
-        client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
+        client: AsyncClient, db: store.Store, rows: Iterable[SourceRow], tick: Callable[[str], None]
     ) -> enrol_workflow.EnrolReport:
         return await enrol_workflow.enrol(
             client, db, rows, options, on_record=lambda r: tick(r.source_id)
@@ -274,7 +281,7 @@ def update(
     fresh: bool = True,
 ) -> update_workflow.UpdateReport:
     async def work(
-        client: AsyncClient, db: store.Store, rows: list[SourceRow], tick: Callable[[str], None]
+        client: AsyncClient, db: store.Store, rows: Iterable[SourceRow], tick: Callable[[str], None]
     ) -> update_workflow.UpdateReport:
         return await update_workflow.update(
             client, db, rows, options, on_record=lambda r: tick(r.source_id)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +63,12 @@ SANDBOX_USERNAME = "sandbox"
 SANDBOX_PASSWORD = "sandbox"  # noqa: S105
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
+#: The largest request body the sandbox reads by default: its callers' envelopes (an enrolment,
+#: a query) are a few KiB, so a bigger one is refused before parsing (``--max-body-mib``).
+DEFAULT_MAX_BODY_MIB = 1.0
+#: Elements (and ids) one request may hold: an enrolment envelope has about a hundred, so a
+#: body raised to 16 MiB of tiny elements is still refused after a few hundred KiB of parsing.
+MAX_REQUEST_ELEMENTS = 50_000
 STATS_PATH = "/_sandbox/stats"
 #: Seconds a client has to send a request's body (and, in :mod:`.server`, its headers).
 DEFAULT_READ_TIMEOUT = 30.0
@@ -297,6 +304,7 @@ def create_app(
     test_hooks: bool = False,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     login_throttle: LoginThrottle | None = None,
+    max_body_mib: float = DEFAULT_MAX_BODY_MIB,
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
@@ -308,7 +316,8 @@ def create_app(
     Authenticate meets, at random (seeded by ``fault_seed``), a 503 before any work with
     probability ``fail_rate``, a dropped connection after the work with ``drop_rate``, and a wait
     of ``slow_ms`` before the work with ``slow_rate``. ``token_ttl`` (seconds) is the session
-    lifetime instead of 30 minutes.
+    lifetime instead of 30 minutes. A request body over ``max_body_mib`` is refused unread
+    (``limits``, when given, sets every cap instead).
 
     ``test_hooks`` serves ``/_sandbox/faults``, ``/_sandbox/last-request`` and
     ``/_sandbox/clock`` (off: 404). ``read_timeout`` is how long a request body may take to
@@ -329,8 +338,15 @@ def create_app(
     now = SandboxClock(clock or utc_now)
     lifetime = SESSION_LIFETIME if token_ttl is None else timedelta(seconds=token_ttl)
     sessions = Sessions(db, now, lifetime=lifetime)
+    if limits is None:
+        limits = replace(
+            DEFAULT_LIMITS,
+            max_bytes=int(max_body_mib * 2**20),
+            max_elements=MAX_REQUEST_ELEMENTS,
+            max_ids=MAX_REQUEST_ELEMENTS,
+        )
     sandbox = Sandbox(
-        db, sessions, limits or DEFAULT_LIMITS, now, SPEAKERS[chosen], random_faults,
+        db, sessions, limits, now, SPEAKERS[chosen], random_faults,
         read_timeout=read_timeout, throttle=login_throttle,
     )  # fmt: skip
     routes = [

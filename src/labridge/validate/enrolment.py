@@ -377,29 +377,39 @@ def check_all(
 
 @dataclass
 class _Seen:
-    """Learners met so far: who each learner_id is, and which (learner, course) pairs."""
+    """Learners met so far, by what the checks need of them (not their whole rows, which for a
+    big source would hold every record in memory): who each learner_id is, where each was first
+    met, and which (learner, course) pairs."""
 
-    people: dict[str, tuple[tuple[str, ...], SourceRecord]] = field(default_factory=dict)
-    enrolments: dict[tuple[str, str], SourceRecord] = field(default_factory=dict)
+    #: learner_id → (identity, origin, forename, surname, birth_date as given) of its first row.
+    people: dict[str, tuple[tuple[str, ...], str, str, str, str]] = field(default_factory=dict)
+    #: (learner_id, course) → origin of its first row.
+    enrolments: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def add(self, record: SourceRecord, course_uuid: str) -> Problem | None:
         learner = record.source_id.strip()
         if not learner:
             return None
         identity = _identity(record)
-        first, first_record = self.people.setdefault(learner, (identity, record))
-        if first != identity:
-            return _reused(record, learner, first_record)
+        f = record.fields
+        first = self.people.setdefault(
+            learner,
+            (identity, record.origin, f.get("forename", ""), f.get("surname", ""),
+             f.get("birth_date", "")),
+        )  # fmt: skip
+        if first[0] != identity:
+            return _reused(record, learner, first[1:])
         course = course_uuid or name_key(record.fields.get("course", ""))
-        earlier = self.enrolments.setdefault((learner, course), record)
-        if earlier is not record:
-            return Problem(
-                "learner_id",
-                "DUPLICATE_IN_INPUT",
-                f"{record.origin}: learner {learner!r} is on this course already at "
-                f"{earlier.origin}; remove one of the two rows (a learner is enrolled once)",
-            )
-        return None
+        earlier = self.enrolments.get((learner, course))
+        if earlier is None:
+            self.enrolments[(learner, course)] = record.origin
+            return None
+        return Problem(
+            "learner_id",
+            "DUPLICATE_IN_INPUT",
+            f"{record.origin}: learner {learner!r} is on this course already at "
+            f"{earlier}; remove one of the two rows (a learner is enrolled once)",
+        )
 
 
 def _identity(record: SourceRecord) -> tuple[str, ...]:
@@ -410,12 +420,12 @@ def _identity(record: SourceRecord) -> tuple[str, ...]:
     return (name_key(fields.get("forename", "")), name_key(fields.get("surname", "")), birth)
 
 
-def _reused(record: SourceRecord, learner: str, first: SourceRecord) -> Problem:
-    f = first.fields
-    who = f"{f.get('forename', '')} {f.get('surname', '')}, born {f.get('birth_date', '')}"
+def _reused(record: SourceRecord, learner: str, first: tuple[str, str, str, str]) -> Problem:
+    origin, forename, surname, birth = first
+    who = f"{forename} {surname}, born {birth}"
     return Problem(
         "learner_id",
         "LEARNER_ID_REUSED",
-        f"{record.origin}: learner_id {learner!r} is used at {first.origin} for a different "
+        f"{record.origin}: learner_id {learner!r} is used at {origin} for a different "
         f"person ({who}); give each learner their own id, or correct the name or date of birth",
     )

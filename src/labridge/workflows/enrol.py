@@ -197,6 +197,9 @@ class Enroller:
                 await self._second_look()
                 if self._sent:
                     await self._check_duplicates()
+            except LabridgeError as exc:
+                exc.partial = self.report  # completed in place below: what was finished
+                raise
             finally:
                 self._flush()
                 self._keep_repeats()

@@ -45,7 +45,7 @@ from typing import Any
 from .. import contract as c
 from .. import store
 from ..client import AsyncClient
-from ..errors import Problem, ProtocolError, TransportError
+from ..errors import LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import erase, journal
@@ -170,13 +170,18 @@ class Updater:
         self.by_uuid = {x.candidate_uuid: x for x in in_la}
 
     async def run(self, rows: Iterable[SourceRow]) -> UpdateReport:
-        async with task_group() as group:
-            sends = Bounded(group, self.options.concurrency)
-            for checked in check_all(self._records(rows), self.ref, today=self.options.today):
-                plan = self._plan(checked)
-                if plan is not None:
-                    await sends.start(self._send(plan))
-        self.report.records.sort(key=lambda r: r.row)
+        try:
+            async with task_group() as group:
+                sends = Bounded(group, self.options.concurrency)
+                for checked in check_all(self._records(rows), self.ref, today=self.options.today):
+                    plan = self._plan(checked)
+                    if plan is not None:
+                        await sends.start(self._send(plan))
+        except LabridgeError as exc:
+            exc.partial = self.report  # what was finished, for --json
+            raise
+        finally:
+            self.report.records.sort(key=lambda r: r.row)
         return self.report
 
     # -- the decisions that need no call ----------------------------------------------------------
