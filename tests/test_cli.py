@@ -13,9 +13,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
-from labridge.cli import app
+from clienv import cli_env, invoke
 from labridge.sandbox.server import RunningSandbox, start_background
 from labridge.store import open_store
 
@@ -30,21 +29,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray labridge.toml or labridge.db
-    values = {
-        "LABRIDGE_URL": sandbox.url,
-        "LABRIDGE_USERNAME": "ws-user",
-        "LABRIDGE_PASSWORD": PASSWORD,
-        "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-    }
-    for key in values:
-        monkeypatch.delenv(key, raising=False)
-    return values
-
-
-def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, args, env=env)
-    return result.exit_code, result.stdout, result.stderr
+    return cli_env(sandbox, tmp_path, monkeypatch, "ws-user", PASSWORD)
 
 
 def test_help_teaches_every_command() -> None:

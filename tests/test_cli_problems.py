@@ -10,10 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+from clienv import cli_env, invoke
 from labridge import store, todo
-from labridge.cli import app
 from labridge.errors import Problem
 from labridge.sandbox.server import RunningSandbox, start_background
 from labridge.store import journal, repeats
@@ -30,22 +29,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray labridge.toml or labridge.db
-    values = {
-        "LABRIDGE_URL": sandbox.url,
-        "LABRIDGE_USERNAME": "ws-user",
-        "LABRIDGE_PASSWORD": PASSWORD,
-        "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-        "COLUMNS": "250",
-    }
-    for key in values:
-        monkeypatch.delenv(key, raising=False)
-    return values
-
-
-def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, args, env=env)
-    return result.exit_code, result.stdout, result.stderr
+    return cli_env(sandbox, tmp_path, monkeypatch, "ws-user", PASSWORD, COLUMNS="250")
 
 
 def _source(tmp_path: Path, *, repeat: bool = True) -> Path:

@@ -11,10 +11,9 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
+from clienv import cli_env, invoke
 from labridge import soap
-from labridge.cli import app
 from labridge.sandbox.server import RunningSandbox, start_background
 
 SAMPLE = Path(__file__).parent.parent / "examples" / "learners.csv"
@@ -32,17 +31,7 @@ def sandbox() -> Iterator[RunningSandbox]:
 
 @pytest.fixture
 def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray labridge.toml or labridge.db
-    values = {
-        "LABRIDGE_URL": sandbox.url,
-        "LABRIDGE_USERNAME": "sandbox",
-        "LABRIDGE_PASSWORD": "sandbox",
-        "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-        "COLUMNS": "250",
-    }
-    for key in values:
-        monkeypatch.delenv(key, raising=False)
-    return values
+    return cli_env(sandbox, tmp_path, monkeypatch, "sandbox", "sandbox", COLUMNS="250")
 
 
 @pytest.fixture
@@ -72,11 +61,6 @@ def _edit(path: Path, learner: str, **values: str) -> dict[str, str]:
     row.update(values)
     _write(path, rows)
     return before
-
-
-def invoke(args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, args, env=env)
-    return result.exit_code, result.stdout, result.stderr
 
 
 def _enrolled(export: Path, env: dict[str, str]) -> None:
