@@ -255,6 +255,10 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigurationError(f"{path} is nested too deeply to be labridge's settings") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
     unknown = set(data) - set(SECTIONS)
     if unknown:
         raise ConfigurationError(
@@ -268,9 +272,10 @@ def _read_file(path: Path | None) -> dict[str, dict[str, Any]]:
 def _resolve_paths(run: Any, base: Path) -> None:
     """Source and mapping paths in the file are relative to the file, not to the current
     directory, so that a scheduled run started anywhere reads the same files."""
-    if not isinstance(run, dict):
-        return
-    for source in run.get("sources", []):
+    sources = run.get("sources") if isinstance(run, dict) else None
+    if not isinstance(sources, list):
+        return  # nothing to resolve; the settings' validation says what is wrong
+    for source in sources:
         for key in ("path", "mapping"):
             if isinstance(source, dict) and isinstance(source.get(key), str):
                 source[key] = str(base / source[key])
