@@ -214,8 +214,12 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             _show_error(exc)
         except SQLAlchemyError as exc:
             _show_error(store_failure(exc))
-        except (click.exceptions.Exit, click.ClickException, click.Abort):
-            raise  # typer's own exits and usage errors
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # the command's own exit codes, and usage errors
+        except KeyboardInterrupt:
+            # Commands without a graceful stop (:func:`stoppable`) end here on Ctrl+C.
+            console.err.print("interrupted: run the same command again")
+            raise typer.Exit(130) from None
         except Exception as exc:
             # The traceback (masked) only at -vv; the line itself never carries str(exc).
             logging.getLogger("labridge").debug("internal error", exc_info=True)

@@ -152,7 +152,7 @@ def load_mapping(path: Path | str) -> Mapping:
         # deep exhausts Python's stack. No mapping is more than three tables deep.
         raise ConfigurationError(
             f"mapping file {path} is nested too deeply to be a mapping",
-            hint="see examples/mapping.toml: a mapping is tables of \"key\" = \"value\" lines",
+            hint='see examples/mapping.toml: a mapping is tables of "key" = "value" lines',
         ) from None
     return parse_mapping(data, source=str(path))
 

@@ -190,8 +190,7 @@ def _known_failure(exc: DBAPIError, url: URL | None, store: str) -> StoreError |
     text = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
     if getattr(exc.orig, "sqlstate", None) == _PG_LOCKED or text.startswith("database is locked"):
         return StoreError(
-            f"{store} is locked by another program (waited "
-            f"{SQLITE_BUSY_SECONDS} s)",
+            f"{store} is locked by another program (waited {SQLITE_BUSY_SECONDS} s)",
             hint="another labridge command, or a database tool with an open transaction, holds "
             "the store: let it finish or close it, then run the command again",
         )
@@ -219,7 +218,9 @@ def _file_hint(url: URL | None) -> str:
         return "check the --db path and its permissions"
     path = Path(database)
     if path.is_dir():
-        return f"{path} is a directory: give the path of a file inside it, e.g. {path / 'labridge.db'}"
+        return (
+            f"{path} is a directory: give the path of a file inside it, e.g. {path / 'labridge.db'}"
+        )
     if not path.parent.is_dir():
         return f"the directory {path.parent} does not exist: create it, or give another --db path"
     return (
