@@ -225,3 +225,17 @@ def pg_source() -> Iterator[str]:
             )  # fmt: skip
         engine.dispose()
         yield url
+
+
+def test_a_password_inside_the_la_url(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """Pasted into the URL (``http://user:pw@host``): neither labridge's lines (-v) nor httpx's
+    (-vv) show it, in a sync that works and in one LA refuses."""
+    url = sandbox.url.replace("http://", f"http://ws-user:{PASSWORD}@")
+    for code, out, err in labridge(url, tmp_path / "s.db", "sync"):
+        assert code == 0, err
+        assert "ws-user:***@" in err
+        assert_no_canary(out, err)
+    wrong = sandbox.url.replace("http://", "http://ws-user:Wrong-pw-canary@")
+    for _, out, err in labridge(wrong, tmp_path / "s.db", "sync", "--username", "nobody"):
+        assert "Wrong-pw-canary" not in out + err
+        assert_no_canary(out, err)
