@@ -3,8 +3,9 @@
 Each command builds its settings (flags, then environment, then ``labridge.toml``, then defaults),
 calls one workflow, renders the result, and maps errors to exit codes:
 0 ok; 1 some records failed; 2 usage or configuration error; 3 LA unreachable or credentials
-refused; 143 or 130 stopped by SIGTERM or SIGINT (the calls in flight finished first; run the
-same command again to resume).
+refused; 70 internal error (a bug: one line naming the exception's type, the traceback only at
+-vv); 143 or 130 stopped by SIGTERM or SIGINT (the calls in flight finished first; run the same
+command again to resume).
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
 
+import click
 import typer
 from rich.markup import escape
+from sqlalchemy.exc import SQLAlchemyError
 
 from . import console, contract, logs, overrides, reports, runner, schedule, stopping
 from .config import CONFIG_FILE, Settings, load_settings, render_config
@@ -31,13 +34,17 @@ from .errors import (
     ProtocolError,
     RefusedError,
     TransportError,
+    internal_error_line,
 )
 from .sandbox.dialects import Dialect
+from .store.engine import store_failure
 from .workflows import enrol as enrol_workflow
 from .workflows import progress as progress_workflow
 from .workflows import update as update_workflow
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_LA = 0, 1, 2, 3
+#: An exception labridge did not expect (sysexits.h EX_SOFTWARE): a bug to report.
+EXIT_INTERNAL = 70
 #: The sandbox's documented demo login; it guards nothing but local test data.
 SANDBOX_USER = "sandbox"
 SANDBOX_PASSWORD = "sandbox"  # noqa: S105
@@ -228,7 +235,9 @@ def _exit_code(exc: LabridgeError) -> int:
 
 
 def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Turn labridge's errors into one clear message on stderr and the documented exit code."""
+    """Turn labridge's errors into one clear message on stderr and the documented exit code;
+    a store failing mid-command is a store error (exit 2); anything else is an internal error
+    (exit 70) shown as one line without its message, which may quote personal data."""
 
     @wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -238,15 +247,37 @@ def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
             logging.getLogger("labridge").warning("%s", stop.args[0])  # the one line
             raise typer.Exit(stop.exit_code) from None
         except LabridgeError as exc:
-            if kwargs.get("as_json"):  # stdout stays valid JSON: what was done, and the error
-                console.print_json(console.error_json(exc, _exit_code(exc)))
-            message = escape(str(exc.args[0] if exc.args else exc))
-            console.err.print(f"[bold red]error:[/bold red] {message}")
-            if exc.hint:
-                console.err.print(f"[yellow]what to do:[/yellow] {escape(exc.hint)}")
-            raise typer.Exit(_exit_code(exc)) from None
+            _show_error(exc, as_json=bool(kwargs.get("as_json")))
+        except SQLAlchemyError as exc:
+            _show_error(store_failure(exc), as_json=bool(kwargs.get("as_json")))
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.ClickException, click.Abort):
+            raise  # the command's own exit codes, and usage errors
+        except KeyboardInterrupt:
+            # Commands without a graceful stop (:func:`stoppable`) end here on Ctrl+C.
+            console.err.print("interrupted: run the same command again")
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            # The traceback (masked) only at -vv; the line itself never carries str(exc).
+            logging.getLogger("labridge").debug("internal error", exc_info=True)
+            line = internal_error_line(exc)
+            if kwargs.get("as_json"):
+                hint = "run the command again with -vv"
+                error = {"message": line, "exit_code": EXIT_INTERNAL, "hint": hint}
+                console.print_json({"error": error})
+            console.err.print(escape(line), highlight=False)
+            raise typer.Exit(EXIT_INTERNAL) from None
 
     return wrapper
+
+
+def _show_error(exc: LabridgeError, *, as_json: bool = False) -> NoReturn:
+    if as_json:  # stdout stays valid JSON: what was done, and the error
+        console.print_json(console.error_json(exc, _exit_code(exc)))
+    message = escape(str(exc.args[0] if exc.args else exc))
+    console.err.print(f"[bold red]error:[/bold red] {message}")
+    if exc.hint:
+        console.err.print(f"[yellow]what to do:[/yellow] {escape(exc.hint)}")
+    raise typer.Exit(_exit_code(exc)) from None
 
 
 def stoppable(fn: Callable[P, R]) -> Callable[P, R]:

@@ -304,6 +304,10 @@ def _read_file(path: Path | None, *, explicit: bool) -> dict[str, dict[str, Any]
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ConfigurationError(f"{path} is nested too deeply to be labridge's settings") from None
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc.strerror or exc}") from None
     unknown = set(data) - set(SECTIONS)
     if unknown:
         raise ConfigurationError(

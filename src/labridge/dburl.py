@@ -31,6 +31,15 @@ def scrub(exc: BaseException, url: URL) -> str:
     """The first lines of a driver's message, one line, with the password masked if present."""
     original = getattr(exc, "orig", None) or exc
     text = " ".join(line.strip() for line in str(original).splitlines()[:3] if line.strip())
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate:
+        # A server's error: its first line only (DETAIL lines quote rows: "Key (uln)=(...)"),
+        # and a data exception (SQLSTATE class 22) without the value it quotes after the colon
+        # ('invalid input syntax for type date: "..."'): the value may be a learner's.
+        text = str(original).splitlines()[0].strip() if str(original) else sqlstate
+        if sqlstate.startswith("22"):
+            text = text.split(":", 1)[0]
+        text = f"{text} (SQLSTATE {sqlstate})"
     password = url.password
     if password:
         for form in {str(password), quote(str(password), safe=""), quote_plus(str(password))}:

@@ -21,6 +21,7 @@ from rich.panel import Panel
 
 from . import cli, console, reports, runner
 from .config import LASettings, Settings, StoreSettings
+from .errors import ConfigurationError
 from .sandbox.app import STATS_PATH
 from .sandbox.clock import CLOCK_PATH
 from .sandbox.server import start_background
@@ -107,7 +108,13 @@ def _show_updated(settings: Settings, report: update.UpdateReport) -> None:
 
 def run_demo(keep: Path | None = None) -> None:
     if keep is not None:
-        keep.mkdir(parents=True, exist_ok=True)
+        try:
+            keep.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot use {keep} for the demo's store: {exc.strerror or exc}",
+                hint="give --keep a directory (it is created if missing)",
+            ) from None
         _tour(keep, keep)
     else:
         with tempfile.TemporaryDirectory(prefix="labridge-demo-") as tmp:

@@ -28,7 +28,7 @@ from . import contract as c
 from . import overrides
 from .client import AsyncClient, redirected
 from .config import Settings
-from .errors import AuthenticationError, LabridgeError, ProtocolError
+from .errors import AuthenticationError, ConfigurationError, LabridgeError, ProtocolError
 from .soap.xml import Limits
 from .wsdl_read import ANY, SOAP_ENC, QName, Wsdl, WsdlOperation, read_wsdl
 
@@ -455,5 +455,11 @@ def write_overrides(report: Report, path: Path) -> str:
         "# Written by `labridge doctor`: pass it with --contract, or paste it into labridge.toml.\n"
     )
     text += overrides.to_toml(report.overrides)
-    path.write_text(text, encoding="utf-8")
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the overrides to {path}: {exc.strerror or exc}",
+            hint="give --write-overrides a file in a directory that exists and you may write to",
+        ) from None
     return text

@@ -41,6 +41,13 @@ class ConfigurationError(LabridgeError):
     hint = "check labridge.toml, the LABRIDGE_* environment variables and the command's flags"
 
 
+class StoreError(ConfigurationError):
+    """The store cannot be used: locked by another program, not a database, unreadable, or gone
+    while a command ran. Its message names the store, never a row's values or SQL parameters."""
+
+    hint = "check the --db path or URL, and that no other program holds the store"
+
+
 class TransportError(LabridgeError):
     """LA could not be reached, timed out or dropped the connection."""
 
@@ -116,3 +123,12 @@ class RefusedError(LabridgeError):
     def __init__(self, message: str, problems: Sequence[Problem]) -> None:
         super().__init__(message)
         self.problems = tuple(problems)
+
+
+def internal_error_line(exc: BaseException) -> str:
+    """The one line shown for an exception labridge did not expect: its type, never its message
+    (an exception's text may quote a learner's data) nor its traceback's locals."""
+    return (
+        f"labridge: internal error ({type(exc).__name__}) — please report it; run the command "
+        "again with -vv for the traceback (check it for personal data before sharing it)"
+    )

@@ -283,6 +283,10 @@ def load_file(path: Path) -> dict[str, Any]:
         raise ContractError(f"contract file {path} does not exist") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ContractError(f"{path} is not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib recurses into nested arrays and inline tables
+        raise ContractError(f"{path} is nested too deeply to be a contract file") from None
+    except OSError as exc:
+        raise ContractError(f"cannot read {path}: {exc.strerror or exc}") from None
     _check_keys(data, ["contract"], f"{path} (it holds [contract...] tables only)")
     table = data.get("contract", {})
     if not isinstance(table, dict):

@@ -451,7 +451,7 @@ def test_problems_are_plain_values(ref: ReferenceData) -> None:
         Problem(
             "gender",
             "INVALID_FORMAT",
-            "learners.csv line 2: Gender '?' is not recognised; use M, F, O (other) or U (not "
+            "learners.csv line 2: Gender is not recognised; use M, F, O (other) or U (not "
             "stated), or a word such as male, female, non-binary or prefer not to say",
         ),
     )

@@ -59,6 +59,18 @@ def write_problems_csv(path: Path, items: Sequence[Item]) -> None:
 def write_enrolments_csv(
     path: Path, entries: Sequence[Entry], course_names: Mapping[str, str]
 ) -> None:
+    """Write the list to ``path``; a path that cannot be written is a configuration error
+    naming it (a missing directory, a directory, no permission, a full disk)."""
+    try:
+        _write(path, entries, course_names)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write the CSV file {path}: {exc.strerror or exc}",
+            hint="give --csv a file in a directory that exists and that you may write to",
+        ) from None
+
+
+def _write(path: Path, entries: Sequence[Entry], course_names: Mapping[str, str]) -> None:
     with path.open("w", newline="", encoding="utf-8") as fh:
         writer = SafeWriter(fh)
         writer.writerow(COLUMNS)

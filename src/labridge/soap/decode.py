@@ -212,8 +212,11 @@ class _Decoder:
                 return text
             kind = wire_kind or (expected.xsd if isinstance(expected, c.Scalar) else "string")
             kind = "date" if isinstance(expected, c.Scalar) and expected.date else kind
+            # An answer's values may be a learner's data: the message shows their shape only
+            # ("99/99/9999"), which says enough about a format LA changed.
+            shown = _shape(text) if self._answer else _excerpt(text)
             raise self._unreadable(
-                el, f"<{local(el.tag)}> holds {_excerpt(text)!r}, which is not a valid {kind}"
+                el, f"<{local(el.tag)}> holds {shown!r}, which is not a valid {kind}"
             ) from None
 
     def _unreadable(self, el: etree._Element, why: str) -> ProtocolError:
@@ -364,6 +367,13 @@ def _boolean(text: str) -> bool:
     if t in _FALSE:
         return False
     raise ValueError(text)
+
+
+def _shape(text: str, size: int = 60) -> str:
+    """``text`` with every letter shown as ``A`` and every digit as ``9``: its form, not its
+    content (``"31/12/2025"`` → ``"99/99/9999"``, ``"Jo Bloggs"`` → ``"AA AAAAAA"``)."""
+    flat = _excerpt(text, size)
+    return "".join("9" if ch.isdigit() else "A" if ch.isalpha() else ch for ch in flat)
 
 
 def _excerpt(text: str, size: int = 60) -> str:

@@ -147,6 +147,13 @@ def load_mapping(path: Path | str) -> Mapping:
             f"mapping file {path} is not valid TOML: {exc}",
             hint="see examples/mapping.toml for the syntax",
         ) from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively: a file nested thousands
+        # deep exhausts Python's stack. No mapping is more than three tables deep.
+        raise ConfigurationError(
+            f"mapping file {path} is nested too deeply to be a mapping",
+            hint='see examples/mapping.toml: a mapping is tables of "key" = "value" lines',
+        ) from None
     return parse_mapping(data, source=str(path))
 
 
@@ -205,7 +212,7 @@ class _Checker:
             if isinstance(value, bool) or not isinstance(value, str | int):
                 raise self.error(
                     f"{prefix}{name}",
-                    f"{key!r} must be a text value, not {value!r}",
+                    f"{key[:80]!r} must be a text value, not {_kind(value)}",
                     f'write it as "{key}" = "..."',
                 )
             out[key] = str(value).strip()
@@ -245,3 +252,12 @@ class _Checker:
                 where, f"{name!r} is not a labridge field", f"use one of: {', '.join(FIELDS)}"
             )
         return folded
+
+
+def _kind(value: object) -> str:
+    """What a TOML value is, for an error: its kind, not the value (it may be huge)."""
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"

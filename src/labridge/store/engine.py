@@ -22,12 +22,12 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from ..dburl import parse_url, scrub, sqlite_file
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StoreError
 from ..filemodes import private, warn_if_shared
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,9 @@ logger = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
 _URL_EXAMPLES = "sqlite:///path/to/labridge.db or postgresql://user@host:5432/dbname"
-#: How long a SQLite writer waits for another one (another labridge process) before failing.
+#: How long a writer waits for another one (another labridge process, or any program holding a
+#: lock on the store) before failing with a store error: SQLite's busy timeout, PostgreSQL's
+#: ``lock_timeout``.
 SQLITE_BUSY_SECONDS = 60
 #: The execution option marking a connection that writes: its transaction takes the store's
 #: write lock up front (see :func:`_emit_begin`), so concurrent runs queue instead of failing.
@@ -92,7 +94,9 @@ def open_store(url: str) -> Store:
     if db_file is not None:
         _private_file(db_file)
     try:
-        engine = create_engine(sa_url)
+        # hide_parameters: a failing statement's error text never quotes the values it carried
+        # (learners' pushed records).
+        engine = create_engine(sa_url, hide_parameters=True)
     except (ArgumentError, ImportError) as exc:
         raise ConfigurationError(
             f"cannot use the store URL {shown}: {scrub(exc, sa_url)}",
@@ -106,6 +110,8 @@ def open_store(url: str) -> Store:
         engine.dispose()
         if isinstance(exc, DBAPIError | CommandError):
             raise _open_error(exc, sa_url, shown) from None
+        if isinstance(exc, SQLAlchemyError):
+            raise store_failure(exc, shown) from None
         raise
     if db_file is not None:
         _private_sidecars(db_file)
@@ -208,10 +214,89 @@ def _open_error(exc: DBAPIError | CommandError, url: URL, shown: str) -> Configu
             f"the store at {shown} has a schema this labridge does not know: {scrub(exc, url)}",
             hint="it was migrated by a newer labridge; upgrade labridge or use another database",
         )
-    return ConfigurationError(
+    known = _known_failure(exc, url, f"the store at {shown}")
+    if known is not None:
+        return known
+    return StoreError(
         f"cannot open the store at {shown}: {scrub(exc.orig or exc, url)}",
         hint="check that the database server is running and that the URL's host, port, "
         "user, password and database name are right",
+    )
+
+
+def store_failure(exc: SQLAlchemyError, shown: str = "") -> StoreError:
+    """A store error for a database failure in the middle of a command (the store locked, its
+    file deleted or replaced, the server gone). The message is the driver's first line for
+    SQLite, the error class and SQLSTATE for PostgreSQL: never the statement or its values."""
+    where = f" at {shown}" if shown else ""
+    if isinstance(exc, DBAPIError):
+        known = _known_failure(exc, None, f"the store{where}")
+        if known is not None:
+            return known
+    return StoreError(
+        f"the store{where} failed: {_driver_line(exc)}",
+        hint="run the command again; if it fails again, check the database server (or the "
+        "SQLite file) and that no other program changed the store",
+    )
+
+
+def _driver_line(exc: SQLAlchemyError) -> str:
+    """What went wrong, without values: SQLite's messages name tables and columns only;
+    PostgreSQL's primary message may quote a value (``invalid input syntax ...: "x"``), so
+    only its class and SQLSTATE are shown."""
+    orig = getattr(exc, "orig", None)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if orig is not None and sqlstate:
+        return f"{type(orig).__name__} (SQLSTATE {sqlstate})"
+    text = str(orig if orig is not None else type(exc).__name__)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+#: PostgreSQL's lock_not_available (lock_timeout) and SQLite's "database is locked".
+_PG_LOCKED = "55P03"
+
+
+def _known_failure(exc: DBAPIError, url: URL | None, store: str) -> StoreError | None:
+    """The failures with a precise fix: locked; not a database; a file that cannot be opened."""
+    text = str(exc.orig).splitlines()[0] if exc.orig is not None else ""
+    if getattr(exc.orig, "sqlstate", None) == _PG_LOCKED or text.startswith("database is locked"):
+        return StoreError(
+            f"{store} is locked by another program (waited {SQLITE_BUSY_SECONDS} s)",
+            hint="another labridge command, or a database tool with an open transaction, holds "
+            "the store: let it finish or close it, then run the command again",
+        )
+    if text.startswith("file is not a database"):
+        return StoreError(
+            f"{store} is not a labridge store: the file is not a SQLite database",
+            hint="check the --db path (or [store] database_url); move that file away if "
+            "labridge should create a new store there",
+        )
+    if text.startswith(("unable to open database file", "attempt to write a readonly")):
+        return StoreError(f"cannot open {store}: {text}", hint=_file_hint(url))
+    if text.startswith("no such table"):
+        return StoreError(
+            f"{store} lost its tables while the command ran: {text}",
+            hint="was the file deleted or replaced meanwhile? check the --db path, then run "
+            "the command again",
+        )
+    return None
+
+
+def _file_hint(url: URL | None) -> str:
+    """Why SQLite cannot open the file, in terms of the path."""
+    database = url.database if url is not None else None
+    if not database or database.startswith("file:"):
+        return "check the --db path and its permissions"
+    path = Path(database)
+    if path.is_dir():
+        return (
+            f"{path} is a directory: give the path of a file inside it, e.g. {path / 'labridge.db'}"
+        )
+    if not path.parent.is_dir():
+        return f"the directory {path.parent} does not exist: create it, or give another --db path"
+    return (
+        f"labridge cannot read or write {path} or its directory: check their owner and "
+        f"permissions (e.g. chmod 600 {path})"
     )
 
 
@@ -253,7 +338,16 @@ def _serialise_postgres_writers(engine: Engine) -> None:
     process's; row locks alone would let two inserts of one new row collide."""
     if engine.dialect.name != "postgresql":
         return
+    event.listen(engine, "connect", _pg_connect)
     event.listen(engine, "begin", _pg_write_lock)
+
+
+def _pg_connect(dbapi_connection: Any, connection_record: Any) -> None:
+    # As SQLite's busy timeout: a writer queues behind another for a while, then fails with a
+    # store error naming the lock, instead of hanging for ever behind a forgotten transaction.
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute(f"SET lock_timeout = {SQLITE_BUSY_SECONDS * 1000}")
+    dbapi_connection.commit()
 
 
 def _pg_write_lock(connection: Connection) -> None:

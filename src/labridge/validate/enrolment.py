@@ -140,7 +140,7 @@ def _invalid(name: str, exc: uk.InvalidValueError) -> Problem:
 def _normal(what: str, value: str, normal: str) -> str:
     """Refuse a wire value not in its normal form (the reading step always sends that form)."""
     if value != normal:
-        raise uk.InvalidValueError(f"{what} {value!r} is not in normal form", f"send {normal!r}")
+        raise uk.InvalidValueError(f"{what} is not in normal form", "send it as labridge reads it")
     return value
 
 
@@ -158,7 +158,7 @@ def _dates(values: Mapping[str, str], problems: list[Problem]) -> dict[str, date
 
 def _iso_date(value: str) -> date:
     if not _ISO_DATE.fullmatch(value):
-        raise uk.InvalidValueError(f"Date {value!r} is not YYYY-MM-DD", "send it as YYYY-MM-DD")
+        raise uk.InvalidValueError("Date is not YYYY-MM-DD", "send it as YYYY-MM-DD")
     return uk.parse_date(value)
 
 
@@ -166,7 +166,7 @@ def _one_of(allowed: frozenset[str], what: str) -> _Check:
     def check(_ref: ReferenceData, value: str) -> str:
         if value not in allowed:
             codes = ", ".join(sorted(allowed))
-            raise uk.InvalidValueError(f"{what} {value!r} is not a code LA takes", f"use {codes}")
+            raise uk.InvalidValueError(f"{what} is not a code LA takes", f"use {codes}")
         return value
 
     return check

@@ -88,15 +88,15 @@ def check_uln(value: str) -> str:
         return ""
     if not _ULN_RE.fullmatch(uln):
         raise InvalidValueError(
-            f"ULN {value!r} is not 10 digits starting with 1-9",
+            "ULN is not 10 digits starting with 1-9",
             f"{_LRS_HINT} (use 9999999999 if the learner has none yet)",
         )
     expected = _uln_check_digit(uln[:9])
     if expected is None:
-        raise InvalidValueError(f"ULN {uln} cannot be valid (no check digit fits it)", _LRS_HINT)
+        raise InvalidValueError("ULN cannot be valid (no check digit fits it)", _LRS_HINT)
     if int(uln[9]) != expected:
         raise InvalidValueError(
-            f"ULN {uln} fails the check digit (expected last digit {expected})", _LRS_HINT
+            f"ULN fails the check digit (expected last digit {expected})", _LRS_HINT
         )
     return uln
 
@@ -109,7 +109,7 @@ def check_nino(value: str) -> str:
     nino = "".join(value.split()).upper()
     if not _NINO_RE.match(nino):
         raise InvalidValueError(
-            f"National Insurance number {value!r} is not valid",
+            "National Insurance number is not valid",
             "check it against the learner's NI letter or payslip: two letters, six digits and "
             "a final letter A-D, e.g. AB123456C",
         )
@@ -138,7 +138,7 @@ def check_postcode(value: str) -> str:
         return ""
     if not _POSTCODE_RE.match(postcode):
         raise InvalidValueError(
-            f"Postcode {value!r} is not a UK postcode",
+            "Postcode is not a UK postcode",
             "check the learner's address (form SW1A 1AA), or use ZZ99 9ZZ if it is not known",
         )
     return postcode
@@ -163,7 +163,7 @@ def check_email(value: str) -> str:
         or len(email) > 254
     ):
         raise InvalidValueError(
-            f"E-mail address {value!r} is not valid",
+            "E-mail address is not valid",
             "check it with the learner: it needs one @, no spaces and a domain such as "
             "example.co.uk",
         )
@@ -185,12 +185,12 @@ def parse_date(value: str) -> date:
     elif uk := _UK_DATE_RE.fullmatch(text):
         day, month, year = (int(part) for part in uk.groups())
     else:
-        raise InvalidValueError(f"Date {value!r} is not in an accepted form", _DATE_FORMS)
+        raise InvalidValueError("Date is not in an accepted form", _DATE_FORMS)
     try:
         return date(year, month, day)
     except ValueError:
         raise InvalidValueError(
-            f"Date {value!r} does not exist", f"check the day and month, then {_DATE_FORMS}"
+            "Date does not exist", f"check the day and month, then {_DATE_FORMS}"
         ) from None
 
 
@@ -337,7 +337,7 @@ def check_gender(value: str) -> str:
     code = _GENDER.get(_key(value))
     if code is None:
         raise InvalidValueError(
-            f"Gender {value!r} is not recognised",
+            "Gender is not recognised",
             "use M, F, O (other) or U (not stated), or a word such as male, female, non-binary "
             "or prefer not to say",
         )
@@ -353,14 +353,14 @@ def check_employment_status(value: str) -> str:
     key = _key(value)
     if key in _AMBIGUOUS_EMPLOYMENT:
         raise InvalidValueError(
-            f"Employment status {value!r} is ambiguous",
+            "Employment status is ambiguous",
             "say whether the learner is looking for work (11, 'unemployed seeking') or not "
             "(12, 'unemployed not seeking')",
         )
     code = _EMPLOYMENT.get(key)
     if code is None:
         raise InvalidValueError(
-            f"Employment status {value!r} is not recognised",
+            "Employment status is not recognised",
             "use an ILR EmpStat code: 10 (in paid employment), 11 (unemployed, seeking work), "
             "12 (unemployed, not seeking work) or 98 (not known)",
         )

@@ -182,9 +182,12 @@ def diff(desired: Flat, base: Baseline, *, clear_missing: bool = False) -> Diff:
 def _fixed(out: Diff, name: str, old: str | None, new: str) -> None:
     if old is None or not new:
         return  # LA does not show it, or the source lost it (then the record is invalid)
-    out.notice(name, "NOT_UPDATABLE",
-               f"{name} is {new!r} in the source but {old!r} in LA, and UpdateEnrolment cannot "
-               "change it; change it in Learning Assistant by hand")  # fmt: skip
+    out.notice(
+        name,
+        "NOT_UPDATABLE",
+        f"{name} differs between the source and LA, and UpdateEnrolment cannot change "
+        "it; change it in Learning Assistant by hand",
+    )  # fmt: skip (no values: personal)
 
 
 def _units(out: Diff, old: str | None, new: str) -> None:
@@ -203,7 +206,7 @@ def _missing(out: Diff, name: str, old: str, clear_missing: bool) -> None:
         out.change(name, old, "")
     else:
         out.notice(name, "KEPT_IN_LA",
-                   f"{name} is no longer in the source; LA keeps {old!r} (run with "
+                   f"{name} is no longer in the source; LA keeps its value (run with "
                    "--clear-missing to clear it)")  # fmt: skip
 
 

@@ -407,7 +407,10 @@ class Enroller:
         if answer.success:
             self._enrolled(checked, answer.candidate_uuid, tick)
             return
-        problems = tuple(Problem(m.field, m.code, m.message) for m in answer.messages)
+        hidden = _personal_values(rec, user)
+        problems = tuple(
+            Problem(m.field, m.code, _redacted(m.message, hidden)) for m in answer.messages
+        )
         self._record(key, "refused", rec.origin, problems=problems)
         self._done(RecordOutcome(rec.source_id, rec.origin, "refused", key[1],
                                  problems=problems, row=rec.row), tick=tick)  # fmt: skip
@@ -520,3 +523,29 @@ def by_learner(candidates: Iterable[Any]) -> dict[tuple[str, str], Candidate]:
         if isinstance(cand, Candidate) and cand.source_id:
             out.setdefault((cand.source_id, cand.course_uuid), cand)
     return out
+
+
+#: The record's fields that are a learner's personal data: LA's refusal messages may quote them
+#: ("The ULN 9276308687 fails its check digit"), and those messages are shown, journalled and
+#: exported; the field name says enough to fix it.
+PERSONAL_FIELDS = (
+    "forename", "surname", "birth_date", "email", "uln", "ni_number", "phone", "mobile",
+    "address_line1", "address_line2", "address_line3", "address_line4", "town", "postcode",
+    "line_manager", "line_manager_email", "line_manager_phone", "employee_reference",
+)  # fmt: skip
+
+
+def _personal_values(rec: SourceRecord, user: EnrolmentUser) -> list[str]:
+    """The record's personal values as the source gave them and as they were sent."""
+    address = user.address.model_dump() if user.address is not None else {}
+    values = {rec.fields.get(name) for name in PERSONAL_FIELDS}
+    values |= {getattr(user, name, None) for name in PERSONAL_FIELDS}
+    values |= {v for v in address.values() if isinstance(v, str)}
+    # Longest first, so that a value inside another is not left half shown.
+    return sorted((v for v in values if isinstance(v, str) and len(v) >= 3), key=len, reverse=True)
+
+
+def _redacted(message: str, values: list[str]) -> str:
+    for value in values:
+        message = message.replace(value, "…")
+    return message
