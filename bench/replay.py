@@ -300,12 +300,17 @@ class ReplayLA:
 _CACHE: dict[str, str] = {}
 
 
-def answers_file(directory: Path) -> Path:
-    """The recorded answers, recorded once per process, written to ``directory``."""
+def recorded() -> dict[str, str]:
+    """The answers of :func:`record`, recorded once per process."""
     if not _CACHE:
         _CACHE.update(record())
+    return _CACHE
+
+
+def answers_file(directory: Path) -> Path:
+    """The recorded answers written to ``directory``, for the child process."""
     path = directory / "answers.json"
-    path.write_text(json.dumps(_CACHE), encoding="utf-8")
+    path.write_text(json.dumps(recorded()), encoding="utf-8")
     return path
 
 
