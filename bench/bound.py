@@ -34,16 +34,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from replay import ReplayLA, replay_la  # noqa: E402
+from replay import ReplayLA, replay_la
 
-from labridge import AsyncClient, store  # noqa: E402
-from labridge.sources.csv import read_csv  # noqa: E402
-from labridge.sources.records import SourceRecord  # noqa: E402
-from labridge.validate.enrolment import check_all  # noqa: E402
-from labridge.validate.reference import ReferenceData  # noqa: E402
-from labridge.workflows.enrol import Enroller, Options  # noqa: E402
-from labridge.workflows.progress import Puller, enrolled  # noqa: E402
-from labridge.workflows.sync import sync  # noqa: E402
+from labridge import AsyncClient, store
+from labridge.sources.csv import read_csv
+from labridge.sources.records import SourceRecord
+from labridge.validate.enrolment import check_all
+from labridge.validate.reference import ReferenceData
+from labridge.workflows.enrol import Enroller, Options
+from labridge.workflows.progress import Puller, enrolled
+from labridge.workflows.sync import sync
 
 HERE = Path(__file__).parent
 SAMPLE = HERE.parent / "examples" / "learners.csv"
@@ -155,7 +155,8 @@ def bench_pull(n: int, concurrencies: list[int], rtt: float) -> list[Row]:
 
                 async def run() -> None:
                     report = await puller.run(who)
-                    assert report.failed == 0 and report.changed == n, report.as_dict()
+                    assert report.failed == 0, report.as_dict()
+                    assert report.changed == n, report.as_dict()
 
                 return await _timed(la, run)
 

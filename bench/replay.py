@@ -1,8 +1,8 @@
 """A stand-in LA that replays recorded sandbox answers for almost no CPU (issue 11).
 
-    python bench/replay.py record answers.json          # run the real sandbox once, keep its answers
+    python bench/replay.py record answers.json     # run the real sandbox once, keep its answers
     python bench/replay.py serve answers.json --latency-ms 20 --candidates 2000
-    python bench/replay.py check                        # record, serve, call every op, print CPU/call
+    python bench/replay.py check                   # record, serve, call every op: CPU per call
 
 Every benchmark against the real sandbox measures the sandbox (10-21 ms of CPU per call behind one
 lock), not labridge. This LA answers from bytes the real sandbox
@@ -36,7 +36,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from tempfile import TemporaryDirectory
@@ -53,7 +53,7 @@ HERE = Path(__file__).parent
 ROOT = HERE.parent
 SAMPLE = ROOT / "examples" / "learners.csv"
 
-# -- recording (imports labridge) -------------------------------------------------------------------
+# -- recording (imports labridge) ------------------------------------------------------------------
 
 
 class _Recorder(httpx.AsyncBaseTransport):
@@ -207,7 +207,7 @@ def candidates_answer(answers: dict[str, str], n: int, prefix: str = "R") -> byt
     return answers["candidates"].replace(COUNT, str(n)).replace(ITEMS, items).encode()
 
 
-# -- serving (stdlib only) --------------------------------------------------------------------------
+# -- serving (stdlib only) -------------------------------------------------------------------------
 
 
 class _Replay:
@@ -283,7 +283,7 @@ async def serve(answers: dict[str, str], latency: float, candidates: int, port: 
         await server.serve_forever()
 
 
-# -- the parent's handle ----------------------------------------------------------------------------
+# -- the parent's handle ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -349,7 +349,8 @@ async def _every_operation(url: str, rounds: int) -> None:
         listed = await la.get_candidates("")
         one = listed[0].candidate_uuid
         full = await la.get_progress_full(one)
-        assert full.candidate_uuid == one and len(full.units) == UNITS, full
+        assert full.candidate_uuid == one, full
+        assert len(full.units) == UNITS, full
         assert all(len(u.outcomes) == OUTCOMES for u in full.units)
         await la.update_enrolment(EnrolmentUserUpdate(candidate_uuid=one, mobile=""))
         for _ in range(rounds):
@@ -384,13 +385,13 @@ def main(argv: list[str] | None = None) -> None:
         args.out.write_text(json.dumps(record()), encoding="utf-8")
     elif args.command == "serve":
         answers = json.loads(args.answers.read_text(encoding="utf-8"))
-        try:
+        with suppress(KeyboardInterrupt):
             asyncio.run(serve(answers, args.latency_ms / 1000, args.candidates, args.port))
-        except KeyboardInterrupt:
-            pass
     else:
         result = check(args.rounds)
-        print(f"replay LA: {result['calls']} calls, {result['cpu_ms_per_call']:.3f} ms CPU per call")
+        print(
+            f"replay LA: {result['calls']} calls, {result['cpu_ms_per_call']:.3f} ms CPU per call"
+        )
 
 
 if __name__ == "__main__":

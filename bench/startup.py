@@ -3,10 +3,10 @@
     python bench/startup.py                # 15 runs each; writes startup-results.md
     python bench/startup.py --runs 3 --no-write
 
-Each command runs as a fresh subprocess of this interpreter (``python -m labridge ...``, what the
-``labridge`` script runs), the median of N runs: ``--help``, ``--version`` and ``status --json`` on a
-small store (synced from :mod:`replay`, 50 candidates), against a minimal Typer app with one
-command (Typer and Rich from the same environment) asked for ``--help``. Then, with
+Each command runs as a fresh subprocess of this interpreter (``python -m labridge ...``, what
+the ``labridge`` script runs), the median of N runs: ``--help``, ``--version`` and ``status
+--json`` on a small store (synced from :mod:`replay`, 50 candidates), against a minimal Typer
+app with one command (Typer and Rich from the same environment) asked for ``--help``. Then, with
 ``python -X importtime``, the ten heaviest packages and labridge modules each command imports
 (by cumulative time: a module's own and that of what it imports first),
 and whether the heavy libraries (SQLAlchemy, Alembic, Jinja2, lxml, httpx) were imported at all.
@@ -26,7 +26,7 @@ from tempfile import TemporaryDirectory
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import replay  # noqa: E402
+import replay
 
 HERE = Path(__file__).parent
 HEAVY = ("sqlalchemy", "alembic", "jinja2", "lxml", "httpx")
@@ -99,6 +99,8 @@ def small_store(directory: Path) -> str:
 def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--only", nargs="+", help="run only these commands (names as in the table)")
+    parser.add_argument("--no-imports", action="store_true", help="skip the -X importtime runs")
     parser.add_argument("--no-write", action="store_true", help="do not write startup-results.md")
     args = parser.parse_args(argv)
     with TemporaryDirectory() as tmp_dir:
@@ -113,15 +115,20 @@ def main(argv: list[str] | None = None) -> str:
             "labridge --version": [py, "-m", "labridge", "--version"],
             "labridge status --json": [py, "-m", "labridge", "status", "--json"],
         }
+        wanted = {"minimal Typer app --help", *(args.only or commands)}
+        commands = {name: cmd for name, cmd in commands.items() if name in wanted}
         times = {name: median_run(cmd, args.runs, env) for name, cmd in commands.items()}
-        imports = {name: heaviest(cmd, env) for name, cmd in commands.items()}
+        imports = {name: ([], []) if args.no_imports else heaviest(cmd, env)
+                   for name, cmd in commands.items()}  # fmt: skip
     base = times["minimal Typer app --help"]
     lines = ["| command | median (s) | / minimal Typer --help | heavy libraries imported |",
              "|---|---:|---:|---|"]  # fmt: skip
     for name, seconds in times.items():
-        heavy = ", ".join(imports[name][1]) or "none"
+        heavy = "-" if args.no_imports else ", ".join(imports[name][1]) or "none"
         lines.append(f"| `{name}` | {seconds:.3f} | {seconds / base:.2f} | {heavy} |")
-    lines.append("\nHeaviest imports (cumulative, `python -X importtime`; nested ones counted in both):\n")
+    lines.append(
+        "\nHeaviest imports (cumulative, `python -X importtime`; nested ones counted in both):\n"
+    )
     for name, (top, _) in imports.items():
         lines.append(f"- `{name}`: " + ", ".join(top))
     text = "\n".join(lines) + "\n"
