@@ -84,13 +84,14 @@ def load(url: str, dump: bool) -> None:
 
 def measure(cmd: list[str], env: dict[str, str], out: Path) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stderr of ``cmd`` as a fresh process, stdout to ``out``."""
-    with out.open("wb") as sink:
+    errors = out.with_suffix(".err")
+    with out.open("wb") as sink, errors.open("wb") as errors_sink:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.PIPE, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.Popen(cmd, stdout=sink, stderr=errors_sink, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, unlike wait()
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
+    err = errors.read_text(encoding="utf-8", errors="replace")
     assert proc.returncode == 0, (cmd, err)
     return wall, usage.ru_maxrss / 1024, err
 

@@ -332,6 +332,8 @@ def replay_la(latency_ms: float = 20.0, candidates: int = 0) -> Iterator[ReplayL
         finally:
             proc.terminate()
             proc.wait(10)
+            if proc.stdout is not None:
+                proc.stdout.close()
 
 
 async def _every_operation(url: str, rounds: int) -> None:
