@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--learners", type=int, default=20_000)
     parser.add_argument("--real", action="store_true", help="also enrol them for real")
+    parser.add_argument("--dry-json-only", action="store_true", help="only the dry run with --json")
     parser.add_argument("--no-write", action="store_true", help="do not write memory-results.md")
     args = parser.parse_args(argv)
     py = sys.executable
@@ -64,6 +65,8 @@ def main(argv: list[str] | None = None) -> str:
         "enrol --dry-run --json": ["--dry-run", "--json"],
         "enrol --dry-run (table)": ["--dry-run"],
     }
+    if args.dry_json_only:
+        runs.pop("enrol --dry-run (table)")
     if args.real:
         runs["enrol --json (real, 16 in flight)"] = ["--json", "--concurrency", "16"]
     lines = ["| run | learners | wall (s) | peak RSS (MB) |", "|---|---:|---:|---:|"]

@@ -24,7 +24,7 @@ def bench() -> dict[str, ModuleType]:
     try:
         return {
             name: importlib.import_module(name)
-            for name in ("replay", "bound", "codec", "startup", "output")
+            for name in ("replay", "bound", "codec", "startup", "output", "memory")
         }
     finally:
         sys.path.remove(str(BENCH))
@@ -67,3 +67,8 @@ def test_output_runs_the_cli_against_plain_json(bench: dict[str, ModuleType]) ->
         ["--records", "20", "--only", "labridge enrolments --json", "--no-write"]
     )
     assert "| labridge enrolments --json |" in text
+
+
+def test_memory_runs_a_dry_enrolment_through_the_cli(bench: dict[str, ModuleType]) -> None:
+    text = bench["memory"].main(["--learners", "10", "--dry-json-only", "--no-write"])
+    assert "| `labridge enrol --dry-run --json` | 10 |" in text
