@@ -7,6 +7,11 @@
 - validation: checking 10,000 learner records, against reading them from CSV.
 - sync: a second sync with nothing changed (writes nothing), against the first (writes all).
 - enrol: enrolling 200 learners over loopback with LA answering in 20 ms, 8 in flight against 1.
+
+These run against the real sandbox, whose own CPU (10-21 ms a call) dominates. How far labridge
+is from the latency bound, the codec against zeep and suds, start-up and output are measured by
+the scripts beside this one against a stand-in LA that costs almost nothing (``replay.py``,
+``bound.py``, ``codec.py``, ``startup.py``, ``output.py``): see docs/benchmarks.md.
 """
 
 from __future__ import annotations
