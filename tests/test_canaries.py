@@ -21,6 +21,7 @@ import sqlalchemy as sa
 
 from alteredla import Alter, altered_la, answer_500
 from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.store import open_store
 
 PASSWORD = "Pw-canary-9f3e1d"
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "learners.csv"
@@ -72,6 +73,8 @@ def labridge(
         **os.environ, "LABRIDGE_URL": url, "LABRIDGE_USERNAME": "ws-user",
         "LABRIDGE_PASSWORD": PASSWORD, "LABRIDGE_DATABASE_URL": f"sqlite:///{store}",
     }  # fmt: skip
+    if not store.exists():  # the store exists: the commands under test run, not refuse
+        open_store(f"sqlite:///{store}").close()
     runs = []
     for verbosity in verbosities:
         proc = subprocess.run(

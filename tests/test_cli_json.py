@@ -58,7 +58,7 @@ def test_an_enrol_run_that_loses_la_prints_what_it_finished_and_the_error(
     faults.arm(Fault("GroupEnrolment", Mode.DELAY, 0.0), FINE - 1)  # answered as usual
     faults.arm(Fault("GroupEnrolment", Mode.SLOW_BEFORE_COMMIT, 1.0))
     proc = subprocess.Popen(
-        _command(tmp_path, "enrol", str(SAMPLE), "--json", "--concurrency", "1"),
+        _command(tmp_path, "enrol", str(SAMPLE), "--json", "--concurrency", "1", "--create"),
         env=_env(sandbox.url), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     deadline = time.monotonic() + 120

@@ -62,6 +62,10 @@ def configure(verbose: int, fmt: LogFormat = LogFormat.text, *, run: bool = Fals
     libraries = logging.NOTSET if verbose >= 2 else logging.WARNING
     for name in LIBRARIES:
         logging.getLogger(name).setLevel(libraries)
+    # SQLAlchemy's DEBUG lines are the rows it reads: learners' personal data. Its INFO lines
+    # (the statements, their parameters hidden by the engines' hide_parameters) are the most
+    # -vv shows.
+    logging.getLogger("sqlalchemy").setLevel(logging.INFO if verbose >= 2 else logging.WARNING)
     steps = logging.INFO if run and verbose == 0 else logging.NOTSET
     for name in RUN_LOGGERS:
         logging.getLogger(name).setLevel(steps)
