@@ -1,8 +1,8 @@
 """Peak memory of a big enrolment run: ``labridge enrol`` of 20,000 learners (issue 11, target 5).
 
-    python bench/enrol_memory.py                    # dry run of 20,000 learners; writes enrol-memory-results.md
+    python bench/enrol_memory.py           # dry run of 20,000 learners; enrol-memory-results.md
     python bench/enrol_memory.py --learners 500 --no-write
-    python bench/enrol_memory.py --real             # also a real enrolment (minutes: it is CPU-bound)
+    python bench/enrol_memory.py --real    # also a real enrolment (minutes: it is CPU-bound)
 
 The learners are the sample's valid rows under fresh learner ids, written to a CSV; LA is
 :mod:`replay` (20 ms); each run is a real ``python -m labridge enrol`` process on a fresh SQLite
@@ -57,10 +57,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--learners", type=int, default=20_000)
     parser.add_argument("--real", action="store_true", help="also enrol them for real")
     parser.add_argument("--dry-json-only", action="store_true", help="only the dry run with --json")
-    parser.add_argument("--no-write", action="store_true", help="do not write enrol-memory-results.md")
+    parser.add_argument(
+        "--no-write", action="store_true", help="do not write enrol-memory-results.md"
+    )
     args = parser.parse_args(argv)
     py = sys.executable
-    enrol = [py, "-m", "labridge", "enrol"]
+    enrol = [py, "-m", "labridge", "enrol", "--create"]
     runs = {
         "enrol --dry-run --json": ["--dry-run", "--json"],
         "enrol --dry-run (table)": ["--dry-run"],

@@ -235,11 +235,11 @@ def until_settled(command: list[str], store_path: Path, tally: Tally) -> None:
 
 
 def enrol_plain(config: Path, export: Path, store_path: Path, tally: Tally, **_: Any) -> None:
-    until_settled(labridge(config, "enrol", str(export), "--json"), store_path, tally)
+    until_settled(labridge(config, "enrol", str(export), "--json", "--create"), store_path, tally)
 
 
 def enrol_concurrent(config: Path, export: Path, store_path: Path, tally: Tally, **_: Any) -> None:
-    command = labridge(config, "enrol", str(export), "--json")
+    command = labridge(config, "enrol", str(export), "--json", "--create")
     procs = [subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL,
                               stderr=subprocess.PIPE, text=True) for _ in range(2)]  # fmt: skip
     for proc in procs:
@@ -252,7 +252,7 @@ def enrol_concurrent(config: Path, export: Path, store_path: Path, tally: Tally,
 def enrol_killed(
     config: Path, export: Path, store_path: Path, tally: Tally, *, kills: int, rnd: random.Random
 ) -> None:
-    command = labridge(config, "enrol", str(export), "--json")
+    command = labridge(config, "enrol", str(export), "--json", "--create")
     for _ in range(kills):
         proc = subprocess.Popen(command, env=_env(), stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)  # fmt: skip

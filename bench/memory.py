@@ -185,7 +185,7 @@ def enrol_case(url: str, source: Path, tmp: Path, *extra: str) -> tuple[float, s
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABRIDGE_")}
     env |= {"LABRIDGE_URL": url, "LABRIDGE_USERNAME": "sandbox", "LABRIDGE_PASSWORD": "sandbox"}
     store = tmp / f"store-{time.monotonic_ns()}.db"
-    command = [sys.executable, "-m", "labridge", "enrol", str(source), "--dry-run",
+    command = [sys.executable, "-m", "labridge", "enrol", str(source), "--dry-run", "--create",
                "--db", str(store), *extra]  # fmt: skip
     with (tmp / "out.txt").open("wb") as out:
         started = time.perf_counter()

@@ -90,7 +90,7 @@ def test_the_to_do_list_has_field_problem_and_fix_and_keeps_a_repeated_row(
     assert uln["source_id"] == "MIS-200121"
     assert uln["field"] == "uln"
     assert uln["course_name"] == "Data Technician Level 3 (ST0795)"
-    assert uln["message"] == "ULN 5620728439 fails the check digit (expected last digit 8)"
+    assert uln["message"] == "ULN fails the check digit (expected last digit 8)"
     assert uln["fix"] == "check the learner's ULN on the Learning Records Service"
     repeated = by_code["DUPLICATE_IN_INPUT"]
     assert (repeated["source_id"], repeated["origin"]) == ("MIS-200100", "mis.csv line 5")

@@ -274,7 +274,7 @@ def test_an_integer_sent_as_an_integral_double_is_read() -> None:
     )
     progress = read("GetProgressFull", answer("GetProgressFull", ret.format("12.0")))
     assert progress.units[0].outcomes[0].evidence_count == 12
-    with pytest.raises(ProtocolError, match=r"EvidenceCount.*'12\.5'.*not a valid double"):
+    with pytest.raises(ProtocolError, match=r"EvidenceCount.*'99\.9'.*not a valid double"):
         read("GetProgressFull", answer("GetProgressFull", ret.format("12.5")))
 
 
@@ -314,7 +314,7 @@ def test_an_unreadable_date_names_the_operation_the_member_and_an_excerpt() -> N
     assert message.startswith("GetCandidates: GetCandidatesReturn[2].StartDate: <StartDate>")
     assert "not a valid date" in message
     excerpt = message.split("holds ", 1)[1].split(", which", 1)[0]
-    assert excerpt.startswith("'31/08/2024 xxx")
+    assert excerpt.startswith("'99/99/9999 AAA")  # its shape: an answer's values may be personal
     assert len(excerpt) <= 80
 
 
