@@ -170,8 +170,14 @@ def test_ctrl_c_while_waiting_for_a_lock_exits_130_without_a_traceback(pg_url: s
         )  # fmt: skip
         _wait_until_blocked(holder, proc)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
-        conn.rollback()
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()  # leave no process (nor its pipes) to the tests after this one
+            proc.communicate()
+            raise
+        finally:
+            conn.rollback()
     holder.dispose()
     assert proc.returncode == 130, err
     assert "interrupted" in err
@@ -181,7 +187,10 @@ def test_ctrl_c_while_waiting_for_a_lock_exits_130_without_a_traceback(pg_url: s
 def _wait_until_blocked(admin: sa.Engine, proc: subprocess.Popen[str]) -> None:
     """Until another session waits on a lock (the command, its store open, reading)."""
     deadline = time.monotonic() + 60
-    query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+    query = (
+        "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+        " AND datname = current_database()"
+    )  # this test's database: no other's
     while time.monotonic() < deadline and proc.poll() is None:
         with admin.connect() as probe:
             if probe.exec_driver_sql(query).scalar():
