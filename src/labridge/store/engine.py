@@ -93,15 +93,9 @@ def open_store(url: str) -> Store:
     db_file = sqlite_file(sa_url)
     if db_file is not None:
         _private_file(db_file)
-    try:
-        # hide_parameters: a failing statement's error text never quotes the values it carried
-        # (learners' pushed records).
-        engine = create_engine(sa_url, hide_parameters=True)
-    except (ArgumentError, ImportError) as exc:
-        raise ConfigurationError(
-            f"cannot use the store URL {shown}: {scrub(exc, sa_url)}",
-            hint=f"give a database URL such as {_URL_EXAMPLES}",
-        ) from None
+    # hide_parameters: a failing statement's error text never quotes the values it carried
+    # (learners' pushed records).
+    engine = _engine(sa_url, shown, hide_parameters=True)
     _take_over_sqlite_transactions(engine)
     _serialise_postgres_writers(engine)
     try:
@@ -166,13 +160,7 @@ def exists(url: str) -> bool:
         path = sqlite_file(url)
         return path is None or path.exists()
     shown = sa_url.render_as_string(hide_password=True)
-    try:
-        engine = create_engine(sa_url, poolclass=NullPool)
-    except (ArgumentError, ImportError) as exc:
-        raise ConfigurationError(
-            f"cannot use the store URL {shown}: {scrub(exc, sa_url)}",
-            hint=f"give a database URL such as {_URL_EXAMPLES}",
-        ) from None
+    engine = _engine(sa_url, shown, poolclass=NullPool)
     try:
         with engine.connect() as connection:
             return inspect(connection).has_table("alembic_version")
@@ -180,6 +168,18 @@ def exists(url: str) -> bool:
         raise _open_error(exc, sa_url, shown) from None
     finally:
         engine.dispose()
+
+
+def _engine(sa_url: URL, shown: str, **options: Any) -> Engine:
+    """An engine for the store at ``sa_url``, or the error that says which URL cannot be used
+    (``shown``: the URL with its password masked)."""
+    try:
+        return create_engine(sa_url, **options)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigurationError(
+            f"cannot use the store URL {shown}: {scrub(exc, sa_url)}",
+            hint=f"give a database URL such as {_URL_EXAMPLES}",
+        ) from None
 
 
 def migrate(engine: Engine) -> None:
