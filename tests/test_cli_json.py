@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from labridge import console
+from labridge.cli import console
 from labridge.sandbox.faults import Fault, Mode
 from labridge.sandbox.server import RunningSandbox, free_port, start_background
 

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from clienv import cli_env, invoke
-from labridge import store, todo
+from labridge import store
 from labridge.errors import Problem
+from labridge.reports import problems as todo
 from labridge.sandbox.server import RunningSandbox, start_background
 from labridge.store import journal, repeats
 
@@ -62,7 +63,7 @@ def test_empty_store_says_why_and_what_to_run(env: dict[str, str], tmp_path: Pat
 
 
 def test_a_postgres_password_in_the_store_url_is_masked(env: dict[str, str]) -> None:
-    from labridge import console
+    from labridge.cli import console
 
     line = console.no_enrolments_line("postgresql://labridge:s3cret@db.example/labridge")
     assert "s3cret" not in line

@@ -3,7 +3,7 @@ took 850 MB (bench/memory.py); every record is still shown, the title once."""
 
 from __future__ import annotations
 
-from labridge import console
+from labridge.cli import console
 from labridge.workflows.enrol import EnrolReport, RecordOutcome
 
 

@@ -24,9 +24,9 @@ import dockerfile
 import pytest
 
 from labridge import __version__
+from labridge.cli.cycle import next_cycle
 from labridge.config import RunSettings
 from labridge.sandbox.server import RunningSandbox, start_background
-from labridge.schedule import next_cycle
 
 ROOT = Path(__file__).parents[1]
 SYSTEMD = ROOT / "deploy" / "systemd"

@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
+from labridge.cli.cycle import single_instance
 from labridge.errors import ConfigurationError
 from labridge.sandbox.server import RunningSandbox, start_background
-from labridge.schedule import single_instance
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
 LEARNERS = 200
@@ -151,7 +151,7 @@ def _hold_lock(url: str) -> subprocess.Popen[str]:
     script = textwrap.dedent(
         f"""
         import sys, time
-        from labridge.schedule import single_instance
+        from labridge.cli.cycle import single_instance
         with single_instance({url!r}):
             sys.stdout.write("locked\\n"); sys.stdout.flush()
             time.sleep(60)

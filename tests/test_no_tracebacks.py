@@ -22,8 +22,7 @@ from sqlalchemy.pool import NullPool
 from typer.testing import CliRunner
 
 from alteredla import altered_la, drop_member
-from labridge import cli
-from labridge.cli import app
+from labridge.cli import app, options, shell
 from labridge.sandbox.server import RunningSandbox, start_background
 from labridge.store import engine
 from labridge.store.engine import open_store
@@ -95,7 +94,7 @@ def test_an_answer_missing_a_required_member_names_operation_and_member(
             env=env, capture_output=True, text=True, timeout=120, check=False,
         )  # fmt: skip
     err = " ".join(proc.stderr.split())
-    assert proc.returncode == cli.EXIT_LA, proc.stderr
+    assert proc.returncode == shell.EXIT_LA, proc.stderr
     assert "GetTrainers" in err
     assert "TrainerUUID" in err
     assert "what to do:" in err
@@ -127,7 +126,7 @@ def test_a_sqlite_store_locked_by_another_process(in_tmp: Path, short_lock_wait:
     finally:
         holder.kill()
         holder.communicate()
-    assert_clean_failure(result, cli.EXIT_CONFIG, str(path), "locked by another program")
+    assert_clean_failure(result, shell.EXIT_CONFIG, str(path), "locked by another program")
 
 
 def _pg_engine(url: str) -> sa.Engine:
@@ -142,7 +141,7 @@ def test_a_postgresql_store_whose_write_lock_is_held(pg_url: str, short_lock_wai
         result = run(["status", "--db", url])
         conn.rollback()
     holder.dispose()
-    assert_clean_failure(result, cli.EXIT_CONFIG, "locked by another program")
+    assert_clean_failure(result, shell.EXIT_CONFIG, "locked by another program")
 
 
 def test_a_postgresql_table_locked_in_the_middle_of_a_command(
@@ -156,7 +155,7 @@ def test_a_postgresql_table_locked_in_the_middle_of_a_command(
         result = run(["enrolments", "--db", url])
         conn.rollback()
     holder.dispose()
-    assert_clean_failure(result, cli.EXIT_CONFIG, "locked by another program")
+    assert_clean_failure(result, shell.EXIT_CONFIG, "locked by another program")
 
 
 def test_ctrl_c_while_waiting_for_a_lock_exits_without_a_traceback(pg_url: str) -> None:
@@ -182,8 +181,8 @@ def test_ctrl_c_while_waiting_for_a_lock_exits_without_a_traceback(pg_url: str) 
         finally:
             conn.rollback()
     holder.dispose()
-    assert (proc.returncode, "interrupted" in err) in ((130, True), (cli.EXIT_CONFIG, False)), err
-    if proc.returncode == cli.EXIT_CONFIG:
+    assert (proc.returncode, "interrupted" in err) in ((130, True), (shell.EXIT_CONFIG, False)), err
+    if proc.returncode == shell.EXIT_CONFIG:
         assert "locked by another program" in " ".join(err.split())
     assert "Traceback" not in out + err
 
@@ -212,7 +211,7 @@ def test_a_store_that_lost_its_tables_mid_command(in_tmp: Path) -> None:
         conn.execute("DROP TABLE enrolment_events")
         conn.execute("DROP TABLE enrolments")
     result = run(["enrolments", "--db", str(path)])
-    assert_clean_failure(result, cli.EXIT_CONFIG, "lost its tables")
+    assert_clean_failure(result, shell.EXIT_CONFIG, "lost its tables")
 
 
 @pytest.mark.parametrize(
@@ -228,18 +227,18 @@ def test_a_store_path_that_is_not_a_store(in_tmp: Path, make: object, says: str)
     path = in_tmp / "store.db"
     make(path)  # type: ignore[operator]
     result = run(["status", "--db", str(path)])
-    assert_clean_failure(result, cli.EXIT_CONFIG, "store.db", says)
+    assert_clean_failure(result, shell.EXIT_CONFIG, "store.db", says)
 
 
 def test_a_store_in_a_missing_directory(in_tmp: Path) -> None:
     path = in_tmp / "no-such-dir" / "store.db"
     result = run(["status", "--db", str(path)])
-    assert_clean_failure(result, cli.EXIT_CONFIG, "no-such-dir")
+    assert_clean_failure(result, shell.EXIT_CONFIG, "no-such-dir")
 
 
 @pytest.mark.parametrize("url", ["foo://bar/x", "mysql://u@h/d", "postgresql+nosuch://u@h/d"])
 def test_a_store_url_of_an_unknown_scheme(in_tmp: Path, url: str) -> None:
-    assert_clean_failure(run(["status", "--db", url]), cli.EXIT_CONFIG)
+    assert_clean_failure(run(["status", "--db", url]), shell.EXIT_CONFIG)
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads and writes any file")
@@ -248,7 +247,7 @@ def test_an_unreadable_store(in_tmp: Path) -> None:
     open_store(f"sqlite:///{path}").close()
     path.chmod(0)
     try:
-        assert_clean_failure(run(["status", "--db", str(path)]), cli.EXIT_CONFIG, "store.db")
+        assert_clean_failure(run(["status", "--db", str(path)]), shell.EXIT_CONFIG, "store.db")
     finally:
         path.chmod(0o600)
 
@@ -280,7 +279,7 @@ def test_writing_to_a_bad_path(in_tmp: Path, command: list[str], kind: str) -> N
     open_store(f"sqlite:///{store}").close()
     target = _bad_paths(in_tmp)[kind]
     result = run([*command, str(target), "--db", str(store)])
-    assert_clean_failure(result, cli.EXIT_CONFIG, str(target))
+    assert_clean_failure(result, shell.EXIT_CONFIG, str(target))
 
 
 # --- settings and mapping files -------------------------------------------------------------------
@@ -311,7 +310,7 @@ def test_a_malformed_mapping_names_the_file(
     env = {"LABRIDGE_URL": sandbox.url, "LABRIDGE_USERNAME": "ws-user",
            "LABRIDGE_PASSWORD": PASSWORD}  # fmt: skip
     result = run(["enrol", str(source), "--mapping", str(mapping), "--dry-run"], env)
-    assert_clean_failure(result, cli.EXIT_CONFIG, "my-mapping.toml", says)
+    assert_clean_failure(result, shell.EXIT_CONFIG, "my-mapping.toml", says)
     assert "Canary Lane" not in result.output  # a value is described, never echoed
 
 
@@ -327,19 +326,19 @@ def test_a_malformed_mapping_names_the_file(
 def test_a_malformed_settings_file_names_it(in_tmp: Path, make: object) -> None:
     path = in_tmp / "my-settings.toml"
     make(path)  # type: ignore[operator]
-    assert_clean_failure(run(["status", "--config", str(path)]), cli.EXIT_CONFIG, "my-settings")
+    assert_clean_failure(run(["status", "--config", str(path)]), shell.EXIT_CONFIG, "my-settings")
 
 
 def test_a_contract_file_nested_too_deeply(in_tmp: Path) -> None:
     path = in_tmp / "my-contract.toml"
     path.write_text(DEEP.replace("[columns]", "[contract]"), encoding="utf-8")
     result = run(["contract", "show", "--contract", str(path)])
-    assert_clean_failure(result, cli.EXIT_CONFIG, "my-contract.toml", "nested too deeply")
+    assert_clean_failure(result, shell.EXIT_CONFIG, "my-contract.toml", "nested too deeply")
 
 
 def test_demo_keep_naming_a_file(in_tmp: Path) -> None:
     (in_tmp / "a-file").write_text("", encoding="utf-8")
-    assert_clean_failure(run(["demo", "--keep", "a-file"]), cli.EXIT_CONFIG, "a-file")
+    assert_clean_failure(run(["demo", "--keep", "a-file"]), shell.EXIT_CONFIG, "a-file")
 
 
 # --- the last resort ------------------------------------------------------------------------------
@@ -351,29 +350,29 @@ buggy = typer.Typer()
 
 
 @buggy.command()
-@cli.handles_errors
-def explode(verbose: cli.VerboseOpt = 0) -> None:
+@shell.handles_errors
+def explode(verbose: options.VerboseOpt = 0) -> None:
     """A command with a bug whose exception text holds personal data and a URL's password."""
-    cli._logging(verbose)
+    shell.log_verbosity(verbose)
     raise ValueError(f"{SECRET_TEXT} at https://u:{URL_PASSWORD}@la.example/x")
 
 
 @buggy.command()
-@cli.handles_errors
+@shell.handles_errors
 def some_failed() -> None:
     """A command ending with its own documented exit code."""
-    raise typer.Exit(cli.EXIT_FAILED_RECORDS)
+    raise typer.Exit(shell.EXIT_FAILED_RECORDS)
 
 
 def test_a_commands_own_exit_code_is_not_an_internal_error() -> None:
     result = CliRunner().invoke(buggy, ["some-failed"])
-    assert result.exit_code == cli.EXIT_FAILED_RECORDS
+    assert result.exit_code == shell.EXIT_FAILED_RECORDS
     assert "internal error" not in result.output
 
 
 def test_an_unexpected_exception_is_one_line_without_its_message() -> None:
     result = CliRunner().invoke(buggy, ["explode"])
-    assert result.exit_code == cli.EXIT_INTERNAL == 70
+    assert result.exit_code == shell.EXIT_INTERNAL == 70
     assert result.exception is None or isinstance(result.exception, SystemExit)
     err = " ".join(result.stderr.split())
     assert "labridge: internal error (ValueError)" in err
@@ -386,7 +385,7 @@ def test_an_unexpected_exception_is_one_line_without_its_message() -> None:
 def test_the_traceback_shows_at_vv_only_and_masked() -> None:
     assert "Traceback" not in CliRunner().invoke(buggy, ["explode", "-v"]).stderr
     result = CliRunner().invoke(buggy, ["explode", "-vv"])
-    assert result.exit_code == cli.EXIT_INTERNAL
+    assert result.exit_code == shell.EXIT_INTERNAL
     assert "Traceback" in result.stderr
     assert "ValueError" in result.stderr
     assert URL_PASSWORD not in result.output

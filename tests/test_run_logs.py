@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from labridge import logs
+from labridge.cli import logs
 from labridge.sandbox.server import serve_process
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"

@@ -13,9 +13,9 @@ import pytest
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from labridge.cli.cycle import run_cycle, single_instance, trigger
 from labridge.config import RunSettings
 from labridge.errors import ConfigurationError, TransportError
-from labridge.schedule import run_cycle, single_instance, trigger
 
 
 def test_a_failed_step_is_logged_and_the_cycle_carries_on(caplog: pytest.LogCaptureFixture) -> None:
@@ -70,7 +70,7 @@ def test_the_lock_of_a_killed_runner_is_released(tmp_path: Path) -> None:
     script = textwrap.dedent(
         f"""
         import os, sys
-        from labridge.schedule import single_instance
+        from labridge.cli.cycle import single_instance
         with single_instance({url!r}):
             sys.stdout.write("locked\\n"); sys.stdout.flush()
             os._exit(9)  # dies holding the lock, as a crash would

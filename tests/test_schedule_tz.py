@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 
 from labridge import store
 from labridge.cli import app
+from labridge.cli.cycle import describe, next_cycle, status
 from labridge.config import RunSettings, load_settings
 from labridge.errors import ConfigurationError
-from labridge.schedule import describe, next_cycle, status
 
 # In 2026 the UK clocks go forward on Sunday 29 March and back on Sunday 25 October.
 

@@ -29,8 +29,8 @@ from . import overrides
 from .client import AsyncClient, redirected
 from .config import Settings
 from .errors import AuthenticationError, ConfigurationError, LabridgeError, ProtocolError
+from .soap.wsdl import ANY, SOAP_ENC, QName, Wsdl, WsdlOperation, read_wsdl
 from .soap.xml import Limits
-from .wsdl_read import ANY, SOAP_ENC, QName, Wsdl, WsdlOperation, read_wsdl
 
 EXIT_OK, EXIT_DIFFERS, EXIT_UNREACHABLE = 0, 1, 3
 MAX_CLOCK_SKEW_SECONDS = 120

@@ -9,7 +9,7 @@ import pytest
 from labridge import contract as c
 from labridge import doctor, overrides
 from labridge.errors import ProtocolError
-from labridge.wsdl_read import ANY, SOAP_ENC, read_wsdl
+from labridge.soap.wsdl import ANY, SOAP_ENC, read_wsdl
 
 #: Written from docs/contract.md §5 in ColdFusion 2021's form: impl/intf/tns1/tns2 prefixes,
 #: wsdlsoap:, ArrayOf_tns2_* and ArrayOf_xsd_anyType arrays, soapenc member types, a

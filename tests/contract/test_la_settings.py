@@ -14,10 +14,10 @@ from starlette.routing import Route
 from typer.testing import CliRunner
 
 from labridge.cli import app
+from labridge.cli.operations import make_client
 from labridge.client import AsyncClient
 from labridge.config import DEFAULT_LA_URL, clean_url, load_settings, render_config
 from labridge.errors import ConfigurationError, ProtocolError
-from labridge.runner import make_client
 from labridge.sandbox.app import create_app
 from labridge.sandbox.server import start_background
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import ConfigurationError
 from ..store.journal import Entry
-from ..todo import Item
+from .problems import Item
 from .spreadsheet import SafeWriter
 
 COLUMNS = (

@@ -11,33 +11,35 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
-from . import console, dburl, reports, stopping, store, todo
-from .client import AsyncClient
-from .config import CONFIG_FILE, Settings, SourceDefaults, SourceSettings
-from .errors import ConfigurationError
-from .models import Framework
-from .schedule import Outcome, Step
-from .soap import Limits
-from .sources import SourceRow
-from .sources.csv import DEFAULT_ENCODING, check_encoding
-from .sources.mapping import Mapping, load_mapping
-from .sources.open import open_source
-from .sources.records import MANDATORY
-from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
-from .sources.sql import read_sql
-from .store import duplicates as duplicates_store
-from .store import erase, journal, repeats
-from .store import names as names_store
-from .store import progress as progress_store
-from .store.engine import exists as store_exists
-from .workflows import enrol as enrol_workflow
-from .workflows import progress as progress_workflow
-from .workflows import sync as sync_workflow
-from .workflows import update as update_workflow
+from sqlalchemy.orm import Session
+
+from .. import dburl, reports, stopping, store
+from ..client import AsyncClient
+from ..config import CONFIG_FILE, Settings, SourceDefaults
+from ..errors import ConfigurationError
+from ..models import Candidate, Framework
+from ..reports import problems as problems_report
+from ..soap import Limits
+from ..sources import SourceRow
+from ..sources.csv import DEFAULT_ENCODING, check_encoding
+from ..sources.mapping import Mapping, load_mapping
+from ..sources.open import open_source
+from ..sources.records import MANDATORY
+from ..sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
+from ..sources.sql import read_sql
+from ..store import duplicates as duplicates_store
+from ..store import erase, journal, repeats
+from ..store import names as names_store
+from ..store import progress as progress_store
+from ..store.engine import exists as store_exists
+from ..workflows import enrol as enrol_workflow
+from ..workflows import progress as progress_workflow
+from ..workflows import sync as sync_workflow
+from ..workflows import update as update_workflow
+from . import console
 
 R = TypeVar("R")
 
@@ -58,26 +60,37 @@ def sync(
     settings: Settings, *, quiet: bool = False, accept_empty: Collection[str] = ()
 ) -> sync_workflow.SyncReport:
     """Sync; ``accept_empty`` names the sets LA may empty (``labridge sync --accept-empty``)."""
-    names = sync_workflow.fetch_names()
     db = store.open_store(settings.store.database_url)
 
     async def go() -> sync_workflow.SyncReport:
-        with console.progress("Fetching from LA", total=len(names) + 1, quiet=quiet) as bar:
-            async with make_client(settings) as client:
-                report = await sync_workflow.sync(
-                    client,
-                    db,
-                    on_fetched=lambda name: bar.advance(f"Fetched {name}"),
-                    include_test=settings.sync.include_test,
-                    accept_empty=accept_empty,
-                )
-            bar.advance("Stored")
-            return report
+        async with make_client(settings) as client:
+            return await _synced(settings, client, db, quiet=quiet, accept_empty=accept_empty)
 
     try:
-        report = asyncio.run(go())
+        return asyncio.run(go())
     finally:
         db.close()
+
+
+async def _synced(
+    settings: Settings,
+    client: AsyncClient,
+    db: store.Store,
+    *,
+    quiet: bool,
+    accept_empty: Collection[str] = (),
+) -> sync_workflow.SyncReport:
+    """One sync with the command's own client and store, behind a progress bar."""
+    names = sync_workflow.fetch_names()
+    with console.progress("Fetching from LA", total=len(names) + 1, quiet=quiet) as bar:
+        report = await sync_workflow.sync(
+            client,
+            db,
+            on_fetched=lambda name: bar.advance(f"Fetched {name}"),
+            include_test=settings.sync.include_test,
+            accept_empty=accept_empty,
+        )
+        bar.advance("Stored")
     # One transaction: a sync is stored whole or not at all, so a stop asked for during it takes
     # effect here, before whatever would have come next.
     stopping.check("the sync was finished and stored, nothing after it was started")
@@ -214,21 +227,27 @@ def _over_source(
     *,
     quiet: bool,
     fresh: bool = True,
+    names: Callable[[Session], dict[str, str]] | None = None,
 ) -> tuple[R, dict[str, str]]:
     """Sync (so that reference data and candidates are fresh; ``fresh=False`` when the caller
     just did), read the source, then run ``work`` with a client, the store, the rows and a
-    progress callback. Returns its result and course names by CourseUUID, for display."""
-    if fresh:
-        sync(settings, quiet=True)
+    progress callback: one store, one client and one event loop for all of it. Returns its
+    result and names by UUID for display (``names``; default: course names by CourseUUID)."""
     db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            courses = _course_names(session)
-        total, rows = spec.rows([f.qan for f in courses.values() if f.qan])
-        stopping.check(f"{label.lower()}: none of the {total} records started")
-        done = 0
+    done = total = 0
+    started = False  # a stop before the first record keeps the sync's or the check's message
 
-        async def go() -> R:
+    async def go() -> tuple[R, dict[str, str]]:
+        nonlocal total, started
+        async with make_client(settings) as client:
+            if fresh:
+                await _synced(settings, client, db, quiet=True)
+            with db.session() as session:
+                courses = _course_names(session)
+                shown = names(session) if names else {u: f.name for u, f in courses.items()}
+            total, rows = spec.rows([f.qan for f in courses.values() if f.qan])
+            stopping.check(f"{label.lower()}: none of the {total} records started")
+            started = True
             with console.progress(label, total=total, quiet=quiet) as bar:
 
                 def tick(who: str) -> None:
@@ -236,14 +255,15 @@ def _over_source(
                     done += 1
                     bar.advance(f"{label} {who}")
 
-                async with make_client(settings) as client:
-                    return await work(client, db, rows, tick)
+                return await work(client, db, rows, tick), shown
 
-        try:
-            return asyncio.run(go()), {uuid: f.name for uuid, f in courses.items()}
-        except stopping.StopRequested as stop:
-            raise _stopped(stop, f"{label.lower()}: {done} of {total} records done, "
-                           f"{total - done} left") from None  # fmt: skip
+    try:
+        return asyncio.run(go())
+    except stopping.StopRequested as stop:
+        if not started:
+            raise
+        raise _stopped(stop, f"{label.lower()}: {done} of {total} records done, "
+                       f"{total - done} left") from None  # fmt: skip
     finally:
         db.close()
 
@@ -279,7 +299,9 @@ def update(
     *,
     quiet: bool = False,
     fresh: bool = True,
-) -> update_workflow.UpdateReport:
+) -> tuple[update_workflow.UpdateReport, dict[str, str]]:
+    """Update from ``spec``; the report, and reference names by UUID for its diff."""
+
     async def work(
         client: AsyncClient, db: store.Store, rows: Iterable[SourceRow], tick: Callable[[str], None]
     ) -> update_workflow.UpdateReport:
@@ -288,34 +310,28 @@ def update(
         )
 
     label = "Comparing" if options.dry_run else "Updating"
-    return _over_source(settings, spec, label, work, quiet=quiet, fresh=fresh)[0]
+    return _over_source(
+        settings, spec, label, work, quiet=quiet, fresh=fresh, names=names_store.by_uuid
+    )
 
 
 def enrolments(settings: Settings) -> tuple[list[journal.Entry], dict[str, str]]:
     return _listing(settings, journal.entries)
 
 
-def problems(settings: Settings) -> tuple[list[todo.Item], int, dict[str, str]]:
-    """The to-do list (:mod:`labridge.todo`); how many learners the journal holds, so that an
-    empty list can say whether nothing is wrong or nothing was enrolled yet; and names by UUID
-    (:func:`reference_names`) for the UUIDs LA's messages quote."""
+def problems(settings: Settings) -> tuple[list[problems_report.Item], int, dict[str, str]]:
+    """The to-do list (:mod:`labridge.reports.problems`); how many learners the journal holds,
+    so that an empty list can say whether nothing is wrong or nothing was enrolled yet; and
+    names by UUID (:mod:`labridge.store.names`) for the UUIDs LA's messages quote."""
     settle = timedelta(seconds=settings.la.settle_seconds)
     db = store.open_store(settings.store.database_url)
     try:
         with db.session() as session:
-            items, learners = todo.listing(session, settle), sum(journal.counts(session).values())
+            items, learners = (
+                problems_report.listing(session, settle),
+                sum(journal.counts(session).values()),
+            )
             return items, learners, names_store.by_uuid(session)
-    finally:
-        db.close()
-
-
-def reference_names(settings: Settings) -> dict[str, str]:
-    """Trainers, companies, courses and units by UUID (:mod:`labridge.store.names`), so that
-    a diff names them as well as giving their UUID."""
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            return names_store.by_uuid(session)
     finally:
         db.close()
 
@@ -344,16 +360,20 @@ def progress_pull(
     quiet: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> progress_workflow.PullReport:
-    """Sync (so that the list of enrolled learners is fresh), then pull their progress.
-    ``clock`` dates the history rows (default: now)."""
-    sync(settings, quiet=True)
+    """Sync (so that the list of enrolled learners is fresh), then pull their progress, with one
+    store, one client and one event loop. ``clock`` dates the history rows (default: now)."""
     db = store.open_store(settings.store.database_url)
-    try:
-        learners = progress_workflow.enrolled(db)
-        stopping.check(f"progress pulled for none of the {len(learners)} learners yet")
-        done = 0
+    done = 0
+    learners: list[Candidate] = []
+    started = False
 
-        async def go() -> progress_workflow.PullReport:
+    async def go() -> progress_workflow.PullReport:
+        nonlocal learners, started
+        async with make_client(settings) as client:
+            await _synced(settings, client, db, quiet=True)
+            learners = progress_workflow.enrolled(db)
+            stopping.check(f"progress pulled for none of the {len(learners)} learners yet")
+            started = True
             with console.progress("Pulling progress", total=len(learners), quiet=quiet) as bar:
 
                 def tick(who: str) -> None:
@@ -361,22 +381,23 @@ def progress_pull(
                     done += 1
                     bar.advance(who)
 
-                async with make_client(settings) as client:
-                    puller = progress_workflow.Puller(
-                        client,
-                        db,
-                        full=full,
-                        concurrency=concurrency,
-                        clock=clock or (lambda: datetime.now(UTC)),
-                        on_learner=lambda c, how: tick(f"{how.title()} {c.source_id}"),
-                    )
-                    return await puller.run(learners)
+                puller = progress_workflow.Puller(
+                    client,
+                    db,
+                    full=full,
+                    concurrency=concurrency,
+                    clock=clock or (lambda: datetime.now(UTC)),
+                    on_learner=lambda c, how: tick(f"{how.title()} {c.source_id}"),
+                )
+                return await puller.run(learners)
 
-        try:
-            return asyncio.run(go())
-        except stopping.StopRequested as stop:
-            raise _stopped(stop, f"progress pulled for {done} of {len(learners)} learners, "
-                           f"{len(learners) - done} left") from None  # fmt: skip
+    try:
+        return asyncio.run(go())
+    except stopping.StopRequested as stop:
+        if not started:  # during the sync, or before the first learner: that step's own message
+            raise
+        raise _stopped(stop, f"progress pulled for {done} of {len(learners)} learners, "
+                       f"{len(learners) - done} left") from None  # fmt: skip
     finally:
         db.close()
 
@@ -426,83 +447,3 @@ def write_report(path: Path, text: str) -> None:
             f"cannot write the report to {path}: {exc.strerror or exc}",
             hint="give a writable file with --output",
         ) from None
-
-
-def cycle(settings: Settings) -> list[Step]:
-    """The steps of one unattended cycle (``labridge run``): sync; with ``[store]
-    retention_days``, erase the learners gone from LA that long; enrol and update from each
-    configured source; pull progress. Each step returns a one-line summary for the log, flagged
-    when some records need a person. The cycle syncs first and the source steps reuse that; the
-    progress pull syncs again, so that the learners just enrolled are pulled too."""
-    steps: list[Step] = [("sync", lambda: _sync_line(settings))]
-    if settings.store.retention_days is not None:
-        steps.append(("retention", lambda: _retention_line(settings)))
-    for source in settings.run.sources:
-        label = source.path.name if source.path else "SQL query"
-        if source.enrol:
-            steps.append((f"enrol {label}", partial(_enrol_line, settings, source)))
-        if source.update:
-            steps.append((f"update {label}", partial(_update_line, settings, source)))
-    steps.append(("progress pull", lambda: _pull_line(settings)))
-    return steps
-
-
-def _spec(settings: Settings, source: SourceSettings) -> SourceSpec:
-    return SourceSpec.build(source.path, source.sql, source.source_db, source.mapping,
-                            defaults=settings.source, encoding=source.encoding)  # fmt: skip
-
-
-def _sync_line(settings: Settings) -> str:
-    counts = sync(settings, quiet=True).as_dict()
-    added, changed, removed = (sum(c[k] for c in counts.values()) for k in _SYNC_KEYS)
-    return f"{added} added, {changed} changed, {removed} removed"
-
-
-_SYNC_KEYS = ("added", "changed", "removed")
-#: Where a person finds the records a step could not do, named at the end of its log line.
-PROBLEMS_HINT = "see labridge enrolments --problems"
-
-
-def _retention_line(settings: Settings) -> str:
-    """Erase the learners gone from LA for ``[store] retention_days``, as the last sync saw."""
-    days = settings.store.retention_days
-    assert days is not None
-    cutoff = datetime.now(UTC) - timedelta(days=days)
-    report = forget(settings, gone_before=cutoff, why_gone="retention")
-    return f"{report.summary()}: gone from LA over {days} days"
-
-
-def _enrol_line(settings: Settings, source: SourceSettings) -> Outcome:
-    options = enrol_workflow.Options(
-        send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
-    )
-    report, _ = enrol(settings, _spec(settings, source), options, quiet=True, fresh=False)
-    line = console.outcome_counts(report.as_dict(), enrol_workflow.OUTCOMES)
-    if report.duplicates:
-        line += f", {len(report.duplicates)} held twice in LA (labridge duplicates)"
-    return _flagged(line, report.failed, PROBLEMS_HINT)
-
-
-def _update_line(settings: Settings, source: SourceSettings) -> Outcome:
-    spec = _spec(settings, source)
-    report = update(settings, spec, update_workflow.Options(), quiet=True, fresh=False)
-    line = console.outcome_counts(report.as_dict(), update_workflow.OUTCOMES)
-    what = str(spec.path) if spec.path is not None else "--sql ..."
-    return _flagged(line, report.failed, f"see labridge update {what} --dry-run")
-
-
-def _pull_line(settings: Settings) -> Outcome:
-    run = settings.run
-    report = progress_pull(
-        settings, full=run.progress_full, concurrency=run.progress_concurrency, quiet=True
-    )
-    line = (
-        f"{report.learners} learners: {report.changed} changed, {report.unchanged} unchanged, "
-        f"{report.failed} failed"
-    )
-    return _flagged(line, bool(report.failed), "labridge progress pull lists them")
-
-
-def _flagged(line: str, warning: bool, hint: str) -> Outcome:
-    """The step's line, with where to look when some records need a person."""
-    return Outcome(f"{line} — {hint}" if warning else line, warning=warning)

@@ -21,11 +21,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from .errors import Problem
-from .models import Framework
-from .store import journal, list_set, repeats
-from .workflows.enrol import uncertain_reason
-from .workflows.update import UNCERTAIN as UPDATE_UNCERTAIN
+from ..errors import Problem
+from ..models import Framework
+from ..store import journal, list_set, repeats
+from ..workflows.enrol import uncertain_reason
+from ..workflows.update import UNCERTAIN as UPDATE_UNCERTAIN
 
 #: The states that put a journal row on the list.
 STATES = ("invalid", "refused", "uncertain")

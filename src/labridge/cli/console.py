@@ -22,28 +22,28 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from .errors import LabridgeError, Problem
-from .logmask import mask
-from .schedule import CycleReport
-from .store.duplicates import Duplicate
-from .store.erase import ErasureReport
-from .store.journal import Entry
-from .workflows.enrol import (
+from ..errors import LabridgeError, Problem
+from ..logmask import mask
+from ..store.duplicates import Duplicate
+from ..store.erase import ErasureReport
+from ..store.journal import Entry
+from ..workflows.enrol import (
     OUTCOMES,
     SETTLE_SECONDS,
     EnrolReport,
     RecordOutcome,
     uncertain_reason,
 )
-from .workflows.progress import PullReport
-from .workflows.sync import SyncReport
-from .workflows.update import OUTCOMES as UPDATE_OUTCOMES
-from .workflows.update import UpdateReport
+from ..workflows.progress import PullReport
+from ..workflows.sync import SyncReport
+from ..workflows.update import OUTCOMES as UPDATE_OUTCOMES
+from ..workflows.update import UpdateReport
 
 if TYPE_CHECKING:
-    from .doctor import Report as DoctorReport
-    from .overrides import Item
-    from .todo import Item as TodoItem
+    from ..doctor import Report as DoctorReport
+    from ..overrides import Item
+    from ..reports.problems import Item as TodoItem
+    from .cycle import CycleReport
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
 out = Console()

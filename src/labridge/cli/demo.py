@@ -19,38 +19,40 @@ from pathlib import Path
 import httpx
 from rich.panel import Panel
 
-from . import cli, console, reports, runner
-from .config import LASettings, Settings, StoreSettings
-from .errors import ConfigurationError
-from .sandbox.app import STATS_PATH
-from .sandbox.clock import CLOCK_PATH
-from .sandbox.server import start_background
-from .workflows import enrol, update
+from .. import reports
+from ..config import LASettings, Settings, StoreSettings
+from ..errors import ConfigurationError
+from ..sandbox.app import SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH
+from ..sandbox.clock import CLOCK_PATH
+from ..sandbox.server import start_background
+from ..workflows import enrol, update
+from . import console, operations
 
 
 def examples_dir() -> Path:
     """The sample files: inside the installed wheel, or ``examples/`` of a source checkout."""
-    packaged = Path(__file__).parent / "examples"
-    return packaged if packaged.is_dir() else Path(__file__).parents[2] / "examples"
+    package = Path(__file__).parents[1]  # labridge/
+    packaged = package / "examples"
+    return packaged if packaged.is_dir() else package.parents[1] / "examples"
 
 
 def _enrolment_tour(settings: Settings) -> None:
     out = console.out
     sample = examples_dir() / "learners.csv"
-    spec = runner.SourceSpec.build(sample)
+    spec = operations.SourceSpec.build(sample)
     out.rule(f"4. Enrolment plan for the sample MIS export ({sample.name}): a dry run")
-    report, names = runner.enrol(settings, spec, enrol.Options(dry_run=True))
+    report, names = operations.enrol(settings, spec, enrol.Options(dry_run=True))
     out.print(console.enrol_table(report, names))
     out.print(console.enrol_summary(report))
     out.rule("5. Enrol for real, sending LA's welcome e-mails")
     options = enrol.Options(send_login_details=True)
-    report, names = runner.enrol(settings, spec, options)
+    report, names = operations.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
     out.rule("6. The same command again: nobody is enrolled twice")
-    report, names = runner.enrol(settings, spec, options)
+    report, names = operations.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
     out.rule("7. What needs fixing in the MIS (labridge enrolments --problems)")
-    items, learners, names = runner.problems(settings)
+    items, learners, names = operations.problems(settings)
     url = settings.store.database_url
     console.show_problems(items, learners, url, as_json=False, names=names)
 
@@ -63,7 +65,9 @@ def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Pa
     def pull() -> None:
         # The history is dated by the sandbox's clock, which the demo moves on, not the wall's.
         now = datetime.fromisoformat(httpx.get(f"{sandbox_url}{CLOCK_PATH}").json()["now"])
-        out.print(console.pull_table(runner.progress_pull(settings, full=True, clock=lambda: now)))
+        out.print(
+            console.pull_table(operations.progress_pull(settings, full=True, clock=lambda: now))
+        )
 
     out.rule("8. Pull every learner's progress from LA")
     pull()
@@ -72,9 +76,9 @@ def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Pa
         httpx.post(f"{sandbox_url}{CLOCK_PATH}", json={"advance_days": 30}).raise_for_status()
         pull()
     today = date.fromisoformat(httpx.get(f"{sandbox_url}{CLOCK_PATH}").json()["now"][:10])
-    report = runner.progress_report(settings, today)
+    report = operations.progress_report(settings, today)
     path = report_dir / "labridge-demo-report.html"
-    runner.write_report(path, reports.render_progress(report, reports.ReportFormat.html))
+    operations.write_report(path, reports.render_progress(report, reports.ReportFormat.html))
     return path
 
 
@@ -85,7 +89,7 @@ def _update_tour(settings: Settings, workdir: Path) -> None:
     sample = examples_dir() / "learners.csv"
     out.rule("10. Update from the same export: only what LA may not have yet is sent")
     _show_updated(
-        settings, runner.update(settings, runner.SourceSpec.build(sample), update.Options())
+        *operations.update(settings, operations.SourceSpec.build(sample), update.Options())
     )
     changed = workdir / "learners-changed.csv"
     rows = sample.read_text(encoding="utf-8").splitlines(keepends=True)
@@ -95,13 +99,12 @@ def _update_tour(settings: Settings, workdir: Path) -> None:
     changed.write_text("".join(rows), encoding="utf-8")
     out.rule(f"11. {learner[1]} {learner[2]}'s e-mail changed in the MIS: push only that")
     _show_updated(
-        settings, runner.update(settings, runner.SourceSpec.build(changed), update.Options())
+        *operations.update(settings, operations.SourceSpec.build(changed), update.Options())
     )
 
 
-def _show_updated(settings: Settings, report: update.UpdateReport) -> None:
+def _show_updated(report: update.UpdateReport, names: dict[str, str]) -> None:
     shown = [r for r in report.records if r.outcome == "updated"]
-    names = runner.reference_names(settings)
     console.out.print(console.update_table(replace(report, records=shown), names))
     console.out.print(console.update_summary(report))
 
@@ -126,14 +129,12 @@ def _tour(workdir: Path, keep_dir: Path | None) -> None:
     sandbox_db = f"sqlite:///{workdir / 'sandbox.db'}"
     with start_background(
         database_url=sandbox_db,
-        username=cli.SANDBOX_USER,
-        password=cli.SANDBOX_PASSWORD,
+        username=SANDBOX_USERNAME,
+        password=SANDBOX_PASSWORD,
         test_hooks=True,  # the tour moves the sandbox's clock on
     ) as sandbox:
         settings = Settings(
-            la=LASettings(
-                url=sandbox.url, username=cli.SANDBOX_USER, password=cli.SANDBOX_PASSWORD
-            ),
+            la=LASettings(url=sandbox.url, username=SANDBOX_USERNAME, password=SANDBOX_PASSWORD),
             store=StoreSettings(database_url=f"sqlite:///{workdir / 'labridge.db'}"),
         )
         out.print(
@@ -144,13 +145,13 @@ def _tour(workdir: Path, keep_dir: Path | None) -> None:
             )
         )
         out.rule("1. Sync reference data and candidates from LA")
-        out.print(console.sync_table(runner.sync(settings)))
+        out.print(console.sync_table(operations.sync(settings)))
         out.rule("2. Sync again: nothing changed, so nothing is written")
-        again = runner.sync(settings)
+        again = operations.sync(settings)
         out.print(console.sync_table(again))
         out.print("Changes on the second run: " + ("[red]some[/red]" if again.changed else "none"))
         out.rule("3. What the store holds")
-        status = runner.status(settings)
+        status = operations.status(settings)
         out.print(console.status_table(status))
         out.print(console.last_sync_line(status))
         _enrolment_tour(settings)

@@ -19,17 +19,22 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from . import stopping, store
-from .config import RunSettings
-from .errors import ConfigurationError, LabridgeError
-from .store import locks
+from .. import stopping, store
+from ..config import RunSettings, Settings, SourceSettings
+from ..errors import ConfigurationError, LabridgeError
+from ..store import locks
+from ..workflows import enrol as enrol_workflow
+from ..workflows import update as update_workflow
+from . import console
+from .operations import SourceSpec, enrol, forget, progress_pull, sync, update
 
 log = logging.getLogger("labridge.run")
 
@@ -317,3 +322,86 @@ def single_instance(database_url: str) -> Iterator[None]:
                 hint="stop it first (it may run on another machine sharing this store), or give "
                 "this one another store",
             ) from None
+
+
+# -- the steps of labridge run ---------------------------------------------------------------
+
+
+def steps(settings: Settings) -> list[Step]:
+    """The steps of one unattended cycle (``labridge run``): sync; with ``[store]
+    retention_days``, erase the learners gone from LA that long; enrol and update from each
+    configured source; pull progress. Each step returns a one-line summary for the log, flagged
+    when some records need a person. The cycle syncs first and the source steps reuse that; the
+    progress pull syncs again, so that the learners just enrolled are pulled too."""
+    steps: list[Step] = [("sync", lambda: _sync_line(settings))]
+    if settings.store.retention_days is not None:
+        steps.append(("retention", lambda: _retention_line(settings)))
+    for source in settings.run.sources:
+        label = source.path.name if source.path else "SQL query"
+        if source.enrol:
+            steps.append((f"enrol {label}", partial(_enrol_line, settings, source)))
+        if source.update:
+            steps.append((f"update {label}", partial(_update_line, settings, source)))
+    steps.append(("progress pull", lambda: _pull_line(settings)))
+    return steps
+
+
+def _spec(settings: Settings, source: SourceSettings) -> SourceSpec:
+    return SourceSpec.build(source.path, source.sql, source.source_db, source.mapping,
+                            defaults=settings.source, encoding=source.encoding)  # fmt: skip
+
+
+def _sync_line(settings: Settings) -> str:
+    counts = sync(settings, quiet=True).as_dict()
+    added, changed, removed = (sum(c[k] for c in counts.values()) for k in _SYNC_KEYS)
+    return f"{added} added, {changed} changed, {removed} removed"
+
+
+_SYNC_KEYS = ("added", "changed", "removed")
+#: Where a person finds the records a step could not do, named at the end of its log line.
+PROBLEMS_HINT = "see labridge enrolments --problems"
+
+
+def _retention_line(settings: Settings) -> str:
+    """Erase the learners gone from LA for ``[store] retention_days``, as the last sync saw."""
+    days = settings.store.retention_days
+    assert days is not None
+    cutoff = datetime.now(UTC) - timedelta(days=days)
+    report = forget(settings, gone_before=cutoff, why_gone="retention")
+    return f"{report.summary()}: gone from LA over {days} days"
+
+
+def _enrol_line(settings: Settings, source: SourceSettings) -> Outcome:
+    options = enrol_workflow.Options(
+        send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
+    )
+    report, _ = enrol(settings, _spec(settings, source), options, quiet=True, fresh=False)
+    line = console.outcome_counts(report.as_dict(), enrol_workflow.OUTCOMES)
+    if report.duplicates:
+        line += f", {len(report.duplicates)} held twice in LA (labridge duplicates)"
+    return _flagged(line, report.failed, PROBLEMS_HINT)
+
+
+def _update_line(settings: Settings, source: SourceSettings) -> Outcome:
+    spec = _spec(settings, source)
+    report, _ = update(settings, spec, update_workflow.Options(), quiet=True, fresh=False)
+    line = console.outcome_counts(report.as_dict(), update_workflow.OUTCOMES)
+    what = str(spec.path) if spec.path is not None else "--sql ..."
+    return _flagged(line, report.failed, f"see labridge update {what} --dry-run")
+
+
+def _pull_line(settings: Settings) -> Outcome:
+    run = settings.run
+    report = progress_pull(
+        settings, full=run.progress_full, concurrency=run.progress_concurrency, quiet=True
+    )
+    line = (
+        f"{report.learners} learners: {report.changed} changed, {report.unchanged} unchanged, "
+        f"{report.failed} failed"
+    )
+    return _flagged(line, bool(report.failed), "labridge progress pull lists them")
+
+
+def _flagged(line: str, warning: bool, hint: str) -> Outcome:
+    """The step's line, with where to look when some records need a person."""
+    return Outcome(f"{line} — {hint}" if warning else line, warning=warning)
