@@ -24,25 +24,18 @@ from rich.table import Table
 
 from ..errors import LabridgeError, Problem
 from ..logmask import mask
-from ..store.duplicates import Duplicate
-from ..store.erase import ErasureReport
-from ..store.journal import Entry
-from ..workflows.enrol import (
-    OUTCOMES,
-    SETTLE_SECONDS,
-    EnrolReport,
-    RecordOutcome,
-    uncertain_reason,
-)
-from ..workflows.progress import PullReport
-from ..workflows.sync import SyncReport
-from ..workflows.update import OUTCOMES as UPDATE_OUTCOMES
-from ..workflows.update import UpdateReport
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # rendering needs the workflows' reports, not their imports (start-up time)
     from ..doctor import Report as DoctorReport
     from ..overrides import Item
     from ..reports.problems import Item as TodoItem
+    from ..store.duplicates import Duplicate
+    from ..store.erase import ErasureReport
+    from ..store.journal import Entry
+    from ..workflows.enrol import EnrolReport, RecordOutcome
+    from ..workflows.progress import PullReport
+    from ..workflows.sync import SyncReport
+    from ..workflows.update import UpdateReport
     from .cycle import CycleReport
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
@@ -266,14 +259,22 @@ def outcome_counts(
 
 
 def enrol_summary(report: EnrolReport) -> str:
+    from ..workflows.enrol import OUTCOMES
+
     return outcome_summary(report.as_dict(), OUTCOMES)
 
 
 def journal_table(
     entries: Sequence[Entry],
     course_names: Mapping[str, str],
-    settle: timedelta = timedelta(seconds=SETTLE_SECONDS),
+    settle: timedelta | None = None,
 ) -> Table:
+    """The journal, a row per learner; ``settle``: how long an uncertain enrolment waits before
+    labridge looks in LA (default: the workflow's)."""
+    if settle is None:
+        from ..workflows.enrol import SETTLE_SECONDS
+
+        settle = timedelta(seconds=SETTLE_SECONDS)
     table = Table(title="Latest enrolment outcome per learner", title_justify="left")
     for col in ("learner", "course", "state", "candidate", "where", "what to fix"):
         table.add_column(col)
@@ -377,6 +378,8 @@ def show_problems(
 def _to_check(entry: Entry, settle: timedelta) -> str:
     """What to check for an uncertain row (or one with an update whose outcome is unknown)."""
     if entry.state == "uncertain" and entry.uncertain_since is not None:
+        from ..workflows.enrol import uncertain_reason
+
         return escape(uncertain_reason(entry.source_id, entry.uncertain_since + settle))
     if entry.update_sent is not None:
         return escape(
@@ -490,7 +493,9 @@ def _shown(value: str | None, names: Mapping[str, str]) -> str:
 
 
 def update_summary(report: UpdateReport) -> str:
-    return outcome_summary(report.as_dict(), UPDATE_OUTCOMES)
+    from ..workflows.update import OUTCOMES
+
+    return outcome_summary(report.as_dict(), OUTCOMES)
 
 
 _STEP_STATUS = {
