@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ... import contract, overrides
 from .. import console
 from ..options import ConfigOpt, ContractOpt, JsonOpt, settings_from
 from ..shell import handles_errors
@@ -17,6 +16,8 @@ def contract_show(
     """Print the effective contract: every service path, namespace, operation, parameter, type
     and member name labridge puts on the wire, each marked DOC (in LA's published samples), INF
     (inferred) or overridden (by [contract] or --contract)."""
+    from ... import contract, overrides
+
     settings_from(config, contract_file=contract_file)
     items = overrides.items(contract.active())
     if as_json:

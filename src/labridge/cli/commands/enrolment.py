@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ... import reports
-from ...workflows import enrol as enrol_workflow
-from ...workflows import update as update_workflow
-from .. import console, operations
+from .. import console
 from ..options import (
     ConfigOpt,
     ContractOpt,
@@ -30,6 +27,10 @@ from ..options import (
     settings_from,
 )
 from ..shell import EXIT_FAILED_RECORDS, handles_errors, log_verbosity, stoppable
+
+if TYPE_CHECKING:
+    from ...workflows import enrol as enrol_workflow
+    from ...workflows import update as update_workflow
 
 
 @handles_errors
@@ -72,6 +73,9 @@ def enrol(
     finish, nothing new starts (exit code 143 or 130). Exit code 1 when any record was invalid
     or refused.
     """
+    from ...workflows import enrol as enrol_workflow
+    from .. import operations
+
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
     spec = operations.SourceSpec.build(
@@ -153,6 +157,9 @@ def update(
     1 when any record was invalid or refused; learners not enrolled yet are listed with the hint
     to run enrol first.
     """
+    from ...workflows import update as update_workflow
+    from .. import operations
+
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
     spec = operations.SourceSpec.build(
@@ -172,6 +179,8 @@ def update(
 
 
 def _show_update(report: update_workflow.UpdateReport, names: dict[str, str]) -> None:
+    from ...workflows import update as update_workflow
+
     console.out.print(console.update_table(report, names))
     console.out.print(console.update_summary(report))
     if report.count("not_enrolled"):
@@ -205,6 +214,9 @@ def enrolments(
 ) -> None:
     """List every learner's latest enrolment outcome, with LA's messages; with --problems, only
     what needs fixing: the to-do list for whoever fixes the source data."""
+    from ... import reports
+    from .. import operations
+
     settings = settings_from(config, db=db)
     operations.require_store(settings, create=None)
     if problems:
@@ -240,6 +252,8 @@ def duplicates(
     CandidateUUIDs), from the last sync and the check after each enrol run, for someone to merge
     in LA. Two separate stores enrolling against one LA cause them: share one store instead.
     Exit code 1 when there are any."""
+    from .. import operations
+
     settings = settings_from(config, db=db)
     operations.require_store(settings, create=None)
     found, names = operations.duplicates(settings)

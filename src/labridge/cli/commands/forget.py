@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ...errors import ConfigurationError
-from .. import console, operations
+from .. import console
 from ..options import ConfigOpt, DbOpt, JsonOpt, VerboseOpt, settings_from
 from ..shell import EXIT_FAILED_RECORDS, handles_errors, log_verbosity
 
@@ -52,6 +52,8 @@ def forget(
     enrols them again. LA's own copy is not touched: remove them there too. Exit code 1 when a
     learner given is not in the store.
     """
+    from .. import operations
+
     log_verbosity(verbose)
     settings = settings_from(config, db=db)
     if not learners and gone_before is None:

@@ -9,10 +9,11 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+# The defaults and choices the options show in --help.
 from ... import reports
 from ...errors import TransportError
 from ...workflows import progress as progress_workflow
-from .. import console, operations
+from .. import console
 from ..options import (
     ConfigOpt,
     ContractOpt,
@@ -58,6 +59,8 @@ def progress_pull(
     cannot answer for is listed with the reason and pulled again next time; the others carry on.
     Exit code 1 when some learners failed, 3 when LA answered for none of them.
     """
+    from .. import operations
+
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
     operations.require_store(settings, create=create)
@@ -110,6 +113,9 @@ def progress_report(
     """Report on learners' progress from the local store (filled by **labridge progress
     pull**): per learner the overall %, units done, last activity and whether they are on
     track against their planned dates; per course the spread; the learners most behind."""
+    from ... import reports
+    from .. import operations
+
     settings = settings_from(config, db=db)
     operations.require_store(settings, create=None)
     report = operations.progress_report(settings, date.today())

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from .. import console, cycle, operations
+from .. import console
 from ..options import (
     ConfigOpt,
     ContractOpt,
@@ -19,6 +19,9 @@ from ..options import (
     settings_from,
 )
 from ..shell import EXIT_FAILED_RECORDS, handles_errors, log_verbosity, stoppable
+
+if TYPE_CHECKING:
+    pass
 
 
 @handles_errors
@@ -49,6 +52,8 @@ def run_command(
     SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
     143 or 130); the next run resumes.
     """
+    from .. import cycle, operations
+
     log_verbosity(verbose, run=True)  # an unattended run logs each step, even at the default level
     settings = settings_from(config, url, username, db, contract_file)
     cycle.trigger(settings.run)  # with --once too: a cron deployment finds a typo at once

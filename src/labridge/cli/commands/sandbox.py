@@ -7,7 +7,6 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from ... import contract, overrides
 from ...errors import ConfigurationError
 from ...sandbox.app import SANDBOX_PASSWORD, SANDBOX_USERNAME
 from ...sandbox.dialects import Dialect
@@ -97,6 +96,7 @@ def sandbox_serve(
     Random faults (--fail-rate, --drop-rate, --slow-rate) meet every operation except
     Authenticate; --latency-ms applies to every call. /_sandbox/stats counts them all under
     faults_fired."""
+    from ... import contract, overrides
     from ...sandbox.faults import BadFault
     from ...sandbox.server import NOT_LOOPBACK_WARNING, is_loopback, serve
 

@@ -9,10 +9,9 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ...config import CONFIG_FILE, render_config
-from ...dburl import anchor_sqlite
+from ...config import CONFIG_FILE
 from ...errors import ConfigurationError
-from .. import console, cycle, operations
+from .. import console
 from ..options import (
     ConfigOpt,
     ContractOpt,
@@ -36,6 +35,9 @@ def init(
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented labridge.toml to fill in."""
+    from ...config import render_config
+    from ...dburl import anchor_sqlite
+
     if path.exists() and not force:
         raise ConfigurationError(f"{path} already exists", hint="use --force to overwrite it")
     # --db is the shell's path, relative to here; the file's paths are relative to the file.
@@ -59,6 +61,8 @@ def status(
 ) -> None:
     """Show which settings file and store are in use, what the store holds and when it last
     synced."""
+    from .. import cycle, operations
+
     settings = settings_from(config, db=db)
     operations.require_store(settings, create=None)
     data = operations.status(settings)

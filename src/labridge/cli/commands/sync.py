@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from .. import console, operations
+from .. import console
 from ..options import (
     ConfigOpt,
     ContractOpt,
@@ -49,6 +49,8 @@ def sync_command(
     (test learners too with [sync] include_test = true). An empty answer for a set the store
     holds is refused, unless --accept-empty names it.
     """
+    from .. import operations
+
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
     report = operations.sync(settings, quiet=as_json, accept_empty=accept_empty or ())
