@@ -1,4 +1,4 @@
-"""One error hierarchy, grouped by what the caller should do next (design.md, "Errors say
+"""One error hierarchy, grouped by what the caller should do next (docs/architecture.md, "Errors say
 what to do").
 
 - :class:`TransportError`: LA could not be reached or the exchange broke; reads may be retried.
@@ -56,7 +56,7 @@ class TransportError(LabridgeError):
     def __init__(self, message: str, *, hint: str = "", maybe_sent: bool = False) -> None:
         super().__init__(message, hint=hint)
         #: True when the request may have reached LA (timeout or drop after sending): a write
-        #: must then be reconciled before it is sent again (design.md, "Exactly once").
+        #: must then be reconciled before it is sent again (docs/reliability.md, "The journal").
         self.maybe_sent = maybe_sent
 
 
