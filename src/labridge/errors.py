@@ -1,5 +1,5 @@
-"""One error hierarchy, grouped by what the caller should do next (docs/architecture.md, "Errors say
-what to do").
+"""One error hierarchy, grouped by what the caller should do next (docs/architecture.md,
+"Errors say what to do").
 
 - :class:`TransportError`: LA could not be reached or the exchange broke; reads may be retried.
 - :class:`AuthenticationError`: credentials refused or the session was lost; re-authenticate
