@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
@@ -32,7 +33,7 @@ if TYPE_CHECKING:  # rendering needs the workflows' reports, not their imports (
     from ..store.duplicates import Duplicate
     from ..store.erase import ErasureReport
     from ..store.journal import Entry
-    from ..workflows.enrol import EnrolReport, RecordOutcome
+    from ..workflows.enrol import EnrolReport
     from ..workflows.progress import PullReport
     from ..workflows.sync import SyncReport
     from ..workflows.update import UpdateReport
@@ -44,16 +45,36 @@ err = Console(stderr=True)
 
 
 def print_json(data: Any) -> None:
-    """Write ``data`` as JSON to stdout, piece by piece as the json module encodes it: no Rich
-    (which took 13 s and 605 MB to highlight 20,000 records) and no whole document in memory."""
+    """Write ``data`` as JSON to stdout, piece by piece: objects laid out a member a line (two
+    levels deep), each item of a list (a record, say) on one line by the json module's C
+    encoder. No Rich (which took 13 s and 605 MB to highlight 20,000 records), no whole document
+    in memory, and ``jq`` or ``grep`` can take it a record a line."""
     stream = sys.stdout
-    for chunk in _ENCODER.iterencode(data):
-        stream.write(chunk)
+    _write_json(stream, data, 0)
     stream.write("\n")
     stream.flush()
 
 
-_ENCODER = json.JSONEncoder(indent=2, default=str)
+#: Levels of objects laid out a member a line; anything deeper is one compact line.
+_LAID_OUT = 2
+
+
+def _write_json(stream: Any, data: Any, depth: int) -> None:
+    if depth >= _LAID_OUT or not isinstance(data, dict | list) or not data:
+        stream.write(json.dumps(data, default=str))
+        return
+    inner = "  " * (depth + 1)
+    if isinstance(data, list):  # one item a line
+        stream.write("[\n" + inner)
+        for i, item in enumerate(data):
+            stream.write(f",\n{inner}{json.dumps(item, default=str)}" if i else
+                         json.dumps(item, default=str))  # fmt: skip
+    else:
+        stream.write("{")
+        for i, (key, value) in enumerate(data.items()):
+            stream.write(f"{',' if i else ''}\n{inner}{json.dumps(str(key))}: ")
+            _write_json(stream, value, depth + 1)
+    stream.write("\n" + "  " * depth + ("]" if isinstance(data, list) else "}"))
 
 
 def error_json(exc: LabridgeError, exit_code: int) -> dict[str, Any]:
@@ -180,35 +201,46 @@ _OUTCOME_STYLE = {
 }
 
 
-#: Records per table printed: Rich lays a table out whole, and 40,000 rows took 850 MB and minutes.
-TABLE_ROWS = 500
+#: Rows a table shows. Past it, the rows that need a person come first and the caption says how
+#: many more there are and where to see them all: 20,000 rows took Rich 40 s to lay out, and a
+#: terminal of them helps nobody (``--json`` and ``--csv`` hold every row).
+TABLE_ROWS = 300
+#: The outcomes a person must act on, shown before the others when a table is cut short.
+NEEDS_PERSON = frozenset({"invalid", "refused", "uncertain", "not_enrolled"})
+
+T = TypeVar("T")
 
 
-def enrol_tables(report: EnrolReport, course_names: Mapping[str, str]) -> Iterator[Table]:
-    """:func:`enrol_table` in pieces of :data:`TABLE_ROWS` records, to print one by one."""
-    records = report.records
-    for start in range(0, max(len(records), 1), TABLE_ROWS):
-        part = records[start : start + TABLE_ROWS]
-        yield enrol_table(report, course_names, part, titled=start == 0)
+def table_rows(rows: Sequence[T], outcome: Callable[[T], str]) -> tuple[list[T], int]:
+    """The rows a table shows, at most :data:`TABLE_ROWS`, those that need a person first (in
+    source order within each kind), and how many it leaves out."""
+    if len(rows) <= TABLE_ROWS:
+        return list(rows), 0
+    first = list(itertools.islice((r for r in rows if outcome(r) in NEEDS_PERSON), TABLE_ROWS))
+    room = TABLE_ROWS - len(first)
+    rest = list(itertools.islice((r for r in rows if outcome(r) not in NEEDS_PERSON), room))
+    return first + rest, len(rows) - len(first) - len(rest)
 
 
-def enrol_table(
-    report: EnrolReport,
-    course_names: Mapping[str, str],
-    records: Sequence[RecordOutcome] | None = None,
-    *,
-    titled: bool = True,
-) -> Table:
-    """One line per record (``records``, default all): outcome, course, candidate, and every
-    problem (or the skip reason)."""
+def _cut(table: Table, hidden: int, everything: str) -> Table:
+    if hidden:
+        table.caption = f"… and {hidden:,} more rows not shown: {everything} lists every row."
+        table.caption_justify = "left"
+    return table
+
+
+def enrol_table(report: EnrolReport, course_names: Mapping[str, str]) -> Table:
+    """One line per record: outcome, course, candidate, and every problem (or the skip reason);
+    past :data:`TABLE_ROWS`, those to fix first and a caption pointing to ``--json``."""
     title = "Enrolment plan (dry run: nothing sent)" if report.dry_run else "Enrolment"
-    table = Table(title=title if titled else None, title_justify="left", show_lines=False)
+    table = Table(title=title, title_justify="left", show_lines=False)
     table.add_column("learner")
     table.add_column("where")
     table.add_column("outcome")
     table.add_column("course")
     table.add_column("details")
-    for rec in report.records if records is None else records:
+    shown, hidden = table_rows(report.records, lambda r: r.outcome)
+    for rec in shown:
         style = _OUTCOME_STYLE.get(rec.outcome, "")
         details = problems_text(rec.problems) or escape(rec.reason or rec.candidate_uuid)
         table.add_row(
@@ -218,7 +250,7 @@ def enrol_table(
             escape(course_names.get(rec.course, rec.course)),
             details,
         )
-    return table
+    return _cut(table, hidden, "the same command with --json (or labridge enrolments --csv FILE)")
 
 
 def problems_text(problems: Sequence[Problem], names: Mapping[str, str] | None = None) -> str:
@@ -278,7 +310,8 @@ def journal_table(
     table = Table(title="Latest enrolment outcome per learner", title_justify="left")
     for col in ("learner", "course", "state", "candidate", "where", "what to fix"):
         table.add_column(col)
-    for e in entries:
+    shown, hidden = table_rows(entries, lambda e: e.state)
+    for e in shown:
         style = _OUTCOME_STYLE.get(e.state, "")
         table.add_row(
             escape(e.source_id),
@@ -288,7 +321,7 @@ def journal_table(
             escape(e.origin),
             _to_check(e, settle) or problems_text(e.problems),
         )
-    return table
+    return _cut(table, hidden, "labridge enrolments --json (or --csv FILE)")
 
 
 def problems_table(items: Sequence[TodoItem], names: Mapping[str, str] | None = None) -> Table:
@@ -471,7 +504,8 @@ def update_table(report: UpdateReport, names: Mapping[str, str] | None = None) -
     table = Table(title=title, title_justify="left")
     for col in ("learner", "where", "outcome", "changes (old → new)", "problems and notices"):
         table.add_column(col)
-    for rec in report.records:
+    shown, hidden = table_rows(report.records, lambda r: r.outcome)
+    for rec in shown:
         style = _UPDATE_STYLE.get(rec.outcome, "")
         changes = "\n".join(
             f"[bold]{name}[/bold]: {_shown(old, names)} → {_shown(new, names)}"
@@ -480,7 +514,7 @@ def update_table(report: UpdateReport, names: Mapping[str, str] | None = None) -
         outcome = f"[{style}]{rec.outcome}[/{style}]"
         notes = problems_text(rec.problems, names)
         table.add_row(escape(rec.source_id), escape(rec.origin), outcome, changes, notes)
-    return table
+    return _cut(table, hidden, "the same command with --json")
 
 
 def _shown(value: str | None, names: Mapping[str, str]) -> str:

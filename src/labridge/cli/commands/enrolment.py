@@ -100,8 +100,7 @@ def enrol(
 
 
 def _show_enrol(report: enrol_workflow.EnrolReport, names: dict[str, str]) -> None:
-    for table in console.enrol_tables(report, names):
-        console.out.print(table)
+    console.out.print(console.enrol_table(report, names))
     console.out.print(console.enrol_summary(report))
     if report.count("invalid") or report.count("refused"):
         console.out.print(
