@@ -37,9 +37,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from .. import contract as c
 from .. import store
-from ..client import AsyncClient
+from ..client import AsyncClient, built
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
@@ -388,12 +387,13 @@ class Enroller:
         assert checked.user is not None
         rec, user = checked.record, checked.user
         key = (rec.source_id, checked.course_uuid)
-        pushed = c.to_wire(c.StructRef(c.type_of_model(EnrolmentUser).name), user)
-        self._record(key, "pending", rec.origin, pushed=pushed, sent=True)
+        # Built once: the struct journalled as sent is the very one that goes out.
+        wire = built(user)
+        self._record(key, "pending", rec.origin, pushed=wire.members, sent=True)
         self._sent = True
         try:
             answer = await self.client.group_enrolment(
-                user, send_login_details=self.options.send_login_details
+                wire, send_login_details=self.options.send_login_details
             )
         except TransportError as exc:
             if not exc.maybe_sent:  # it never left: nothing to settle, the next run sends it

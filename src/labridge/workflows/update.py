@@ -42,9 +42,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from .. import contract as c
 from .. import store
-from ..client import AsyncClient
+from ..client import AsyncClient, built
 from ..errors import LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
@@ -52,7 +51,6 @@ from ..store import erase, journal
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
 from .changes import (
-    USER,
     Baseline,
     Change,
     Diff,
@@ -211,7 +209,8 @@ class Updater:
             self._not_enrolled(checked)
             return None
         candidate_uuid, base = found
-        wire = c.to_wire(c.StructRef(USER.name), checked.user)
+        # The user's wire form, built once; the diff compares it member by member.
+        wire = built(checked.user).members
         todo = diff(flatten(wire), base, clear_missing=self.options.clear_missing)
         if not todo.changes or self.options.dry_run:
             outcome = "would_update" if todo.changes else "unchanged"
