@@ -39,7 +39,7 @@ from .errors import (
 from .sandbox.dialects import Dialect
 from .store.engine import store_failure
 from .workflows import enrol as enrol_workflow
-from .workflows import progress as progress_workflow
+from .workflows import pull as progress_workflow
 from .workflows import update as update_workflow
 
 EXIT_OK, EXIT_FAILED_RECORDS, EXIT_CONFIG, EXIT_LA = 0, 1, 2, 3

@@ -35,7 +35,7 @@ from .workflows.enrol import (
     RecordOutcome,
     uncertain_reason,
 )
-from .workflows.progress import PullReport
+from .workflows.pull import PullReport
 from .workflows.sync import SyncReport
 from .workflows.update import OUTCOMES as UPDATE_OUTCOMES
 from .workflows.update import UpdateReport

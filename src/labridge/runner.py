@@ -35,7 +35,7 @@ from .store import names as names_store
 from .store import progress as progress_store
 from .store.engine import exists as store_exists
 from .workflows import enrol as enrol_workflow
-from .workflows import progress as progress_workflow
+from .workflows import pull as progress_workflow
 from .workflows import sync as sync_workflow
 from .workflows import update as update_workflow
 

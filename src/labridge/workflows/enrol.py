@@ -39,6 +39,7 @@ from uuid import uuid4
 
 from .. import store
 from ..client import AsyncClient, built
+from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
@@ -63,7 +64,6 @@ WRONG_CONTRACT = (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 OnRecord = Callable[["RecordOutcome"], None]
 Key = tuple[str, str]
 
@@ -162,7 +162,7 @@ class Enroller:
         db: store.Store,
         options: Options = Options(),
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         on_record: OnRecord | None = None,
     ) -> None:
         self.client, self.db, self.options, self.clock = client, db, options, clock

@@ -39,11 +39,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from .. import store
 from ..client import AsyncClient, built
+from ..clock import Clock, utc_now
 from ..errors import LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
@@ -74,7 +75,6 @@ UNCERTAIN = (
 )
 ENROL_FIRST = "run `labridge enrol` with this source first, then `labridge update`"
 
-Clock = Callable[[], datetime]
 OnRecord = Callable[["RecordOutcome"], None]
 
 
@@ -153,7 +153,7 @@ class Updater:
         db: store.Store,
         options: Options = Options(),
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         on_record: OnRecord | None = None,
     ) -> None:
         self.client, self.db, self.options, self.clock = client, db, options, clock
