@@ -25,6 +25,7 @@ __all__ = [
     "check_nino",
     "check_postcode",
     "check_uln",
+    "date_or_none",
     "ilr_ethnicity_codes",
     "is_unknown_postcode",
     "is_unknown_uln",
@@ -192,6 +193,16 @@ def parse_date(value: str) -> date:
         raise InvalidValueError(
             "Date does not exist", f"check the day and month, then {_DATE_FORMS}"
         ) from None
+
+
+def date_or_none(text: str) -> date | None:
+    """A date already stored (LA's, or one labridge wrote), read as :func:`parse_date` reads
+    it; a datetime's date part will do. ``None`` for anything else: for the reports, which show
+    no date rather than fail. A source's dates go through :func:`parse_date`, which says why."""
+    try:
+        return parse_date(text[:10])
+    except InvalidValueError:
+        return None
 
 
 def last_friday_of_june(year: int) -> date:
