@@ -24,7 +24,7 @@ from .schedule import Outcome, Step
 from .soap import Limits
 from .sources import SourceRow
 from .sources.csv import DEFAULT_ENCODING, check_encoding
-from .sources.mapping import Mapping, load_mapping
+from .sources.mapping import SourceMapping, load_mapping
 from .sources.open import open_source
 from .sources.records import MANDATORY
 from .sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
@@ -141,7 +141,7 @@ class SourceSpec:
     path: Path | None
     sql: str | None
     source_db: str | None
-    mapping: Mapping
+    mapping: SourceMapping
     #: A CSV file's text encoding, and a SQL statement's time limit ([source] in labridge.toml).
     encoding: str = DEFAULT_ENCODING
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
@@ -170,7 +170,7 @@ class SourceSpec:
             path,
             sql,
             source_db,
-            load_mapping(mapping) if mapping else Mapping(),
+            load_mapping(mapping) if mapping else SourceMapping(),
             check_encoding(encoding or given.encoding),
             given.statement_timeout,
         )
