@@ -1,5 +1,5 @@
 """Progress pull: ask LA how far every enrolled learner has got and keep the history of changes
-(docs/contract.md §3.3; issue 4, "progress pull").
+(docs/contract.md §3.3; ``labridge progress pull``).
 
 The learners are the candidates LA lists, as the last sync stored them (every status: a finished
 learner's progress is worth keeping too). Each is asked for with GetProgress, or GetProgressFull

@@ -144,7 +144,8 @@ def _check_names(accept_empty: Collection[str]) -> None:
 def _refuse_empty(
     session: Session, fetched: dict[str, Sequence[LAModel]], accept_empty: Collection[str]
 ) -> None:
-    """Refuse the run when LA answered nothing for a set the store holds (issue 8)."""
+    """Refuse the run when LA answered nothing for a set the store holds: an empty answer is
+    never taken to mean that every record of the set is gone."""
     held = store.status(session)["sets"]
     for read, sets in _READS:
         present = held[sets[0]]["present"]

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 
 from .. import store
@@ -63,7 +62,7 @@ from .changes import (
     update_user,
 )
 from .enrol import by_learner
-from .report import RecordsReport
+from .records import Outcome, RecordsReport, RunOptions
 from .tasks import Bounded, task_group
 
 OUTCOMES = (
@@ -79,14 +78,11 @@ OnRecord = Callable[["RecordOutcome"], None]
 
 
 @dataclass(frozen=True)
-class RecordOutcome:
-    source_id: str
-    outcome: str
+class RecordOutcome(Outcome):
+    """One record's outcome in an update run (``labridge.UpdateOutcome``): the members that
+    changed, by wire name, each as (before, after)."""
+
     changes: Mapping[str, Change] = field(default_factory=dict)
-    problems: tuple[Problem, ...] = ()
-    origin: str = ""
-    #: The source row's number, to report records in source order whatever order they end in.
-    row: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -108,11 +104,11 @@ class UpdateReport(RecordsReport[RecordOutcome]):
 
 
 @dataclass(frozen=True)
-class Options:
-    dry_run: bool = False
+class Options(RunOptions):
+    """How an update run goes (``labridge.UpdateOptions``)."""
+
+    #: Blank in LA the members the source leaves empty (else LA keeps them).
     clear_missing: bool = False
-    concurrency: int = 4
-    today: date | None = None
 
 
 async def update(
@@ -320,7 +316,9 @@ class Updater:
         changes: Mapping[str, Change] | None = None,
     ) -> None:
         changed = dict(changes or {})
-        record = RecordOutcome(source_id, outcome, changed, problems, row.origin, row.row)
+        record = RecordOutcome(
+            source_id, row.origin, outcome, changed, problems=problems, row=row.row
+        )
         self.report.records.append(record)
         if self.on_record is not None:
             self.on_record(record)
