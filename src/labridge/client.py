@@ -5,8 +5,9 @@ One typed method per operation of the catalogue. The client logs in lazily, logs
 the 30-minute idle expiry, re-authenticates once when the session is lost (an authentication
 fault, bare or ColdFusion-wrapped, or an answer under ``loggedin`` other than ``YES``, which is
 never taken as data) and repeats the call (never looping), logs in once when many calls race,
-retries idempotent reads on transport errors with backoff, and never retries a write (design.md,
-"Exactly once").
+retries idempotent reads on transport errors with backoff, and never retries a write
+(docs/reliability.md). A record goes out as :func:`built` made its wire form: the caller can
+journal that same struct as sent (docs/vocabulary.md).
 """
 
 from __future__ import annotations

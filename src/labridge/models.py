@@ -2,7 +2,8 @@
 
 Attribute names are labridge's own (snake_case); the wire names of docs/contract.md live only in
 :mod:`labridge.contract`, which converts between the two. Every model keeps the members LA sent that
-the contract does not know in :attr:`LAModel.extras` (design.md, "Nothing lost").
+the contract does not know in :attr:`LAModel.extras` (docs/contract.md §1: nothing LA sends is
+lost). docs/vocabulary.md names each concept at each boundary.
 """
 
 from __future__ import annotations

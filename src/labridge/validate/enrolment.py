@@ -1,5 +1,5 @@
 """Pre-flight validation of learners to enrol: every problem LA would report, found before any
-call, each naming the row, the field, what is wrong and how to fix it (issue 3, §3).
+call, each naming the row, the field, what is wrong and how to fix it (docs/contract.md §3.5).
 
 There is one set of rules, :func:`check_user`, stated on an :class:`EnrolmentUser` as it goes on
 the wire (LA's identifiers, ISO dates, codes; docs/contract.md §3.5). :func:`check_record` reads a
