@@ -14,7 +14,7 @@ a fixed latency, for well under 1 ms of CPU a call), each run is given as:
 
 for enrolment (:class:`~labridge.workflows.enrol.Enroller`, a fresh SQLite store synced just
 before; optionally PostgreSQL) at 8 and 16 in flight, progress pulls (GetProgress and
-GetProgressFull, :class:`~labridge.workflows.progress.Puller`) at 8, 16 and 32, and a sync of N
+GetProgressFull, :class:`~labridge.workflows.pull.Puller`) at 8, 16 and 32, and a sync of N
 candidates done twice (the second changes nothing), timed after the login, as a ratio.
 """
 
@@ -42,7 +42,7 @@ from labridge.sources.records import SourceRecord
 from labridge.validate.enrolment import check_all
 from labridge.validate.reference import ReferenceData
 from labridge.workflows.enrol import Enroller, Options
-from labridge.workflows.progress import Puller, enrolled
+from labridge.workflows.pull import Puller, enrolled
 from labridge.workflows.sync import sync
 
 HERE = Path(__file__).parent

@@ -48,8 +48,8 @@ if TYPE_CHECKING:
     from .workflows.enrol import EnrolReport, enrol
     from .workflows.enrol import Options as EnrolOptions
     from .workflows.enrol import RecordOutcome as EnrolOutcome
-    from .workflows.progress import PullReport
-    from .workflows.progress import pull as pull_progress
+    from .workflows.pull import PullReport
+    from .workflows.pull import pull as pull_progress
     from .workflows.sync import SyncReport, sync
     from .workflows.update import Options as UpdateOptions
     from .workflows.update import RecordOutcome as UpdateOutcome
@@ -95,8 +95,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "UpdateOptions": (".workflows.update", "Options"),
     "UpdateReport": (".workflows.update", "UpdateReport"),
     "UpdateOutcome": (".workflows.update", "RecordOutcome"),
-    "pull_progress": (".workflows.progress", "pull"),
-    "PullReport": (".workflows.progress", "PullReport"),
+    "pull_progress": (".workflows.pull", "pull"),
+    "PullReport": (".workflows.pull", "PullReport"),
     "build_progress_report": (".reports.progress", "build_progress_report"),
     "render_progress": (".reports.progress", "render_progress"),
     "ProgressReport": (".reports.progress", "ProgressReport"),

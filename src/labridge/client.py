@@ -5,8 +5,9 @@ One typed method per operation of the catalogue. The client logs in lazily, logs
 the 30-minute idle expiry, re-authenticates once when the session is lost (an authentication
 fault, bare or ColdFusion-wrapped, or an answer under ``loggedin`` other than ``YES``, which is
 never taken as data) and repeats the call (never looping), logs in once when many calls race,
-retries idempotent reads on transport errors with backoff, and never retries a write (design.md,
-"Exactly once").
+retries idempotent reads on transport errors with backoff, and never retries a write
+(docs/reliability.md). A record goes out as :func:`built` made its wire form: the caller can
+journal that same struct as sent (docs/vocabulary.md).
 """
 
 from __future__ import annotations
@@ -187,13 +188,14 @@ class AsyncClient:
 
     async def group_enrolment(
         self,
-        user: m.EnrolmentUser,
+        user: m.EnrolmentUser | m.Wire,
         *,
         send_login_details: bool = False,
         assign_evaluation: bool = False,
     ) -> m.EnrolmentResponse:
         """Enrol one learner. Never retried: a transport failure after sending raises
-        :class:`TransportError` with ``maybe_sent=True``, for the caller to reconcile."""
+        :class:`TransportError` with ``maybe_sent=True``, for the caller to reconcile. ``user``
+        may be already in wire form (:func:`built`): it is then sent as it is."""
         result: m.EnrolmentResponse = await self.call(
             "GroupEnrolment",
             user=user,
@@ -202,17 +204,19 @@ class AsyncClient:
         )
         return result
 
-    async def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
-        """Push changes; only the fields set on ``user`` are sent (docs/contract.md §3.6)."""
+    async def update_enrolment(self, user: m.EnrolmentUserUpdate | m.Wire) -> m.EnrolmentResponse:
+        """Push changes; only the fields set on ``user`` are sent (docs/contract.md §3.6). ``user``
+        may be already in wire form (:func:`built`): it is then sent as it is."""
         result: m.EnrolmentResponse = await self.call("UpdateEnrolment", user=user)
         return result
 
     # -- machinery -------------------------------------------------------------------------------
 
     async def call(self, operation: str, **args: Any) -> Any:
-        """Call any operation of the catalogue with arguments by labridge name."""
+        """Call any operation of the catalogue with arguments by labridge name; an argument
+        already in wire form (:class:`~labridge.models.Wire`) is sent as it is."""
         op = c.operation(operation)
-        wire = c.params_to_wire(op, args)
+        wire = _params(op, args)
         token = await self._token()
         try:
             response = await self._send(op, wire, token)
@@ -352,6 +356,24 @@ class AsyncClient:
         return response
 
 
+def built(record: m.LAModel) -> m.Wire:
+    """``record``'s wire form (docs/contract.md §3.6: unset members omitted), built once: the
+    caller sends it and journals it as it is (docs/vocabulary.md)."""
+    return m.Wire(c.to_wire(c.StructRef(c.type_of_model(type(record)).name), record))
+
+
+def _params(op: c.Operation, args: Mapping[str, Any]) -> dict[str, Any]:
+    """The wire parameters of ``args``: those already in wire form as they are, the others
+    converted (:func:`labridge.contract.params_to_wire`), in the contract's order."""
+    ready = {k: v.members for k, v in args.items() if isinstance(v, m.Wire)}
+    converted = c.params_to_wire(op, {k: v for k, v in args.items() if k not in ready})
+    return {
+        p.name: ready[p.attr] if p.attr in ready else converted[p.name]
+        for p in op.params
+        if p.attr in ready or p.name in converted
+    }
+
+
 def _reason(exc: LabridgeError) -> str:
     if isinstance(exc, AuthenticationFault):
         return exc.faultstring
@@ -479,7 +501,7 @@ class Client:
 
     def group_enrolment(
         self,
-        user: m.EnrolmentUser,
+        user: m.EnrolmentUser | m.Wire,
         *,
         send_login_details: bool = False,
         assign_evaluation: bool = False,
@@ -491,7 +513,7 @@ class Client:
             )
         )
 
-    def update_enrolment(self, user: m.EnrolmentUserUpdate) -> m.EnrolmentResponse:
+    def update_enrolment(self, user: m.EnrolmentUserUpdate | m.Wire) -> m.EnrolmentResponse:
         """Push changes to one learner; see :meth:`AsyncClient.update_enrolment`."""
         return self._runner.run(self._async.update_enrolment(user))
 

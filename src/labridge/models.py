@@ -2,12 +2,14 @@
 
 Attribute names are labridge's own (snake_case); the wire names of docs/contract.md live only in
 :mod:`labridge.contract`, which converts between the two. Every model keeps the members LA sent that
-the contract does not know in :attr:`LAModel.extras` (docs/architecture.md, "Exactly once,
-nothing lost").
+the contract does not know in :attr:`LAModel.extras` (docs/contract.md §1: nothing LA sends is
+lost). docs/vocabulary.md names each concept at each boundary.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -20,6 +22,15 @@ class LAModel(BaseModel):
 
     #: Members LA sent that the contract does not describe, keyed by their wire name.
     extras: dict[str, Any] = Field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class Wire:
+    """A record already in its wire form: members by wire name, dates as LA takes them, unset
+    members omitted (:func:`labridge.client.built` makes one). The client sends it as it is, so
+    the same struct can be journalled as sent (docs/vocabulary.md)."""
+
+    members: Mapping[str, Any]
 
 
 class Token(LAModel):

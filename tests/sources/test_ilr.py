@@ -10,8 +10,8 @@ import pytest
 from labridge.errors import ConfigurationError
 from labridge.sources import (
     ERROR_FIELD,
-    Mapping,
     SkippedRecord,
+    SourceMapping,
     SourceRecord,
     SourceRow,
     open_source,
@@ -45,7 +45,9 @@ MAPPING = parse_mapping(
 )
 
 
-def read(path: Path, mapping: Mapping = MAPPING, qans: list[str] = COURSE_QANS) -> list[SourceRow]:
+def read(
+    path: Path, mapping: SourceMapping = MAPPING, qans: list[str] = COURSE_QANS
+) -> list[SourceRow]:
     return list(read_ilr(path, mapping, qans))
 
 

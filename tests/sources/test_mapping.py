@@ -8,7 +8,7 @@ import pytest
 
 from labridge.errors import ConfigurationError
 from labridge.sandbox import seed
-from labridge.sources import FIELDS, Mapping, load_mapping
+from labridge.sources import FIELDS, SourceMapping, load_mapping
 from labridge.sources.mapping import parse_mapping
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -21,7 +21,7 @@ def write(tmp_path: Path, text: str, name: str = "mapping.toml") -> Path:
 
 
 def test_an_empty_mapping_is_the_identity() -> None:
-    mapping = Mapping()
+    mapping = SourceMapping()
     fields = {"learner_id": "L1", "gender": "1", "course": "BA3", "assessor": ""}
     assert mapping.apply(fields) == fields
     assert [mapping.rename(name) for name in FIELDS] == list(FIELDS)

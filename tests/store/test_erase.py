@@ -23,7 +23,7 @@ from labridge.sources.csv import read_csv
 from labridge.store import erase, journal
 from labridge.store.engine import sqlite_file
 from labridge.workflows.enrol import Enroller
-from labridge.workflows.progress import pull
+from labridge.workflows.pull import pull
 from labridge.workflows.sync import sync
 from labridge.workflows.update import Updater
 

@@ -14,6 +14,7 @@ from labridge.models import Company, EnrolmentCourse, EnrolmentUnit, EnrolmentUs
 from labridge.sandbox import seed as data
 from labridge.sandbox.db import SandboxDB
 from labridge.sources.records import FIELDS, SourceRecord
+from labridge.validate import enrolment
 from labridge.validate.enrolment import MANDATORY, Checked, check_all, check_record, check_user
 from labridge.validate.reference import ReferenceData
 
@@ -155,6 +156,29 @@ def test_the_built_user_passes_the_wire_rules(ref: ReferenceData) -> None:
     user = check(ref).user
     assert user is not None
     assert check_user(user, ref, today=TODAY) == []
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"birth_date": "2010-06-27", "start_date": "2025-09-01"},  # too young
+        {"start_date": "01/09/2025", "end_date": "31/08/2025"},  # end before start
+        {"birth_date": "2025-08-21"},  # born in the future
+        {"surname": "", "gender": ""},  # required
+        {"company": "Aire Valley Logistics Ltd", "email": "A.B@EXAMPLE.ORG"},  # by name, cased
+    ],
+)
+def test_a_record_read_once_gets_the_verdict_of_the_wire_rules(
+    ref: ReferenceData, changes: dict[str, str]
+) -> None:
+    """check_record does not check again what reading checked: on a record every value of
+    which reads, its verdict is still the one check_user gives the user it built."""
+    rec = record(**changes)
+    reading = enrolment._read(rec, ref)
+    assert reading.problems == []
+    wire = check_user(enrolment._build_user(reading), ref, today=TODAY)
+    assert codes(check_record(rec, ref, today=TODAY)) == [(p.field, p.code) for p in wire]
 
 
 # -- mandatory fields -----------------------------------------------------------------------------

@@ -289,6 +289,23 @@ def test_parse_date_refuses_days_that_do_not_exist(value: str) -> None:
     assert "does not exist" in err.problem
 
 
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2025-03-31", date(2025, 3, 31)),
+        ("2025-03-31T09:30:00", date(2025, 3, 31)),  # a datetime's date part
+        ("31/03/2025", date(2025, 3, 31)),
+        ("", None),
+        ("not a date", None),
+        ("2025-02-30", None),
+    ],
+)
+def test_date_or_none_reads_stored_dates_as_parse_date_does(
+    value: str, expected: date | None
+) -> None:
+    assert uk.date_or_none(value) == expected
+
+
 @given(st.dates(min_value=date(1000, 1, 1)))
 def test_parse_date_round_trips_both_forms(d: date) -> None:
     assert uk.parse_date(d.isoformat()) == d

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labridge import contract as c
 from labridge import overrides
 from labridge.models import Candidate, EnrolmentUserUpdate
@@ -16,7 +18,7 @@ from labridge.workflows.changes import (
     update_user,
 )
 
-PUSHED = {
+PUSHED: dict[str, Any] = {
     "Address": {"Postcode": "S2 8WY", "Town": "Sheffield"},
     "BirthDate": "1989-03-10",
     "Course": {"CourseUUID": "c-1", "EndDate": "2028-04-18", "StartDate": "2026-10-18",
@@ -82,13 +84,24 @@ def test_without_a_push_the_baseline_is_what_la_shows() -> None:
 
 def test_the_update_user_sets_only_what_is_sent_plus_identifiers() -> None:
     user = update_user({"Address.Postcode": "M1 1AE"}, "cand", "course", "MIS-1")
-    assert isinstance(user, EnrolmentUserUpdate)
-    assert c.to_wire(c.StructRef("Type_enrolmentUserUpdate"), user) == {
+    assert user.members == {
         "Address": {"Postcode": "M1 1AE"},
         "CandidateUUID": "cand",
         "CourseUUID": "course",
         "SourceSystemLearnerUUID": "MIS-1",
     }
+    # Built in wire form once: the same struct as the model would have made.
+    ref = c.StructRef("Type_enrolmentUserUpdate")
+    model = c.from_wire(ref, dict(user.members))
+    assert isinstance(model, EnrolmentUserUpdate)
+    assert c.to_wire(ref, model) == user.members
+
+
+def test_the_update_user_leaves_out_members_the_update_lacks() -> None:
+    sent = {"Forename": "Ann", "EmailAddress": "a@example.org"}  # Forename: fixed, never sent
+    user = update_user(sent, "cand", "course", "MIS-1")
+    assert "Forename" not in user.members
+    assert user.members["EmailAddress"] == "a@example.org"
 
 
 def test_the_compared_names_follow_the_active_contract() -> None:
@@ -114,6 +127,9 @@ def test_the_compared_names_follow_the_active_contract() -> None:
         out = diff(desired, Baseline(flatten(pushed), complete=True))
         assert out.send == {"Course.UnitList": "u-2"}  # the course is the key, never a change
         user = update_user(out.send, "cand-1", "c-1", "MIS-1")
-    assert user.course is not None
-    assert [u.unit_uuid for u in user.course.units or []] == ["u-2"]
-    assert user.extras == {}
+        assert user.members["Course"] == {"UnitList": [{"UnitID": "u-2"}]}
+        model = c.from_wire(c.StructRef("Type_enrolmentUserUpdate"), dict(user.members))
+    assert isinstance(model, EnrolmentUserUpdate)
+    assert model.course is not None
+    assert [u.unit_uuid for u in model.course.units or []] == ["u-2"]
+    assert model.extras == {}

@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # rendering needs the workflows' reports, not their imports (
     from ..store.erase import ErasureReport
     from ..store.journal import Entry
     from ..workflows.enrol import EnrolReport
-    from ..workflows.progress import PullReport
+    from ..workflows.pull import PullReport
     from ..workflows.sync import SyncReport
     from ..workflows.update import UpdateReport
     from .cycle import CycleReport

@@ -25,7 +25,7 @@ from ..reports import problems as problems_report
 from ..soap import Limits
 from ..sources import SourceRow
 from ..sources.csv import DEFAULT_ENCODING, check_encoding
-from ..sources.mapping import Mapping, load_mapping
+from ..sources.mapping import SourceMapping, load_mapping
 from ..sources.open import open_source
 from ..sources.records import MANDATORY
 from ..sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
@@ -36,7 +36,7 @@ from ..store import names as names_store
 from ..store import progress as progress_store
 from ..store.engine import exists as store_exists
 from ..workflows import enrol as enrol_workflow
-from ..workflows import progress as progress_workflow
+from ..workflows import pull as progress_workflow
 from ..workflows import sync as sync_workflow
 from ..workflows import update as update_workflow
 from . import console
@@ -154,7 +154,7 @@ class SourceSpec:
     path: Path | None
     sql: str | None
     source_db: str | None
-    mapping: Mapping
+    mapping: SourceMapping
     #: A CSV file's text encoding, and a SQL statement's time limit ([source] in labridge.toml).
     encoding: str = DEFAULT_ENCODING
     statement_timeout: float = DEFAULT_STATEMENT_TIMEOUT
@@ -183,7 +183,7 @@ class SourceSpec:
             path,
             sql,
             source_db,
-            load_mapping(mapping) if mapping else Mapping(),
+            load_mapping(mapping) if mapping else SourceMapping(),
             check_encoding(encoding or given.encoding),
             given.statement_timeout,
         )

@@ -34,6 +34,7 @@ from sqlalchemy import Connection, case, func, select
 from sqlalchemy.orm import Session
 
 from ..store import tables as t
+from ..validate.uk import date_or_none
 from . import charts, labels
 from .spreadsheet import SafeWriter
 
@@ -204,14 +205,6 @@ def bucket(overall: float) -> str:
     return BUCKETS[min(max(int(overall // 25), 0), 3)]
 
 
-def parse_date(text: str) -> date | None:
-    """An ISO date (a datetime's date part will do), or ``None``."""
-    try:
-        return date.fromisoformat(text[:10])
-    except ValueError:
-        return None
-
-
 # -- reading the store ----------------------------------------------------------------------------
 
 
@@ -242,8 +235,8 @@ def build_progress_report(
 
 
 def _learner(row: Any, done: int, total: int, today: date, tolerance: float) -> LearnerProgress:
-    start = parse_date(row.start_date)
-    expected = expected_percentage(start, parse_date(row.end_date), today)
+    start = date_or_none(row.start_date)
+    expected = expected_percentage(start, date_or_none(row.end_date), today)
     on_track = judge(row.overall, expected, row.status, tolerance)
     name = f"{row.forename or ''} {row.surname or ''}".strip() or row.source_id
     return LearnerProgress(
@@ -425,8 +418,8 @@ def _series(learner: LearnerProgress, report: ProgressReport) -> charts.Series:
     return charts.Series(
         label=learner.name,
         points=report.history.get(learner.candidate_uuid, []),
-        start=parse_date(learner.start_date),
-        end=parse_date(learner.end_date),
+        start=date_or_none(learner.start_date),
+        end=date_or_none(learner.end_date),
     )
 
 

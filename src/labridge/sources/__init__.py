@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .csv import read_csv
 from .ilr import read_ilr
-from .mapping import ERROR_FIELD, Mapping, load_mapping
+from .mapping import ERROR_FIELD, SourceMapping, load_mapping
 from .open import open_source
 from .records import FIELDS, SkippedRecord, SourceRecord, SourceRow
 from .sql import read_sql
@@ -18,8 +18,8 @@ from .sql import read_sql
 __all__ = [
     "ERROR_FIELD",
     "FIELDS",
-    "Mapping",
     "SkippedRecord",
+    "SourceMapping",
     "SourceRecord",
     "SourceRow",
     "load_mapping",

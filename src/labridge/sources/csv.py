@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import ConfigurationError
-from .mapping import ERROR_FIELD, Mapping
+from .mapping import ERROR_FIELD, SourceMapping
 from .records import MANDATORY, SourceRecord, SourceRow
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ _NOT_CSV = {
 
 def read_csv(
     path: Path | str,
-    mapping: Mapping | None = None,
+    mapping: SourceMapping | None = None,
     *,
     required: Collection[str] = (),
     encoding: str = DEFAULT_ENCODING,
@@ -82,7 +82,7 @@ def read_csv(
     (enrolling and updating pass :data:`~labridge.sources.records.MANDATORY`).
     """
     path = Path(path)
-    mapping = mapping if mapping is not None else Mapping()
+    mapping = mapping if mapping is not None else SourceMapping()
     encoding = check_encoding(encoding)
     try:
         handle = path.open("rb")
@@ -178,7 +178,7 @@ class _Lines:
         return ConfigurationError(f"{self.name} line {self.number} {problem}", hint=hint)
 
 
-def _sniff(name: str, header: str, mapping: Mapping) -> str:
+def _sniff(name: str, header: str, mapping: SourceMapping) -> str:
     """The delimiter that splits ``header`` into the most known columns (comma on a tie)."""
 
     def known(delimiter: str) -> int:
@@ -198,7 +198,7 @@ def _sniff(name: str, header: str, mapping: Mapping) -> str:
 
 
 def _columns(
-    name: str, header: Sequence[str], mapping: Mapping, required: Collection[str]
+    name: str, header: Sequence[str], mapping: SourceMapping, required: Collection[str]
 ) -> list[str | None]:
     """The field each column holds (``None``: ignored), refusing two columns for one field."""
     columns = [mapping.rename(cell) if cell.strip() else None for cell in header]
@@ -266,7 +266,7 @@ def _squash(text: str) -> str:
 
 
 def _records(
-    reader: Iterator[list[str]], lines: _Lines, columns: list[str | None], mapping: Mapping
+    reader: Iterator[list[str]], lines: _Lines, columns: list[str | None], mapping: SourceMapping
 ) -> Iterator[SourceRow]:
     row = 0
     start = lines.number + 1

@@ -43,7 +43,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..errors import ConfigurationError
-from .mapping import ERROR_FIELD, Mapping, aim_key
+from .mapping import ERROR_FIELD, SourceMapping, aim_key
 from .records import SkippedRecord, SourceRecord, SourceRow
 
 #: Root namespaces labridge reads, and the academic year each one is.
@@ -143,7 +143,7 @@ class _Learner:
 
 
 def read_ilr(
-    path: Path | str, mapping: Mapping | None = None, course_qans: Collection[str] = ()
+    path: Path | str, mapping: SourceMapping | None = None, course_qans: Collection[str] = ()
 ) -> Iterator[SourceRow]:
     """Yield the records of the ILR file at ``path``, learner by learner in file order.
 
@@ -152,7 +152,7 @@ def read_ilr(
     119)" or "ILR learner LR0042" for a skipped learner.
     """
     path = Path(path)
-    mapping = mapping if mapping is not None else Mapping()
+    mapping = mapping if mapping is not None else SourceMapping()
     qans = {aim_key(qan): qan for qan in course_qans if qan.strip()}
     row = 0
     for learner in _learners(path):
@@ -161,7 +161,7 @@ def read_ilr(
             yield dataclasses.replace(outcome, row=row)
 
 
-def _outcomes(learner: _Learner, mapping: Mapping, qans: dict[str, str]) -> list[SourceRow]:
+def _outcomes(learner: _Learner, mapping: SourceMapping, qans: dict[str, str]) -> list[SourceRow]:
     apprenticeships = [a for a in learner.aims if a.is_apprenticeship]
     programmes = [a for a in apprenticeships if a.status == CONTINUING]
     outcomes: list[SourceRow] = [
@@ -183,7 +183,7 @@ def _outcomes(learner: _Learner, mapping: Mapping, qans: dict[str, str]) -> list
     return [SkippedRecord(0, f"ILR learner {learner.ref}", learner.ref, reason)]
 
 
-def _record(learner: _Learner, aim: _Aim, course: str, mapping: Mapping) -> SourceRecord:
+def _record(learner: _Learner, aim: _Aim, course: str, mapping: SourceMapping) -> SourceRecord:
     fields = {**learner.fields, "course": course, "start_date": aim.start}
     if aim.planned_end:
         fields["end_date"] = aim.planned_end

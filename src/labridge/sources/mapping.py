@@ -26,9 +26,10 @@ A mapping is TOML (see ``examples/mapping.toml`` and ``examples/ilr-mapping.toml
     [ilr.employers]                # ILR EmpId → company (CompanyUUID or company name)
     "105000123" = "Aire Valley Logistics Ltd"
 
-Applying a mapping is pure: readers call :meth:`Mapping.rename` on each header, then
-:meth:`Mapping.apply` on each record, which maps values first and fills gaps after, so that
-``[by_course]`` keys are compared with the course as mapped. An empty ``Mapping()`` changes nothing.
+Applying a mapping is pure: readers call :meth:`SourceMapping.rename` on each header, then
+:meth:`SourceMapping.apply` on each record, which maps values first and fills gaps after, so
+that ``[by_course]`` keys are compared with the course as mapped. An empty ``SourceMapping()``
+changes nothing. (The class is not called ``Mapping``: that is :class:`collections.abc.Mapping`.)
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from typing import Any
 from ..errors import ConfigurationError
 from .records import ERROR_FIELD, FIELDS
 
-__all__ = ["ERROR_FIELD", "Mapping", "load_mapping", "parse_mapping"]
+__all__ = ["ERROR_FIELD", "SourceMapping", "load_mapping", "parse_mapping"]
 
 Table = dict[str, str]
 
@@ -61,7 +62,7 @@ def aim_key(reference: str) -> str:
 
 
 @dataclass(frozen=True)
-class Mapping:
+class SourceMapping:
     """A loaded mapping file. Keys are stored already normalised (see :func:`load_mapping`)."""
 
     columns: abc.Mapping[str, str] = field(default_factory=dict)
@@ -129,7 +130,7 @@ class Mapping:
         return self.employers.get(emp_id.strip())
 
 
-def load_mapping(path: Path | str) -> Mapping:
+def load_mapping(path: Path | str) -> SourceMapping:
     """Read and check a mapping file, or raise :class:`ConfigurationError` saying what to fix."""
     path = Path(path)
     try:
@@ -157,14 +158,14 @@ def load_mapping(path: Path | str) -> Mapping:
     return parse_mapping(data, source=str(path))
 
 
-def parse_mapping(data: abc.Mapping[str, Any], source: str = "the mapping") -> Mapping:
-    """Build a :class:`Mapping` from parsed TOML; ``source`` names the file in errors."""
+def parse_mapping(data: abc.Mapping[str, Any], source: str = "the mapping") -> SourceMapping:
+    """Build a :class:`SourceMapping` from parsed TOML; ``source`` names the file in errors."""
     check = _Checker(source)
     check.known(data, _SECTIONS, "")
     ilr = check.table(data, "ilr")
     check.known(ilr, _ILR_SECTIONS, "ilr.")
     columns = check.strings(data, "columns")
-    return Mapping(
+    return SourceMapping(
         columns={fold(k): check.field_name(v, f"columns.{k}") for k, v in columns.items()},
         values=check.per_field(data, "values"),
         defaults=check.fields(data, "defaults"),

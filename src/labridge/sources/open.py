@@ -15,7 +15,7 @@ from pathlib import Path
 from ..errors import ConfigurationError
 from .csv import DEFAULT_ENCODING, read_csv
 from .ilr import read_ilr
-from .mapping import Mapping
+from .mapping import SourceMapping
 from .records import SourceRow
 
 #: Bytes read to tell XML from CSV: enough for a byte-order mark and leading whitespace.
@@ -24,7 +24,7 @@ SNIFF_BYTES = 4096
 
 def open_source(
     path: Path | str,
-    mapping: Mapping | None = None,
+    mapping: SourceMapping | None = None,
     course_qans: Collection[str] = (),
     *,
     required: Collection[str] = (),

@@ -44,7 +44,7 @@ from sqlalchemy.pool import NullPool
 
 from ..dburl import parse_url, scrub
 from ..errors import ConfigurationError
-from .mapping import Mapping
+from .mapping import SourceMapping
 from .records import SourceRecord, SourceRow
 
 logger = logging.getLogger(__name__)
@@ -71,14 +71,14 @@ _TOKENS = re.compile(
 
 
 def read_sql(
-    query: str, url: str, mapping: Mapping | None = None, *, timeout: float = DEFAULT_TIMEOUT
+    query: str, url: str, mapping: SourceMapping | None = None, *, timeout: float = DEFAULT_TIMEOUT
 ) -> Iterator[SourceRow]:
     """Yield one :class:`SourceRecord` per row ``query`` returns on the database at ``url``.
 
     ``origin`` is ``"SQL row <n>"`` and ``row`` is ``n``, counting from 1 in the query's order.
     A statement running longer than ``timeout`` seconds is cancelled.
     """
-    mapping = mapping if mapping is not None else Mapping()
+    mapping = mapping if mapping is not None else SourceMapping()
     statement = check_query(query)
     if timeout <= 0:
         raise ConfigurationError(f"the source query's time limit must be positive, not {timeout}")
@@ -136,7 +136,9 @@ def _check_sqlite_file(url: URL) -> None:
         )
 
 
-def _rows(engine: Engine, statement: str, mapping: Mapping, timeout: float) -> Iterator[SourceRow]:
+def _rows(
+    engine: Engine, statement: str, mapping: SourceMapping, timeout: float
+) -> Iterator[SourceRow]:
     shown = engine.url.render_as_string(hide_password=True)
     try:
         connection = engine.connect()
@@ -184,7 +186,7 @@ def _cancelled_for_time(exc: SQLAlchemyError) -> bool:
 
 
 def _query(
-    connection: Connection, statement: str, mapping: Mapping, limit: _Limit
+    connection: Connection, statement: str, mapping: SourceMapping, limit: _Limit
 ) -> Iterator[SourceRow]:
     # no_parameters: the text goes to the driver as written, so ':' and '%' need no escaping.
     result = connection.execution_options(yield_per=BATCH_SIZE, no_parameters=True).exec_driver_sql(
@@ -265,7 +267,7 @@ def _warn_if_role_can_write(connection: Connection) -> None:
     )
 
 
-def _columns(names: Sequence[str], mapping: Mapping) -> list[str | None]:
+def _columns(names: Sequence[str], mapping: SourceMapping) -> list[str | None]:
     columns = [mapping.rename(name) for name in names]
     known = [c for c in columns if c is not None]
     if not known:

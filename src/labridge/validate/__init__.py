@@ -1,8 +1,17 @@
-"""Pure checks of source data before it is sent to LA: UK identifiers, dates and code lists.
+"""Pre-flight checks of learner records before anything is sent to LA.
 
-Nothing here does I/O. Each ``check_*`` function returns the value in its normal form or raises
-:class:`labridge.validate.uk.InvalidValueError` (a ``ValueError``) saying what is wrong and how
-to fix it.
+- :mod:`.uk`: the UK data rules (ULN, NI number, postcode, e-mail, dates, gender, ILR codes),
+  pure functions: each ``check_*`` returns the value in its normal form or raises
+  :class:`~labridge.validate.uk.InvalidValueError` (a ``ValueError``) saying what is wrong and
+  how to fix it;
+- :mod:`.reference`: :class:`~labridge.validate.reference.ReferenceData`, LA's reference data
+  (courses, units, companies, trainers, codes) loaded once from the store, which resolves a
+  source's names and ids;
+- :mod:`.enrolment`: a whole record read into an :class:`~labridge.models.EnrolmentUser` and
+  checked (:func:`~labridge.validate.enrolment.check_all`).
+
+Only :meth:`ReferenceData.load <labridge.validate.reference.ReferenceData.load>` reads (the
+store); the checks themselves do no I/O.
 """
 
 from __future__ import annotations

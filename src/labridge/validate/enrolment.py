@@ -1,11 +1,14 @@
 """Pre-flight validation of learners to enrol: every problem LA would report, found before any
-call, each naming the row, the field, what is wrong and how to fix it (issue 3, §3).
+call, each naming the row, the field, what is wrong and how to fix it (docs/contract.md §3.5).
 
 There is one set of rules, :func:`check_user`, stated on an :class:`EnrolmentUser` as it goes on
-the wire (LA's identifiers, ISO dates, codes; docs/contract.md §3.5). :func:`check_record` first
-reads a source row into that form (a company by name, a course by QAN, a date as dd/mm/yyyy, a
-gender as a word), reporting what it cannot read, then applies the same rules to what it built.
-:func:`check_all` streams a whole input and also catches the same learner given twice.
+the wire (LA's identifiers, ISO dates, codes; docs/contract.md §3.5). :func:`check_record` reads a
+source row into that form once (a company by name, a course by QAN, a date as dd/mm/yyyy, a
+gender as a word), reporting what it cannot read; reading a value enforces that value's rules
+(a reference resolves, a code is LA's, a date parses), so what is left to check is only what needs
+the whole record: the required fields and the dates against each other and today. Nothing read is
+parsed or resolved again. :func:`check_all` streams a whole input and also catches the same
+learner given twice.
 """
 
 from __future__ import annotations
@@ -255,9 +258,6 @@ def _rule(
 #: How a source's text becomes the wire form; a field not listed is sent as it is.
 _Reader = Callable[[ReferenceData, str], str]
 _READERS: dict[str, _Reader] = {
-    "birth_date": lambda _ref, v: uk.parse_date(v).isoformat(),
-    "start_date": lambda _ref, v: uk.parse_date(v).isoformat(),
-    "end_date": lambda _ref, v: uk.parse_date(v).isoformat(),
     "gender": lambda _ref, v: uk.check_gender(v),
     "employment_status": lambda _ref, v: uk.check_employment_status(v),
     "email": lambda _ref, v: uk.check_email(v),
@@ -279,6 +279,8 @@ class _Reading:
     not (a "not known" ULN or postcode reads as nothing, so it is simply left out)."""
 
     values: dict[str, str] = field(default_factory=dict)
+    #: The dates that read, as dates (their ISO text is in ``values``).
+    dates: dict[str, date] = field(default_factory=dict)
     course: Framework | None = None
     units: list[Unit] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -294,6 +296,21 @@ class _Reading:
             if text:
                 self.values[name] = text
 
+    def read_date(self, name: str, value: str) -> None:
+        try:
+            day = uk.parse_date(value)
+        except uk.InvalidValueError as exc:
+            self.problems.append(_invalid(name, exc))
+        else:
+            self.dates[name] = day
+            self.values[name] = day.isoformat()
+
+    def rules(self, today: date) -> list[Problem]:
+        """What is left to check once every value read: :func:`check_user`'s rules that need
+        the whole record (each value's own rules held as it was read)."""
+        problems = [_required(name) for name in MANDATORY if name not in self.values]
+        return problems + _date_problems(self.dates, today)
+
 
 def _read(record: SourceRecord, ref: ReferenceData) -> _Reading:
     reading = _Reading()
@@ -301,6 +318,9 @@ def _read(record: SourceRecord, ref: ReferenceData) -> _Reading:
     for name, value in raw.items():
         if name in ("course", "units"):
             continue  # below: the units are read against the course
+        if name in _DATES:
+            reading.read_date(name, value)
+            continue
         reader = _READERS.get(name)
         if reader is None:
             reading.values[name] = value
@@ -345,7 +365,7 @@ def check_record(record: SourceRecord, ref: ReferenceData, *, today: date | None
     user = _build_user(reading)
     unread = {p.field for p in reading.problems}
     # A field that could not be read is missing from the user: its REQUIRED would repeat it.
-    ruled = [p for p in check_user(user, ref, today=today) if p.field not in unread]
+    ruled = [p for p in reading.rules(today or date.today()) if p.field not in unread]
     unreadable = record.fields.get(ERROR_FIELD, "")
     if unreadable:  # the reader could not read the row faithfully: never enrol it as it stands
         reading.problems.insert(0, Problem("row", "UNREADABLE_ROW", unreadable))

@@ -5,7 +5,8 @@ or raises :class:`InvalidValueError`, whose message says what is wrong and then,
 how to fix it. A "not known" sentinel (ULN ``9999999999``, postcode ``ZZ99 9ZZ``) is returned as
 ``""``: it is a statement that the value is missing, never a value to send to LA.
 
-The rules come from design.md ("UK data rules worth knowing") and ilr-notes.md (§2, §3).
+The rules are the ILR's and the apprenticeship funding rules' as they bear on an enrolment;
+what LA itself requires of each member is docs/contract.md §3.5.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ __all__ = [
     "check_nino",
     "check_postcode",
     "check_uln",
+    "date_or_none",
     "ilr_ethnicity_codes",
     "is_unknown_postcode",
     "is_unknown_uln",
@@ -194,6 +196,16 @@ def parse_date(value: str) -> date:
         ) from None
 
 
+def date_or_none(text: str) -> date | None:
+    """A date already stored (LA's, or one labridge wrote), read as :func:`parse_date` reads
+    it; a datetime's date part will do. ``None`` for anything else: for the reports, which show
+    no date rather than fail. A source's dates go through :func:`parse_date`, which says why."""
+    try:
+        return parse_date(text[:10])
+    except InvalidValueError:
+        return None
+
+
 def last_friday_of_june(year: int) -> date:
     """Return the last Friday of June in ``year``."""
     june_30 = date(year, 6, 30)
@@ -224,9 +236,9 @@ def minimum_start_check(birth_date: date, start_date: date) -> None:
 
     Rule (as the issue states it): with the start in academic year Y (1 Aug Y to 31 Jul Y+1),
     the learner must be 16 on or before the last Friday of June of Y+1. So a learner whose 16th
-    birthday is exactly that Friday may start; one born a day later may not. design.md words it
+    birthday is exactly that Friday may start; one born a day later may not. It is also worded
     as "cannot start before the last Friday in June of the academic year in which the learner
-    turns 16", which is stricter; the issue's form is the one implemented here.
+    turns 16", which is stricter; the form above is the one implemented here.
     """
     deadline = last_friday_of_june(academic_year_start(start_date) + 1)
     if _is_16_by(birth_date, deadline):

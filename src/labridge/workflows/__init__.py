@@ -1,5 +1,5 @@
 """The use cases, one module each (:mod:`.sync`, :mod:`.enrol`, :mod:`.update`,
-:mod:`.progress`), each a coroutine taking an :class:`~labridge.AsyncClient` and a store.
+:mod:`.pull`), each a coroutine taking an :class:`~labridge.AsyncClient` and a store.
 
 Their entry points and reports are exported from :mod:`labridge` itself (``labridge.sync``,
 ``labridge.enrol``, ``labridge.update``, ``labridge.pull_progress``): this package's attribute

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from .. import contract as c
 from ..errors import Problem
-from ..models import Candidate, EnrolmentCourse, EnrolmentUnit, EnrolmentUser, EnrolmentUserUpdate
+from ..models import (
+    Candidate,
+    EnrolmentCourse,
+    EnrolmentUnit,
+    EnrolmentUser,
+    EnrolmentUserUpdate,
+    Wire,
+)
 from ..store import journal
 
 #: Members by wire name, flattened: nested ones as "Address.Postcode".
@@ -218,13 +225,14 @@ def pushed_after(base: Baseline, sent: Flat) -> Flat:
     return merged
 
 
-def update_user(
-    sent: Flat, candidate_uuid: str, course_uuid: str, source_id: str
-) -> EnrolmentUserUpdate:
-    """The UpdateEnrolment user: only the ``sent`` members set, plus the identifiers (§3.6)."""
-    wire = unflatten(sent)
+def update_user(sent: Flat, candidate_uuid: str, course_uuid: str, source_id: str) -> Wire:
+    """The UpdateEnrolment user in wire form, sent as it is: only the ``sent`` members set, plus
+    the identifiers (§3.6). A member the update's type does not have (one a catalogue override
+    left out) is not sent."""
+    update = c.type_of_model(EnrolmentUserUpdate)
+    members = {mb.name for mb in update.members}
+    wire = {name: value for name, value in unflatten(sent).items() if name in members}
     wire[c.wire_name(EnrolmentUserUpdate, "candidate_uuid")] = candidate_uuid
     wire[c.wire_name(EnrolmentUserUpdate, "course_uuid")] = course_uuid
     wire[c.wire_name(EnrolmentUserUpdate, "source_id")] = source_id
-    update = c.type_of_model(EnrolmentUserUpdate)
-    return cast(EnrolmentUserUpdate, c.from_wire(c.StructRef(update.name), wire))
+    return Wire(wire)

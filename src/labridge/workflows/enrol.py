@@ -1,5 +1,5 @@
 """Enrol: take learners from the provider's records and enrol them with GroupEnrolment, exactly
-once (docs/contract.md §3.5; design.md, "Exactly once", "Nothing lost"; docs/reliability.md).
+once (docs/contract.md §3.5; docs/reliability.md: claim before send, outcome after).
 
 For each source row, in order:
 
@@ -33,13 +33,13 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-from .. import contract as c
 from .. import store
-from ..client import AsyncClient
+from ..client import AsyncClient, built
+from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
@@ -47,7 +47,7 @@ from ..store import duplicates, erase, journal, locks, repeats
 from ..store.duplicates import Duplicate
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
-from .report import RecordsReport
+from .records import Outcome, RecordsReport, RunOptions
 from .tasks import Bounded, task_group
 
 OUTCOMES = ("enrolled", "would_enrol", "skipped", "uncertain", "refused", "invalid")
@@ -64,23 +64,17 @@ WRONG_CONTRACT = (
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], datetime]
 OnRecord = Callable[["RecordOutcome"], None]
 Key = tuple[str, str]
 
 
 @dataclass(frozen=True)
-class RecordOutcome:
-    source_id: str
-    origin: str
-    outcome: str
+class RecordOutcome(Outcome):
+    """One record's outcome in an enrolment run (``labridge.EnrolOutcome``)."""
+
     course: str = ""
     candidate_uuid: str = ""
-    problems: tuple[Problem, ...] = ()
     reason: str = ""
-    #: The source row's number: the report lists records in source order, whatever order
-    #: their enrolments finish in.
-    row: int = 0
     #: For an ``uncertain`` record: when the next run will look for the learner in LA.
     settle_after: datetime | None = None
 
@@ -113,11 +107,11 @@ class EnrolReport(RecordsReport[RecordOutcome]):
 
 
 @dataclass(frozen=True)
-class Options:
-    dry_run: bool = False
+class Options(RunOptions):
+    """How an enrolment run goes (``labridge.EnrolOptions``)."""
+
+    #: Ask LA to e-mail each learner enrolled their login details.
     send_login_details: bool = False
-    concurrency: int = 4
-    today: date | None = None
     #: Seconds after a send became uncertain before LA is asked whether it landed.
     settle_seconds: float = SETTLE_SECONDS
 
@@ -163,7 +157,7 @@ class Enroller:
         db: store.Store,
         options: Options = Options(),
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         on_record: OnRecord | None = None,
     ) -> None:
         self.client, self.db, self.options, self.clock = client, db, options, clock
@@ -388,12 +382,13 @@ class Enroller:
         assert checked.user is not None
         rec, user = checked.record, checked.user
         key = (rec.source_id, checked.course_uuid)
-        pushed = c.to_wire(c.StructRef(c.type_of_model(EnrolmentUser).name), user)
-        self._record(key, "pending", rec.origin, pushed=pushed, sent=True)
+        # Built once: the struct journalled as sent is the very one that goes out.
+        wire = built(user)
+        self._record(key, "pending", rec.origin, pushed=wire.members, sent=True)
         self._sent = True
         try:
             answer = await self.client.group_enrolment(
-                user, send_login_details=self.options.send_login_details
+                wire, send_login_details=self.options.send_login_details
             )
         except TransportError as exc:
             if not exc.maybe_sent:  # it never left: nothing to settle, the next run sends it

@@ -18,19 +18,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy.orm import Session
 
 from .. import stopping, store
 from ..client import AsyncClient
+from ..clock import Clock, utc_now
 from ..errors import ConfigurationError
 from ..models import Candidate, LAModel
 from ..store import erase
 from .tasks import task_group
 
 Progress = Callable[[str], None]
-Clock = Callable[[], datetime]
 
 #: The reads, in the order of the report, each with the store sets it feeds.
 _READS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -103,7 +103,7 @@ async def sync(
     client: AsyncClient,
     db: store.Store,
     *,
-    clock: Clock = lambda: datetime.now(UTC),
+    clock: Clock = utc_now,
     on_fetched: Progress | None = None,
     include_test: bool = False,
     accept_empty: Collection[str] = (),
@@ -144,7 +144,8 @@ def _check_names(accept_empty: Collection[str]) -> None:
 def _refuse_empty(
     session: Session, fetched: dict[str, Sequence[LAModel]], accept_empty: Collection[str]
 ) -> None:
-    """Refuse the run when LA answered nothing for a set the store holds (issue 8)."""
+    """Refuse the run when LA answered nothing for a set the store holds: an empty answer is
+    never taken to mean that every record of the set is gone."""
     held = store.status(session)["sets"]
     for read, sets in _READS:
         present = held[sets[0]]["present"]

@@ -39,12 +39,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
 from typing import Any
 
-from .. import contract as c
 from .. import store
-from ..client import AsyncClient
+from ..client import AsyncClient, built
+from ..clock import Clock, utc_now
 from ..errors import LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
@@ -52,7 +51,6 @@ from ..store import erase, journal
 from ..validate.enrolment import Checked, check_all
 from ..validate.reference import ReferenceData
 from .changes import (
-    USER,
     Baseline,
     Change,
     Diff,
@@ -64,7 +62,7 @@ from .changes import (
     update_user,
 )
 from .enrol import by_learner
-from .report import RecordsReport
+from .records import Outcome, RecordsReport, RunOptions
 from .tasks import Bounded, task_group
 
 OUTCOMES = (
@@ -76,19 +74,15 @@ UNCERTAIN = (
 )
 ENROL_FIRST = "run `labridge enrol` with this source first, then `labridge update`"
 
-Clock = Callable[[], datetime]
 OnRecord = Callable[["RecordOutcome"], None]
 
 
 @dataclass(frozen=True)
-class RecordOutcome:
-    source_id: str
-    outcome: str
+class RecordOutcome(Outcome):
+    """One record's outcome in an update run (``labridge.UpdateOutcome``): the members that
+    changed, by wire name, each as (before, after)."""
+
     changes: Mapping[str, Change] = field(default_factory=dict)
-    problems: tuple[Problem, ...] = ()
-    origin: str = ""
-    #: The source row's number, to report records in source order whatever order they end in.
-    row: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -110,11 +104,11 @@ class UpdateReport(RecordsReport[RecordOutcome]):
 
 
 @dataclass(frozen=True)
-class Options:
-    dry_run: bool = False
+class Options(RunOptions):
+    """How an update run goes (``labridge.UpdateOptions``)."""
+
+    #: Blank in LA the members the source leaves empty (else LA keeps them).
     clear_missing: bool = False
-    concurrency: int = 4
-    today: date | None = None
 
 
 async def update(
@@ -155,7 +149,7 @@ class Updater:
         db: store.Store,
         options: Options = Options(),
         *,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         on_record: OnRecord | None = None,
     ) -> None:
         self.client, self.db, self.options, self.clock = client, db, options, clock
@@ -211,7 +205,8 @@ class Updater:
             self._not_enrolled(checked)
             return None
         candidate_uuid, base = found
-        wire = c.to_wire(c.StructRef(USER.name), checked.user)
+        # The user's wire form, built once; the diff compares it member by member.
+        wire = built(checked.user).members
         todo = diff(flatten(wire), base, clear_missing=self.options.clear_missing)
         if not todo.changes or self.options.dry_run:
             outcome = "would_update" if todo.changes else "unchanged"
@@ -321,7 +316,9 @@ class Updater:
         changes: Mapping[str, Change] | None = None,
     ) -> None:
         changed = dict(changes or {})
-        record = RecordOutcome(source_id, outcome, changed, problems, row.origin, row.row)
+        record = RecordOutcome(
+            source_id, row.origin, outcome, changed, problems=problems, row=row.row
+        )
         self.report.records.append(record)
         if self.on_record is not None:
             self.on_record(record)

@@ -12,7 +12,7 @@ from rich.markup import escape
 # The defaults and choices the options show in --help.
 from ... import reports
 from ...errors import TransportError
-from ...workflows import progress as progress_workflow
+from ...workflows import pull as progress_workflow
 from .. import console
 from ..options import (
     ConfigOpt,

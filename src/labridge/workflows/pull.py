@@ -1,5 +1,5 @@
 """Progress pull: ask LA how far every enrolled learner has got and keep the history of changes
-(docs/contract.md §3.3; issue 4, "progress pull").
+(docs/contract.md §3.3; ``labridge progress pull``).
 
 The learners are the candidates LA lists, as the last sync stored them (every status: a finished
 learner's progress is worth keeping too). Each is asked for with GetProgress, or GetProgressFull
@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, cast
 
 from .. import store
 from ..client import AsyncClient
+from ..clock import Clock, utc_now
 from ..errors import AuthenticationError, LabridgeError, TransportError
 from ..models import Candidate, Progress
 from ..store import progress as progress_store
@@ -30,7 +30,6 @@ DEFAULT_CONCURRENCY = 8
 #: Learners written per transaction.
 BATCH = 50
 
-Clock = Callable[[], datetime]
 #: Called as each learner's call ends, with the candidate and "pulled" or "failed".
 OnLearner = Callable[[Candidate, str], None]
 
@@ -97,7 +96,7 @@ async def pull(
     *,
     full: bool = False,
     concurrency: int = DEFAULT_CONCURRENCY,
-    clock: Clock = lambda: datetime.now(UTC),
+    clock: Clock = utc_now,
     on_learner: OnLearner | None = None,
 ) -> PullReport:
     """Pull every enrolled learner's progress into the store (sync first to know them all)."""
@@ -117,7 +116,7 @@ class Puller:
         *,
         full: bool = False,
         concurrency: int = DEFAULT_CONCURRENCY,
-        clock: Clock = lambda: datetime.now(UTC),
+        clock: Clock = utc_now,
         batch: int = BATCH,
         on_learner: OnLearner | None = None,
     ) -> None:

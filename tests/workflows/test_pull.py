@@ -18,7 +18,7 @@ from labridge import AsyncClient, store
 from labridge.models import Candidate, Progress
 from labridge.sandbox.app import create_app
 from labridge.store import progress as sp
-from labridge.workflows.progress import PullReport, enrolled, pull
+from labridge.workflows.pull import PullReport, enrolled, pull
 from labridge.workflows.sync import sync
 
 #: The sandbox's base clock: its "now" before any advance, so that every run simulates alike.
