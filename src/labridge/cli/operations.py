@@ -39,6 +39,7 @@ from ..workflows import enrol as enrol_workflow
 from ..workflows import pull as progress_workflow
 from ..workflows import sync as sync_workflow
 from ..workflows import update as update_workflow
+from ..workflows.tasks import PULL_CONCURRENCY
 from . import console
 
 R = TypeVar("R")
@@ -356,7 +357,7 @@ def progress_pull(
     settings: Settings,
     *,
     full: bool = False,
-    concurrency: int = progress_workflow.DEFAULT_CONCURRENCY,
+    concurrency: int = PULL_CONCURRENCY,
     quiet: bool = False,
     clock: Callable[[], datetime] | None = None,
 ) -> progress_workflow.PullReport:

@@ -24,9 +24,8 @@ from ..clock import Clock, utc_now
 from ..errors import AuthenticationError, LabridgeError, TransportError
 from ..models import Candidate, Progress
 from ..store import progress as progress_store
-from .tasks import Bounded, task_group
+from .tasks import PULL_CONCURRENCY, Bounded, task_group
 
-DEFAULT_CONCURRENCY = 8
 #: Learners written per transaction.
 BATCH = 50
 
@@ -95,7 +94,7 @@ async def pull(
     db: store.Store,
     *,
     full: bool = False,
-    concurrency: int = DEFAULT_CONCURRENCY,
+    concurrency: int = PULL_CONCURRENCY,
     clock: Clock = utc_now,
     on_learner: OnLearner | None = None,
 ) -> PullReport:
@@ -115,7 +114,7 @@ class Puller:
         db: store.Store,
         *,
         full: bool = False,
-        concurrency: int = DEFAULT_CONCURRENCY,
+        concurrency: int = PULL_CONCURRENCY,
         clock: Clock = utc_now,
         batch: int = BATCH,
         on_learner: OnLearner | None = None,

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
-# The defaults and choices the options show in --help.
 from ... import reports
 from ...errors import TransportError
-from ...workflows import pull as progress_workflow
+from ...workflows.tasks import PULL_CONCURRENCY
 from .. import console
 from ..options import (
     ConfigOpt,
@@ -26,6 +25,9 @@ from ..options import (
     settings_from,
 )
 from ..shell import EXIT_FAILED_RECORDS, handles_errors, log_verbosity, stoppable
+
+if TYPE_CHECKING:
+    from ...workflows.pull import PullReport
 
 
 @handles_errors
@@ -42,7 +44,7 @@ def progress_pull(
         typer.Option(
             "--concurrency", min=1, max=16, help="Learners asked for at once (calls in flight)."
         ),
-    ] = progress_workflow.DEFAULT_CONCURRENCY,
+    ] = PULL_CONCURRENCY,
     config: ConfigOpt = None,
     url: UrlOpt = None,
     username: UserOpt = None,
@@ -79,7 +81,7 @@ def progress_pull(
         raise typer.Exit(EXIT_FAILED_RECORDS)
 
 
-def _show_pull(report: progress_workflow.PullReport) -> None:
+def _show_pull(report: PullReport) -> None:
     if not report.learners:
         console.out.print("No learners enrolled in LA yet: enrol some with labridge enrol.")
         return
