@@ -11,8 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from ..config import CONFIG_FILE
 from . import console
+
+#: The settings file looked for here: :data:`labridge.config.CONFIG_FILE`, spelled again so that
+#: ``--help`` does not import the settings (tests/test_startup.py checks that the two agree).
+CONFIG_FILE = "labridge.toml"
 
 if TYPE_CHECKING:
     from ..config import Settings

@@ -9,10 +9,10 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from ...config import CONFIG_FILE
 from ...errors import ConfigurationError
 from .. import console
 from ..options import (
+    CONFIG_FILE,
     ConfigOpt,
     ContractOpt,
     DbOpt,
