@@ -39,8 +39,8 @@ from replay import ReplayLA, replay_la
 from labridge import AsyncClient, store
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRecord
-from labridge.validate.enrolment import check_all
-from labridge.validate.reference import ReferenceData
+from labridge.validate.learners import check_all
+from labridge.validate.lookups import ReferenceData
 from labridge.workflows.enrol import Enroller, Options
 from labridge.workflows.pull import Puller, enrolled
 from labridge.workflows.sync import sync

@@ -141,8 +141,8 @@ def _full_user() -> EnrolmentUser:
     from labridge import AsyncClient, store
     from labridge.sources.csv import read_csv
     from labridge.sources.records import SourceRecord
-    from labridge.validate.enrolment import check_all
-    from labridge.validate.reference import ReferenceData
+    from labridge.validate.learners import check_all
+    from labridge.validate.lookups import ReferenceData
     from labridge.workflows.sync import sync
 
     async def synced(url: str, db: store.Store) -> None:

@@ -27,7 +27,7 @@ import output
 import replay
 
 from labridge import AsyncClient, store
-from labridge.validate.reference import ReferenceData
+from labridge.validate.lookups import ReferenceData
 from labridge.workflows.sync import sync
 
 HERE = Path(__file__).parent

@@ -45,8 +45,8 @@ from labridge.client import Client
 from labridge.sandbox.server import serve_process, start_background
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRecord
-from labridge.validate.enrolment import check_all
-from labridge.validate.reference import ReferenceData
+from labridge.validate.learners import check_all
+from labridge.validate.lookups import ReferenceData
 from labridge.workflows.sync import sync
 
 ROOT = Path(__file__).parents[1]

@@ -32,8 +32,8 @@ from labridge.models import Candidate, Token
 from labridge.sandbox.server import start_background
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRecord
-from labridge.validate.enrolment import check_all
-from labridge.validate.reference import ReferenceData
+from labridge.validate.learners import check_all
+from labridge.validate.lookups import ReferenceData
 from labridge.workflows.enrol import Enroller, Options
 from labridge.workflows.sync import sync
 

@@ -32,8 +32,8 @@ from labridge.models import (
 )
 from labridge.sandbox import seed
 from labridge.sandbox.app import create_app
-from labridge.validate.enrolment import check_user
-from labridge.validate.reference import ReferenceData
+from labridge.validate.learners import check_user
+from labridge.validate.lookups import ReferenceData
 
 BASE_URL = "http://sandbox"
 USERNAME = "northgate-ws"

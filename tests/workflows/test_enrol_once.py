@@ -193,8 +193,8 @@ async def test_duplicates_made_by_another_store_are_found_after_a_run(
 
 
 def _checked_user(row: SourceRow, db: store.Store) -> Any:
-    from labridge.validate.enrolment import check_all
-    from labridge.validate.reference import ReferenceData
+    from labridge.validate.learners import check_all
+    from labridge.validate.lookups import ReferenceData
 
     with db.session() as session:
         ref = ReferenceData.load(session)

@@ -4,13 +4,13 @@
   pure functions: each ``check_*`` returns the value in its normal form or raises
   :class:`~labridge.validate.uk.InvalidValueError` (a ``ValueError``) saying what is wrong and
   how to fix it;
-- :mod:`.reference`: :class:`~labridge.validate.reference.ReferenceData`, LA's reference data
+- :mod:`.lookups`: :class:`~labridge.validate.lookups.ReferenceData`, LA's reference data
   (courses, units, companies, trainers, codes) loaded once from the store, which resolves a
   source's names and ids;
-- :mod:`.enrolment`: a whole record read into an :class:`~labridge.models.EnrolmentUser` and
-  checked (:func:`~labridge.validate.enrolment.check_all`).
+- :mod:`.learners`: a whole record read into an :class:`~labridge.models.EnrolmentUser` and
+  checked (:func:`~labridge.validate.learners.check_all`).
 
-Only :meth:`ReferenceData.load <labridge.validate.reference.ReferenceData.load>` reads (the
+Only :meth:`ReferenceData.load <labridge.validate.lookups.ReferenceData.load>` reads (the
 store); the checks themselves do no I/O.
 """
 

@@ -45,8 +45,8 @@ from ..models import Candidate, EnrolmentUser, Framework
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import duplicates, erase, journal, locks, repeats
 from ..store.duplicates import Duplicate
-from ..validate.enrolment import Checked, check_all
-from ..validate.reference import ReferenceData
+from ..validate.learners import Checked, check_all
+from ..validate.lookups import ReferenceData
 from .records import Outcome, RecordsReport, RunOptions
 from .tasks import Bounded, task_group
 

@@ -30,7 +30,7 @@ from ..models import Candidate, LAModel
 from ..store import erase
 from .tasks import task_group
 
-Progress = Callable[[str], None]
+OnFetched = Callable[[str], None]
 
 #: The reads, in the order of the report, each with the store sets it feeds.
 _READS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -104,7 +104,7 @@ async def sync(
     db: store.Store,
     *,
     clock: Clock = utc_now,
-    on_fetched: Progress | None = None,
+    on_fetched: OnFetched | None = None,
     include_test: bool = False,
     accept_empty: Collection[str] = (),
 ) -> SyncReport:
@@ -161,7 +161,7 @@ def _refuse_empty(
 
 
 async def _fetch_all(
-    client: AsyncClient, on_fetched: Progress | None, include_test: bool
+    client: AsyncClient, on_fetched: OnFetched | None, include_test: bool
 ) -> dict[str, Sequence[LAModel]]:
     fetchers = _fetchers(client, include_test)
 

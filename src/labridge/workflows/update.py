@@ -48,8 +48,8 @@ from ..errors import LabridgeError, Problem, ProtocolError, TransportError
 from ..models import Candidate
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import erase, journal
-from ..validate.enrolment import Checked, check_all
-from ..validate.reference import ReferenceData
+from ..validate.learners import Checked, check_all
+from ..validate.lookups import ReferenceData
 from .changes import (
     Baseline,
     Change,

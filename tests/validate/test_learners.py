@@ -1,4 +1,4 @@
-"""Pre-flight validation of learners to enrol (labridge.validate.enrolment) on the seed data."""
+"""Pre-flight validation of learners to enrol (labridge.validate.learners) on the seed data."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from labridge.models import Company, EnrolmentCourse, EnrolmentUnit, EnrolmentUs
 from labridge.sandbox import seed as data
 from labridge.sandbox.db import SandboxDB
 from labridge.sources.records import FIELDS, SourceRecord
-from labridge.validate import enrolment
-from labridge.validate.enrolment import MANDATORY, Checked, check_all, check_record, check_user
-from labridge.validate.reference import ReferenceData
+from labridge.validate import learners
+from labridge.validate.learners import MANDATORY, Checked, check_all, check_record, check_user
+from labridge.validate.lookups import ReferenceData
 
 TODAY = date(2025, 8, 20)
 ADULT_CARE = data.course_uuid("ST0005")  # QAN 603/4771/X
@@ -175,9 +175,9 @@ def test_a_record_read_once_gets_the_verdict_of_the_wire_rules(
     """check_record does not check again what reading checked: on a record every value of
     which reads, its verdict is still the one check_user gives the user it built."""
     rec = record(**changes)
-    reading = enrolment._read(rec, ref)
+    reading = learners._read(rec, ref)
     assert reading.problems == []
-    wire = check_user(enrolment._build_user(reading), ref, today=TODAY)
+    wire = check_user(learners._build_user(reading), ref, today=TODAY)
     assert codes(check_record(rec, ref, today=TODAY)) == [(p.field, p.code) for p in wire]
 
 

@@ -6,7 +6,7 @@ e-mail); LA wants its own identifiers (docs/contract.md §3.5). :class:`Referenc
 the other, or raises :class:`LookupProblem` saying what is wrong and how to fix it. A name that fits
 two records is an error, never a guess. Every resolver also takes ``ids_only=True``, which accepts
 only the identifier LA takes on the wire (exactly as LA spells it): the form in which
-:func:`labridge.validate.enrolment.check_user` checks an already-built enrolment.
+:func:`labridge.validate.learners.check_user` checks an already-built enrolment.
 
 The indexes are built once, when the object is made, so a look-up is a few dictionary reads
 however many learners are checked.

@@ -24,7 +24,7 @@ from ..errors import Problem
 from ..models import Address, EnrolmentCourse, EnrolmentUnit, EnrolmentUser, Framework, Unit
 from ..sources.records import ERROR_FIELD, FIELDS, MANDATORY, SourceRecord
 from . import uk
-from .reference import LookupProblem, ReferenceData, name_key
+from .lookups import LookupProblem, ReferenceData, name_key
 
 __all__ = ["MANDATORY", "Checked", "check_all", "check_record", "check_user"]
 

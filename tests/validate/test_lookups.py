@@ -1,4 +1,4 @@
-"""Look-ups against LA's reference data (labridge.validate.reference), on the sandbox's seed."""
+"""Look-ups against LA's reference data (labridge.validate.lookups), on the sandbox's seed."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from labridge.models import Company, Ethnicity, Framework, Trainer, Unit
 from labridge.sandbox import seed as data
 from labridge.sandbox.db import SandboxDB
 from labridge.store import open_store, upsert_frameworks, upsert_set
-from labridge.validate.reference import LookupProblem, ReferenceData, name_key, qan_key
+from labridge.validate.lookups import LookupProblem, ReferenceData, name_key, qan_key
 
 NOW = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
 
