@@ -67,6 +67,14 @@ def test_pull_json_then_nothing_changes_until_the_clock_moves(
     assert full["changed"] > 0  # the outcomes, seen for the first time
 
 
+def test_pull_runs_up_to_64_in_flight_and_refuses_more(env: dict[str, str]) -> None:
+    data = pull_json(env, "--concurrency", "64")
+    assert data["learners"] == data["changed"] >= 5
+    code, _, err = invoke(["progress", "pull", "--concurrency", "65"], env)
+    assert code == 2
+    assert "less than or equal to 64" in err
+
+
 def test_pull_shows_a_table(env: dict[str, str]) -> None:
     code, out, _ = invoke(["progress", "pull", "--create"], env)
     assert code == 0

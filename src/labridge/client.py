@@ -97,7 +97,10 @@ class AsyncClient:
         self._http = httpx.AsyncClient(
             transport=transport,
             timeout=httpx.Timeout(timeout),
-            limits=httpx.Limits(max_connections=max_connections),
+            # One pool, one connection per call in flight, each kept open for the next call.
+            limits=httpx.Limits(
+                max_connections=max_connections, max_keepalive_connections=max_connections
+            ),
             headers=_HEADERS,
         )
         self._deadline = deadline

@@ -43,9 +43,12 @@ from ..workflows.tasks import PULL_CONCURRENCY
 from . import console
 
 R = TypeVar("R")
+#: Connections of a command that only syncs (the sync fetches its sets side by side).
+SYNC_CONNECTIONS = 16
 
 
-def make_client(settings: Settings) -> AsyncClient:
+def make_client(settings: Settings, *, connections: int = SYNC_CONNECTIONS) -> AsyncClient:
+    """The command's one client; its pool holds ``connections``: one per call in flight."""
     la = settings.require_la()
     return AsyncClient(
         la.url,
@@ -54,6 +57,7 @@ def make_client(settings: Settings) -> AsyncClient:
         timeout=la.timeout,
         deadline=la.deadline,
         limits=Limits.for_answers(la.max_answer_bytes, la.max_answer_elements),
+        max_connections=connections,
     )
 
 
@@ -229,6 +233,7 @@ def _over_source(
     quiet: bool,
     fresh: bool = True,
     names: Callable[[Session], dict[str, str]] | None = None,
+    connections: int = SYNC_CONNECTIONS,
 ) -> tuple[R, dict[str, str]]:
     """Sync (so that reference data and candidates are fresh; ``fresh=False`` when the caller
     just did), read the source, then run ``work`` with a client, the store, the rows and a
@@ -240,7 +245,7 @@ def _over_source(
 
     async def go() -> tuple[R, dict[str, str]]:
         nonlocal total, started
-        async with make_client(settings) as client:
+        async with make_client(settings, connections=connections) as client:
             if fresh:
                 await _synced(settings, client, db, quiet=True)
             with db.session() as session:
@@ -269,6 +274,12 @@ def _over_source(
         db.close()
 
 
+def _pool(concurrency: int) -> int:
+    """Connections for a run of ``concurrency`` calls in flight: the sync before it fetches
+    with up to :data:`SYNC_CONNECTIONS`."""
+    return max(concurrency, SYNC_CONNECTIONS)
+
+
 def _stopped(stop: stopping.StopRequested, what_is_left: str) -> stopping.StopRequested:
     """``stop`` again, saying how far the run got (the starter that raised it cannot know)."""
     return stopping.StopRequested(stopping.stopped_message(stop.signum, what_is_left), stop.signum)
@@ -290,7 +301,15 @@ def enrol(
         )
 
     label = "Checking" if options.dry_run else "Enrolling"
-    return _over_source(settings, spec, label, work, quiet=quiet, fresh=fresh)
+    return _over_source(
+        settings,
+        spec,
+        label,
+        work,
+        quiet=quiet,
+        fresh=fresh,
+        connections=_pool(options.concurrency),
+    )
 
 
 def update(
@@ -312,7 +331,14 @@ def update(
 
     label = "Comparing" if options.dry_run else "Updating"
     return _over_source(
-        settings, spec, label, work, quiet=quiet, fresh=fresh, names=names_store.by_uuid
+        settings,
+        spec,
+        label,
+        work,
+        quiet=quiet,
+        fresh=fresh,
+        names=names_store.by_uuid,
+        connections=_pool(options.concurrency),
     )
 
 
@@ -370,7 +396,7 @@ def progress_pull(
 
     async def go() -> progress_workflow.PullReport:
         nonlocal learners, started
-        async with make_client(settings) as client:
+        async with make_client(settings, connections=_pool(concurrency)) as client:
             await _synced(settings, client, db, quiet=True)
             learners = progress_workflow.enrolled(db)
             stopping.check(f"progress pulled for none of the {len(learners)} learners yet")

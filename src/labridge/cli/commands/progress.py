@@ -42,7 +42,10 @@ def progress_pull(
     concurrency: Annotated[
         int,
         typer.Option(
-            "--concurrency", min=1, max=16, help="Learners asked for at once (calls in flight)."
+            "--concurrency",
+            min=1,
+            max=64,
+            help="Learners asked for at once (calls in flight; one HTTP connection each).",
         ),
     ] = PULL_CONCURRENCY,
     config: ConfigOpt = None,
