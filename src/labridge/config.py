@@ -180,7 +180,7 @@ class RunSettings(BaseModel):
     #: A crontab line ("0 6 * * 1-5": 06:00 on weekdays), instead of ``every_minutes``.
     cron: str = ""
     #: The IANA time zone ``cron`` is read in: 06:00 means 06:00 on the office clock, GMT in
-    #: winter and BST in summer (validated by labridge.schedule.zone).
+    #: winter and BST in summer (validated by labridge.cli.cycle.zone).
     timezone: str = DEFAULT_TIMEZONE
     #: Pull progress down to outcomes (GetProgressFull) rather than units.
     progress_full: bool = False

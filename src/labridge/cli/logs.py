@@ -2,7 +2,7 @@
 
 At the default level a command logs warnings only, except ``labridge run``, whose log is its
 output: one line per step of a cycle with its counts, one summary line per cycle
-(:mod:`labridge.schedule`), and the settings file and store it uses first. The libraries under
+(:mod:`labridge.cli.cycle`), and the settings file and store it uses first. The libraries under
 labridge (httpx's request lines, Alembic's migrations, APScheduler's job lines, SQLAlchemy) stay
 at WARNING unless ``-vv``, whatever labridge's own level. ``--log-format json`` writes one JSON
 object per line (time, level, logger, message) for journald, Docker or a log shipper. Every
