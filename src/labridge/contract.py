@@ -119,6 +119,19 @@ class ComplexType:
     wire: str = ""
     _index: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
     _folded: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: The codec's tables for this type (:mod:`labridge.soap.decode`), built on first use.
+    codec_cache: dict[str, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _hash: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # A type is hashed with every member and type in it: computed once (it is immutable).
+        if not self._hash:
+            self._hash.append(
+                hash((self.name, self.namespace, self.members, self.model, self.wire))
+            )
+        return self._hash[0]
 
     def __post_init__(self) -> None:
         if not self.wire:
@@ -134,6 +147,10 @@ class ComplexType:
         """The member of that wire name; ColdFusion is case-insensitive (docs/contract.md §5), so a
         name differing only in case still finds it."""
         return self._index.get(name) or self._folded.get(name.lower())
+
+    def member_ignoring_case(self, name: str) -> Member | None:
+        """The member whose wire name is ``name`` ignoring case (how the decoder matches)."""
+        return self._folded.get(name.lower())
 
     def by_attr(self, attr: str) -> Member:
         mb = self.by_attr_or_none(attr)
