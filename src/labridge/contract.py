@@ -124,6 +124,10 @@ class ComplexType:
         default_factory=dict, init=False, repr=False, compare=False
     )
     _hash: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+    #: Wire name → attribute of the members :func:`from_wire` passes on as they are: scalars, and
+    #: with them (in ``_as_is_iso``) dates when the catalogue's date format is ISO.
+    _as_is: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _as_is_iso: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __hash__(self) -> int:
         # A type is hashed with every member and type in it: computed once (it is immutable).
@@ -142,6 +146,9 @@ class ComplexType:
         object.__setattr__(self, "members", ordered)
         self._index.update({mb.name: mb for mb in ordered})
         self._folded.update({mb.name.lower(): mb for mb in ordered})
+        scalars = [mb for mb in ordered if isinstance(mb.type, Scalar)]
+        self._as_is.update({mb.name: mb.attr for mb in scalars if not mb.type.date})
+        self._as_is_iso.update({mb.name: mb.attr for mb in scalars})
 
     def member(self, name: str) -> Member | None:
         """The member of that wire name; ColdFusion is case-insensitive (docs/contract.md §5), so a
@@ -717,13 +724,19 @@ def _array_from_wire(type_: ArrayOf, value: Any) -> list[Any]:
         return []
     items = value if isinstance(value, list) else [value]
     out: list[Any] = []
-    for index, item in enumerate(items, 1):
-        try:
-            out.append(from_wire(type_.item, item))
-        except ProtocolError as exc:
-            # One unreadable item fails the whole array: a list short of a record would make a
-            # caller believe that record is gone from LA (sync would mark it removed).
-            raise ProtocolError(f"item {index}: {exc.args[0]}") from None
+    item_type = type_.item
+    struct = _active.types[item_type.name] if isinstance(item_type, StructRef) else None
+    index = 0
+    try:
+        for index, item in enumerate(items, 1):  # noqa: B007 (named in the error)
+            if struct is not None and item is not None:
+                out.append(_struct_from_wire(struct, item))
+            else:
+                out.append(from_wire(item_type, item))
+    except ProtocolError as exc:
+        # One unreadable item fails the whole array: a list short of a record would make a
+        # caller believe that record is gone from LA (sync would mark it removed).
+        raise ProtocolError(f"item {index}: {exc.args[0]}") from None
     return out
 
 
@@ -732,7 +745,12 @@ def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
         raise ProtocolError(f"{t.name} expected a struct, got {_kind(value)}")
     kwargs: dict[str, Any] = {}
     extras: dict[str, Any] = {}
+    as_is = t._as_is_iso if _active.date_format == ISO_DATE else t._as_is
     for name, v in value.items():
+        attr = as_is.get(name)
+        if attr is not None and v is not None:
+            kwargs[attr] = v  # what from_wire would make of it
+            continue
         mb = t.member(name)
         if mb is None:
             extras[name] = v

@@ -217,10 +217,23 @@ class _Decoder:
         ctype = _complex(item)
         path = self._path
         out: list[Any] = []
+        # A struct item with at most an xsi:type (no href, nil or array type: the common case) is
+        # read as a struct here, as value() would after its checks one by one.
+        fast = ctype is not None and self._depth < self._max_depth
         for index, ch in enumerate(children, 1):
             path.append(index)
             try:
-                value = self.value(ch, item, ctype)
+                if fast and _plain_struct(ch):
+                    self._budget -= 1
+                    if self._budget < 0:
+                        raise ProtocolError(f"message expands to more than {self._limit} nodes")
+                    self._depth += 1
+                    try:
+                        value = self._struct(ch, list(ch), item, ctype)
+                    finally:
+                        self._depth -= 1
+                else:
+                    value = self.value(ch, item, ctype)
             finally:
                 path.pop()
             if value is not _ABSENT:
@@ -245,6 +258,9 @@ class _Decoder:
                 _put(out, name, self.at(name, ch, None))
             return out
         slots = _slots(ctype)
+        xsi_type, floats, dates, absent, string, read_date = (
+            _XSI_TYPE, _FLOAT_TYPES, _DATES, _ABSENT, _string, _date
+        )  # fmt: skip
         # A scalar member with at most an xsi:type (no href, nil or element children: the
         # common case) is read here; any other goes through value(), which does the same
         # checks one by one. Depth allows a member below this struct only under max_depth.
@@ -257,7 +273,7 @@ class _Decoder:
                 continue
             name, mtype, convert = slot
             if fast and convert is not None and not len(ch):
-                raw = ch.get(_XSI_TYPE)
+                raw = ch.get(xsi_type)
                 if raw is None:
                     if len(ch.attrib):
                         _put(out, name, self.at(name, ch, mtype))
@@ -272,8 +288,8 @@ class _Decoder:
                 if self._budget < 0:
                     raise ProtocolError(f"message expands to more than {self._limit} nodes")
                 text = ch.text or ""
-                value: Any = _DATES.get(text) if convert is _date else None
-                if convert is _string and kind not in _FLOAT_TYPES:
+                value: Any = dates.get(text) if convert is read_date else None
+                if convert is string and kind not in floats:
                     value = text
                 elif value is None:
                     try:
@@ -282,7 +298,7 @@ class _Decoder:
                         # Read again through value(), to fail (or not) with the member's path.
                         self._budget += 1
                         value = self.at(name, ch, mtype)
-                if value is _ABSENT:
+                if value is absent:
                     continue
                 if name in out:
                     _put(out, name, value)
@@ -376,7 +392,23 @@ def _converter(expected: c.TypeExpr) -> Callable[[str, str | None], Any] | None:
         return _date
     if expected.xsd == "string":
         return _string
+    if expected.xsd == "boolean":
+        return _read_boolean
+    if expected.xsd in _INT_TYPES:
+        return _read_integer
     return lambda text, kind: _coerce(text, kind, expected)
+
+
+def _read_integer(text: str, _kind: str | None) -> Any:
+    """:func:`_coerce` of an integer."""
+    stripped = text.strip()
+    return _integer(stripped) if stripped else _ABSENT
+
+
+def _read_boolean(text: str, _kind: str | None) -> Any:
+    """:func:`_coerce` of a boolean."""
+    stripped = text.strip()
+    return _boolean(stripped) if stripped else _ABSENT
 
 
 def _member(ctype: c.ComplexType | None, name: str) -> tuple[str, c.Member | None]:
@@ -405,6 +437,18 @@ def _put(out: dict[str, Any], name: str, value: Any) -> None:
             out[name] = [prev, value]
     else:
         out[name] = value
+
+
+def _plain_struct(el: etree._Element) -> bool:
+    """Whether ``el`` has no attribute but an ``xsi:type`` that is neither a Map nor an Array."""
+    count = len(el.attrib)
+    if count == 0:
+        return True
+    raw = el.get(_XSI_TYPE)
+    if count != 1 or raw is None:
+        return False
+    kind = raw.rpartition(":")[2]
+    return kind != "Map" and kind != "Array"
 
 
 def _type_namespace(el: etree._Element, raw: str) -> str | None:

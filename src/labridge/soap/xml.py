@@ -11,8 +11,8 @@ as a tree), so :func:`parse` feeds the parser in chunks and counts elements and 
 tree is complete rather than after.
 
 Most messages need no counting while parsing: a message with no more ``<`` bytes than the element
-cap cannot build more elements than the cap, one with no more ``=`` bytes than the id cap cannot
-carry more ``id`` attributes, and one with no ``<!`` (DOCTYPE, comment, CDATA) and no ``<?`` after
+cap cannot build more elements than the cap, one with no more ``id="`` (after a space) than the id
+cap cannot carry more ``id`` attributes, and one with no ``<!`` (DOCTYPE, comment, CDATA) and no ``<?`` after
 its XML declaration holds no DTD, entity or processing instruction. Such a message, in UTF-8 or
 ASCII, is parsed in one call; every other one (other encodings, anything near a cap, anything with
 a ``<!`` or a ``<?``) goes through the counting parser, which refuses exactly as before, and so
@@ -89,25 +89,48 @@ def parse(data: bytes, limits: Limits = DEFAULT_LIMITS) -> etree._Element:
 
 
 def parse_message(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[etree._Element, bool]:
-    """:func:`parse`, and whether the message may carry ``id`` attributes (``False`` only when
-    its bytes show none: the decoder then has no multiRef targets to index)."""
+    """:func:`parse`, and whether an ``id`` may be used twice in the message (``False`` only when
+    its bytes show it is not: the decoder then indexes ids only if it meets an ``href``)."""
     if len(data) > limits.max_bytes:
         raise ProtocolError(f"message of {len(data)} bytes exceeds the limit of {limits.max_bytes}")
-    if not data.strip():
+    if not data or data.isspace():
         raise ProtocolError("empty message: expected a SOAP envelope")
     if _plain(data, limits):
-        try:
-            root = etree.fromstring(data, _plain_parser())
-        except etree.XMLSyntaxError:
-            pass  # the counting parser below words the error as it always has
-        else:
-            if root.getroottree().docinfo.internalDTD is None:
-                return root, _MAY_HAVE_ID.search(data) is not None
+        ids, repeat = _ids(data)
+        if ids <= limits.max_ids:
+            try:
+                root = etree.fromstring(data, _plain_parser())
+            except etree.XMLSyntaxError:
+                pass  # the counting parser below words the error as it always has
+            else:
+                if root.getroottree().docinfo.internalDTD is None:
+                    return root, repeat
     return _parse_counting(data, limits), True
 
 
-#: Somewhere an ``id`` attribute could start (every one matches; text may match too).
-_MAY_HAVE_ID = re.compile(rb"id\s*=")
+#: Where an ``id`` attribute could be (every one matches; other attributes and text may too).
+_MAY_BE_ID = re.compile(rb"id\s*=\s*([\"'])")
+_SPACE = frozenset(b" \t\r\n")
+
+
+def _ids(data: bytes) -> tuple[int, bool]:
+    """How many ``id`` attributes a plain message may hold, and whether one value may be used
+    twice (``False`` when its bytes show it is not). Every ``id="..."`` after a space (attribute
+    or text) counts; a value with an entity or character reference in it counts as a repeat."""
+    seen: set[bytes] = set()
+    count, repeat = 0, False
+    for match in _MAY_BE_ID.finditer(data):
+        if match.start() == 0 or data[match.start() - 1] not in _SPACE:
+            continue  # another attribute's name ending in "id" (uuid=, x:id=)
+        count += 1
+        end = data.find(match.group(1), match.end())
+        value = data[match.end() : end]
+        if end == -1 or b"&" in value or value in seen:
+            repeat = True
+        seen.add(value)
+    return count, repeat
+
+
 #: An XML declaration at the very start, and the encoding it names if any.
 _DECLARATION = re.compile(rb"<\?xml\s[^<>?]*\?>")
 _ENCODING = re.compile(rb"encoding\s*=\s*[\"']([^\"']*)[\"']")
@@ -118,8 +141,8 @@ _MARKS_LOOKED_AT = 16
 
 def _plain(data: bytes, limits: Limits) -> bool:
     """Whether ``data`` can be parsed without counting (see the module's docstring): UTF-8 or
-    ASCII, no NUL (so not UTF-16 or UTF-32), no more ``<`` than the element cap and no more ``=``
-    than the id cap, and no ``<!`` or ``<?`` past the XML declaration."""
+    ASCII, no NUL (so not UTF-16 or UTF-32), no more ``<`` than the element cap, and no ``<!`` or
+    ``<?`` past the XML declaration. (The id cap is :func:`_ids`'s.)"""
     if not data.startswith(b"<") or b"\0" in data:
         return False
     start = 0
@@ -131,7 +154,8 @@ def _plain(data: bytes, limits: Limits) -> bool:
         if encoding is not None and encoding.group(1).lower() not in _PLAIN_ENCODINGS:
             return False
         start = declaration.end()
-    if data.count(b"<") > limits.max_elements or data.count(b"=") > limits.max_ids:
+    # An element takes 4 bytes at least (<a/>), and a "<" each.
+    if len(data) > 4 * limits.max_elements and data.count(b"<") > limits.max_elements:
         return False
     return not _marked(data, b"!", 0) and not _marked(data, b"?", start)
 
