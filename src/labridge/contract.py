@@ -120,9 +120,7 @@ class ComplexType:
     _index: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
     _folded: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
     #: The codec's tables for this type (:mod:`labridge.soap.decode`), built on first use.
-    codec_cache: dict[str, Any] = field(
-        default_factory=dict, init=False, repr=False, compare=False
-    )
+    codec_cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
     _hash: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
     #: Wire name → attribute of the members :func:`from_wire` passes on as they are: scalars, and
     #: with them (in ``_as_is_iso``) dates when the catalogue's date format is ISO.
@@ -146,9 +144,9 @@ class ComplexType:
         object.__setattr__(self, "members", ordered)
         self._index.update({mb.name: mb for mb in ordered})
         self._folded.update({mb.name.lower(): mb for mb in ordered})
-        scalars = [mb for mb in ordered if isinstance(mb.type, Scalar)]
-        self._as_is.update({mb.name: mb.attr for mb in scalars if not mb.type.date})
-        self._as_is_iso.update({mb.name: mb.attr for mb in scalars})
+        scalars = [(mb, mb.type) for mb in ordered if isinstance(mb.type, Scalar)]
+        self._as_is.update({mb.name: mb.attr for mb, scalar in scalars if not scalar.date})
+        self._as_is_iso.update({mb.name: mb.attr for mb, _ in scalars})
 
     def member(self, name: str) -> Member | None:
         """The member of that wire name; ColdFusion is case-insensitive (docs/contract.md §5), so a

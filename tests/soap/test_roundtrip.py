@@ -270,6 +270,6 @@ def _as_cf_numbers(record: Any) -> Any:
     """A ColdFusion ``numeric`` id has no leading zeros (it is a double: ``"007"`` goes out as
     ``7.0``): an all-digit id drawn at random is given the form LA's numeric column holds."""
     for model, attr in cfkinds.NUMERIC_IDS:
-        if isinstance(record, model) and getattr(record, attr).isdigit():
+        if isinstance(record, model) and getattr(record, attr).isdecimal():
             setattr(record, attr, str(int(getattr(record, attr))))
     return record

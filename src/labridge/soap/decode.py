@@ -325,7 +325,9 @@ class _Decoder:
                 _put(out, name, self.at(name, value_el, member.type if member else None))
         return out
 
-    def _scalar(self, el: etree._Element, wire_kind: str | None, expected: c.TypeExpr | None) -> Any:
+    def _scalar(
+        self, el: etree._Element, wire_kind: str | None, expected: c.TypeExpr | None
+    ) -> Any:
         text = el.text or ""
         try:
             if not isinstance(expected, c.Scalar):
@@ -451,9 +453,9 @@ def _plain_struct(el: etree._Element) -> bool:
     return kind != "Map" and kind != "Array"
 
 
-def _type_namespace(el: etree._Element, raw: str) -> str | None:
+def _type_namespace(el: etree._Element, raw: str | None) -> str | None:
     """The namespace of an ``xsi:type`` value's prefix (of the default namespace without one)."""
-    return el.nsmap.get(raw.rpartition(":")[0] or None)
+    return el.nsmap.get((raw or "").rpartition(":")[0] or None)
 
 
 # An undeclared prefix (None) is let through: the name is unambiguous in a SOAP answer.
@@ -607,9 +609,7 @@ def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
     op = c.operation_by_wire(local(op_el.tag))
     name = op.name if op is not None else local(op_el.tag)
     types = {p.name: p.type for p in op.params} if op else {}
-    decoder = _Decoder(
-        root, limits, name, answer=False, ids_may_repeat=ids_may_repeat, body=body
-    )
+    decoder = _Decoder(root, limits, name, answer=False, ids_may_repeat=ids_may_repeat, body=body)
     params: dict[str, Any] = {}
     for ch in op_el:
         if isinstance(ch.tag, str):

@@ -12,12 +12,12 @@ tree is complete rather than after.
 
 Most messages need no counting while parsing: a message with no more ``<`` bytes than the element
 cap cannot build more elements than the cap, one with no more ``id="`` (after a space) than the id
-cap cannot carry more ``id`` attributes, and one with no ``<!`` (DOCTYPE, comment, CDATA) and no ``<?`` after
-its XML declaration holds no DTD, entity or processing instruction. Such a message, in UTF-8 or
-ASCII, is parsed in one call; every other one (other encodings, anything near a cap, anything with
-a ``<!`` or a ``<?``) goes through the counting parser, which refuses exactly as before, and so
-does a malformed one (to report the error as that parser words it). The bounds are counted on the
-bytes before parsing begins, so the tree never exists past a cap on either path.
+cap cannot carry more ``id`` attributes, and one with no ``<!`` (DOCTYPE, comment, CDATA) and no
+``<?`` after its XML declaration holds no DTD, entity or processing instruction. Such a message, in
+UTF-8 or ASCII, is parsed in one call; every other one (other encodings, anything near a cap,
+anything with a ``<!`` or a ``<?``) goes through the counting parser, which refuses exactly as
+before, and so does a malformed one (to report the error as that parser words it). The bounds are
+counted on the bytes before parsing begins, so the tree never exists past a cap on either path.
 """
 
 from __future__ import annotations
