@@ -44,6 +44,8 @@ from .xml import DEFAULT_LIMITS, Limits, local, parse_message
 log = logging.getLogger("labridge.soap")
 
 _XSI_TYPE = f"{{{c.XSI}}}type"
+#: The same as bytes, which lxml reads a little faster (no encoding).
+_XSI_TYPE_KEY: Any = _XSI_TYPE.encode()
 _XSI_NIL = f"{{{c.XSI}}}nil"
 _ARRAY_TYPE = f"{{{c.SOAP_ENC}}}arrayType"
 _ENV = f"{{{c.SOAP_ENV}}}Envelope"
@@ -258,8 +260,8 @@ class _Decoder:
                 _put(out, name, self.at(name, ch, None))
             return out
         slots = _slots(ctype)
-        xsi_type, floats, dates, absent, string, read_date = (
-            _XSI_TYPE, _FLOAT_TYPES, _DATES, _ABSENT, _string, _date
+        xsi_type, floats, dates, absent, string, read_date, kinds = (
+            _XSI_TYPE_KEY, _FLOAT_TYPES, _DATES, _ABSENT, _string, _date, _KINDS
         )  # fmt: skip
         # A scalar member with at most an xsi:type (no href, nil or element children: the
         # common case) is read here; any other goes through value(), which does the same
@@ -280,7 +282,7 @@ class _Decoder:
                         continue
                     kind = None
                 else:
-                    kind = raw.rpartition(":")[2]
+                    kind = kinds.get(raw) or _kind(raw)
                     if len(ch.attrib) != 1 or kind == "Map" or kind == "Array":
                         _put(out, name, self.at(name, ch, mtype))
                         continue
@@ -439,6 +441,17 @@ def _put(out: dict[str, Any], name: str, value: Any) -> None:
             out[name] = [prev, value]
     else:
         out[name] = value
+
+
+def _kind(raw: str) -> str:
+    """The local name of an ``xsi:type`` value (``xsd:string`` → ``string``), remembered."""
+    kind = raw.rpartition(":")[2]
+    if len(_KINDS) < 1024:
+        _KINDS[raw] = kind
+    return kind
+
+
+_KINDS: dict[str, str] = {}
 
 
 def _plain_struct(el: etree._Element) -> bool:

@@ -229,7 +229,16 @@ def _enrolment_request(op: c.Operation, params: Mapping[str, Any], token: Token)
     try:
         return _enrolment_text(op, params, token, service, ns)
     except _NotPlain:
-        pass  # lxml builds it (and refuses what it refuses)
+        return _enrolment_tree(op, params, token, service, ns)  # lxml writes it, or refuses it
+
+
+def _enrolment_tree(
+    op: c.Operation,
+    params: Mapping[str, Any],
+    token: Token,
+    service: c.Service,
+    ns: Mapping[str, str],
+) -> bytes:
     root = etree.Element(f"{{{c.SOAP_ENV}}}Envelope", nsmap=ns)
     header = etree.SubElement(root, f"{{{c.SOAP_ENV}}}Header")
     for index, namespace in enumerate(service.request_header_namespaces, 1):
