@@ -807,9 +807,15 @@ def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
         if not isinstance(value, m.LAModel):
             value = t.model.model_validate(value)
         out: dict[str, Any] = {}
+        fields_set = value.model_fields_set
+        as_is = t._as_is_iso if _active.date_format == ISO_DATE else t._as_is
         for mb in t.members:
-            if not omit_unset or mb.attr in value.model_fields_set:
-                out[mb.name] = to_wire(mb.type, getattr(value, mb.attr), omit_unset=omit_unset)
+            if not omit_unset or mb.attr in fields_set:
+                member = getattr(value, mb.attr)
+                if mb.name in as_is:
+                    out[mb.name] = member  # what to_wire would make of it
+                else:
+                    out[mb.name] = to_wire(mb.type, member, omit_unset=omit_unset)
         return out
     if isinstance(type_, Scalar) and type_.date:
         return _date_to_wire(value)
