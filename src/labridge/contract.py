@@ -739,7 +739,7 @@ def _array_from_wire(type_: ArrayOf, value: Any) -> list[Any]:
 
 
 def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise ProtocolError(f"{t.name} expected a struct, got {_kind(value)}")
     kwargs: dict[str, Any] = {}
     extras: dict[str, Any] = {}

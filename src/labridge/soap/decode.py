@@ -222,16 +222,28 @@ class _Decoder:
         # A struct item with at most an xsi:type (no href, nil or array type: the common case) is
         # read as a struct here, as value() would after its checks one by one.
         fast = ctype is not None and self._depth < self._max_depth
+        slots = _slots(ctype) if ctype is not None else None
+        xsi_type, kinds = _XSI_TYPE_KEY, _KINDS
         for index, ch in enumerate(children, 1):
             path.append(index)
             try:
-                if fast and _plain_struct(ch):
+                plain = False
+                if fast:
+                    count = len(ch.attrib)
+                    if count == 0:
+                        plain = True
+                    elif count == 1:
+                        raw = ch.get(xsi_type)
+                        if raw is not None:
+                            kind = kinds.get(raw) or _kind(raw)
+                            plain = kind != "Map" and kind != "Array"
+                if plain:
                     self._budget -= 1
                     if self._budget < 0:
                         raise ProtocolError(f"message expands to more than {self._limit} nodes")
                     self._depth += 1
                     try:
-                        value = self._struct(ch, list(ch), item, ctype)
+                        value = self._struct(ch, list(ch), item, ctype, slots)
                     finally:
                         self._depth -= 1
                 else:
@@ -248,7 +260,9 @@ class _Decoder:
         children: list[etree._Element],
         expected: c.TypeExpr | None,
         ctype: c.ComplexType | None,
+        slots: dict[str, _Slot] | None = None,
     ) -> dict[str, Any]:
+        """``slots`` are ``ctype``'s (:func:`_slots`), when the caller has them."""
         if not children and (el.text or "").strip():
             raise self._unreadable(el, f"<{local(el.tag)}> should be a struct but holds text")
         if ctype is None:
@@ -259,7 +273,8 @@ class _Decoder:
                 name = local(ch.tag)
                 _put(out, name, self.at(name, ch, None))
             return out
-        slots = _slots(ctype)
+        if slots is None:
+            slots = _slots(ctype)
         xsi_type, floats, dates, absent, string, read_date, kinds = (
             _XSI_TYPE_KEY, _FLOAT_TYPES, _DATES, _ABSENT, _string, _date, _KINDS
         )  # fmt: skip
@@ -452,18 +467,6 @@ def _kind(raw: str) -> str:
 
 
 _KINDS: dict[str, str] = {}
-
-
-def _plain_struct(el: etree._Element) -> bool:
-    """Whether ``el`` has no attribute but an ``xsi:type`` that is neither a Map nor an Array."""
-    count = len(el.attrib)
-    if count == 0:
-        return True
-    raw = el.get(_XSI_TYPE)
-    if count != 1 or raw is None:
-        return False
-    kind = raw.rpartition(":")[2]
-    return kind != "Map" and kind != "Array"
 
 
 def _type_namespace(el: etree._Element, raw: str | None) -> str | None:
