@@ -119,6 +119,21 @@ class ComplexType:
     wire: str = ""
     _index: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
     _folded: dict[str, Member] = field(default_factory=dict, init=False, repr=False, compare=False)
+    #: The codec's tables for this type (:mod:`labridge.soap.decode`), built on first use.
+    codec_cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _hash: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+    #: Wire name → attribute of the members :func:`from_wire` passes on as they are: scalars, and
+    #: with them (in ``_as_is_iso``) dates when the catalogue's date format is ISO.
+    _as_is: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _as_is_iso: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def __hash__(self) -> int:
+        # A type is hashed with every member and type in it: computed once (it is immutable).
+        if not self._hash:
+            self._hash.append(
+                hash((self.name, self.namespace, self.members, self.model, self.wire))
+            )
+        return self._hash[0]
 
     def __post_init__(self) -> None:
         if not self.wire:
@@ -129,11 +144,18 @@ class ComplexType:
         object.__setattr__(self, "members", ordered)
         self._index.update({mb.name: mb for mb in ordered})
         self._folded.update({mb.name.lower(): mb for mb in ordered})
+        scalars = [(mb, mb.type) for mb in ordered if isinstance(mb.type, Scalar)]
+        self._as_is.update({mb.name: mb.attr for mb, scalar in scalars if not scalar.date})
+        self._as_is_iso.update({mb.name: mb.attr for mb, _ in scalars})
 
     def member(self, name: str) -> Member | None:
         """The member of that wire name; ColdFusion is case-insensitive (docs/contract.md §5), so a
         name differing only in case still finds it."""
         return self._index.get(name) or self._folded.get(name.lower())
+
+    def member_ignoring_case(self, name: str) -> Member | None:
+        """The member whose wire name is ``name`` ignoring case (how the decoder matches)."""
+        return self._folded.get(name.lower())
 
     def by_attr(self, attr: str) -> Member:
         mb = self.by_attr_or_none(attr)
@@ -700,22 +722,33 @@ def _array_from_wire(type_: ArrayOf, value: Any) -> list[Any]:
         return []
     items = value if isinstance(value, list) else [value]
     out: list[Any] = []
-    for index, item in enumerate(items, 1):
-        try:
-            out.append(from_wire(type_.item, item))
-        except ProtocolError as exc:
-            # One unreadable item fails the whole array: a list short of a record would make a
-            # caller believe that record is gone from LA (sync would mark it removed).
-            raise ProtocolError(f"item {index}: {exc.args[0]}") from None
+    item_type = type_.item
+    struct = _active.types[item_type.name] if isinstance(item_type, StructRef) else None
+    index = 0
+    try:
+        for index, item in enumerate(items, 1):  # noqa: B007 (named in the error)
+            if struct is not None and item is not None:
+                out.append(_struct_from_wire(struct, item))
+            else:
+                out.append(from_wire(item_type, item))
+    except ProtocolError as exc:
+        # One unreadable item fails the whole array: a list short of a record would make a
+        # caller believe that record is gone from LA (sync would mark it removed).
+        raise ProtocolError(f"item {index}: {exc.args[0]}") from None
     return out
 
 
 def _struct_from_wire(t: ComplexType, value: Any) -> m.LAModel:
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise ProtocolError(f"{t.name} expected a struct, got {_kind(value)}")
     kwargs: dict[str, Any] = {}
     extras: dict[str, Any] = {}
+    as_is = t._as_is_iso if _active.date_format == ISO_DATE else t._as_is
     for name, v in value.items():
+        attr = as_is.get(name)
+        if attr is not None and v is not None:
+            kwargs[attr] = v  # what from_wire would make of it
+            continue
         mb = t.member(name)
         if mb is None:
             extras[name] = v
@@ -774,9 +807,15 @@ def to_wire(type_: TypeExpr, value: Any, *, omit_unset: bool = True) -> Any:
         if not isinstance(value, m.LAModel):
             value = t.model.model_validate(value)
         out: dict[str, Any] = {}
+        fields_set = value.model_fields_set
+        as_is = t._as_is_iso if _active.date_format == ISO_DATE else t._as_is
         for mb in t.members:
-            if not omit_unset or mb.attr in value.model_fields_set:
-                out[mb.name] = to_wire(mb.type, getattr(value, mb.attr), omit_unset=omit_unset)
+            if not omit_unset or mb.attr in fields_set:
+                member = getattr(value, mb.attr)
+                if mb.name in as_is:
+                    out[mb.name] = member  # what to_wire would make of it
+                else:
+                    out[mb.name] = to_wire(mb.type, member, omit_unset=omit_unset)
         return out
     if isinstance(type_, Scalar) and type_.date:
         return _date_to_wire(value)

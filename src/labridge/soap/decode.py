@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,11 +39,13 @@ from lxml import etree
 from .. import contract as c
 from ..errors import AuthenticationFault, ProtocolError, SoapFault
 from ..models import Token
-from .xml import DEFAULT_LIMITS, Limits, local, parse
+from .xml import DEFAULT_LIMITS, Limits, local, parse_message
 
 log = logging.getLogger("labridge.soap")
 
 _XSI_TYPE = f"{{{c.XSI}}}type"
+#: The same as bytes, which lxml reads a little faster (no encoding).
+_XSI_TYPE_KEY: Any = _XSI_TYPE.encode()
 _XSI_NIL = f"{{{c.XSI}}}nil"
 _ARRAY_TYPE = f"{{{c.SOAP_ENC}}}arrayType"
 _ENV = f"{{{c.SOAP_ENV}}}Envelope"
@@ -88,37 +90,77 @@ class Response:
 
 
 class _Decoder:
+    """Reads one message's values. ``ids_may_repeat`` is ``False`` when the parser saw from the
+    bytes that no ``id`` is used twice (:func:`xml.parse_message`): the ids are then indexed only
+    when a first ``href`` is followed, the Body's children (Axis's multiRef siblings) first."""
+
     def __init__(
-        self, root: etree._Element, limits: Limits, context: str, *, answer: bool = True
+        self,
+        root: etree._Element,
+        limits: Limits,
+        context: str,
+        *,
+        answer: bool = True,
+        ids_may_repeat: bool = True,
+        body: etree._Element | None = None,
     ) -> None:
-        self._ids: dict[str, etree._Element] = {}
-        for el in root.iter("*"):
-            ident = el.get("id")
-            if ident is not None:
-                if ident in self._ids:
-                    raise ProtocolError(f"id {ident!r} is used twice in the message")
-                self._ids[ident] = el
+        self._root = root
+        self._body = body
+        #: id → element; ``None`` until needed. ``_indexed`` once every element is in it.
+        self._ids: dict[str, etree._Element] | None = None
+        self._indexed = False
+        if ids_may_repeat:
+            self._index_all()
         self._budget = limits.max_nodes
         self._limit = limits.max_nodes
         self._stack: set[int] = set()
         self._depth = 0
         self._max_depth = limits.max_depth
-        #: The operation, and the member path being read, for error messages.
+        #: The operation, and the member path being read (names, and 1-based array positions),
+        #: for error messages.
         self._context = context
-        self._path: list[str] = []
+        self._path: list[str | int] = []
         #: Reading LA's answer (the client), not a request (the sandbox, which refuses a malformed
         #: date itself, with LA's INVALID_FORMAT, so the decoder leaves such text as it is).
         self._answer = answer
 
-    def at(self, name: str, el: etree._Element, expected: c.TypeExpr | None) -> Any:
-        """The value of ``el``, read as the member (or item) ``name`` of the current value."""
+    def _index_all(self) -> None:
+        ids: dict[str, etree._Element] = {}
+        for el in self._root.iter("*"):
+            ident = el.get("id")
+            if ident is not None:
+                if ident in ids:
+                    raise ProtocolError(f"id {ident!r} is used twice in the message")
+                ids[ident] = el
+        self._ids = ids
+        self._indexed = True
+
+    def _target(self, ident: str) -> etree._Element | None:
+        if self._ids is None:  # ids are known to be unique: the Body's children first
+            body = self._body if self._body is not None else self._root
+            self._ids = {i: el for el in body if (i := el.get("id")) is not None}
+        target = self._ids.get(ident)
+        if target is None and not self._indexed:
+            self._index_all()
+            target = self._ids.get(ident)
+        return target
+
+    def at(self, name: str | int, el: etree._Element, expected: c.TypeExpr | None) -> Any:
+        """The value of ``el``, read as the member (or 1-based item) ``name`` of the current
+        value."""
         self._path.append(name)
         try:
             return self.value(el, expected)
         finally:
             self._path.pop()
 
-    def value(self, el: etree._Element, expected: c.TypeExpr | None) -> Any:
+    def value(
+        self,
+        el: etree._Element,
+        expected: c.TypeExpr | None,
+        ctype: c.ComplexType | None = None,
+    ) -> Any:
+        """The value of ``el``; ``ctype`` is ``expected``'s struct type when the caller has it."""
         self._budget -= 1
         if self._budget < 0:
             raise ProtocolError(f"message expands to more than {self._limit} nodes")
@@ -128,30 +170,38 @@ class _Decoder:
             )
         self._depth += 1
         try:
-            return self._value(el, expected)
+            return self._value(el, expected, ctype)
         finally:
             self._depth -= 1
 
-    def _value(self, el: etree._Element, expected: c.TypeExpr | None) -> Any:
+    def _value(
+        self, el: etree._Element, expected: c.TypeExpr | None, ctype: c.ComplexType | None
+    ) -> Any:
         href = el.get("href")
         if href is not None:
             return self._follow(href, expected)
-        if el.get(_XSI_NIL, "").lower() in _TRUE:
+        nil = el.get(_XSI_NIL)
+        if nil is not None and nil.lower() in _TRUE:
             return None
-        xtype = _xsi_type(el)
+        raw = el.get(_XSI_TYPE)
+        kind = raw.rpartition(":")[2] if raw is not None else None
         children = [ch for ch in el if isinstance(ch.tag, str)]
-        if _is_map(xtype):
+        if kind == "Map" and _type_namespace(el, raw) in _MAP_NAMESPACES:
             return self._map(children, expected)
-        if _is_array(el, xtype) or isinstance(expected, c.ArrayOf):
+        if (
+            isinstance(expected, c.ArrayOf)
+            or el.get(_ARRAY_TYPE) is not None
+            or (kind == "Array" and _type_namespace(el, raw) in _ARRAY_NAMESPACES)
+        ):
             return self._array(children, expected)
         if children or isinstance(expected, c.StructRef):
-            return self._struct(el, children, expected)
-        return self._scalar(el, xtype, expected)
+            return self._struct(el, children, expected, ctype)
+        return self._scalar(el, kind, expected)
 
     def _follow(self, href: str, expected: c.TypeExpr | None) -> Any:
         if not href.startswith("#"):
             raise ProtocolError(f"href {href!r} refused: only local '#id' references are allowed")
-        target = self._ids.get(href[1:])
+        target = self._target(href[1:])
         if target is None:
             raise ProtocolError(f"href {href!r} points at no element of the message")
         key = id(target)
@@ -166,19 +216,113 @@ class _Decoder:
     def _array(self, children: list[etree._Element], expected: c.TypeExpr | None) -> list[Any]:
         # Items may be named like the parent or ``item``, inline or by href (docs/contract.md §5).
         item = expected.item if isinstance(expected, c.ArrayOf) else None
-        values = (self.at(f"[{i}]", ch, item) for i, ch in enumerate(children, 1))
-        return [v for v in values if v is not _ABSENT]
+        ctype = _complex(item)
+        path = self._path
+        out: list[Any] = []
+        # A struct item with at most an xsi:type (no href, nil or array type: the common case) is
+        # read as a struct here, as value() would after its checks one by one.
+        fast = ctype is not None and self._depth < self._max_depth
+        slots = _slots(ctype) if ctype is not None else None
+        xsi_type, kinds = _XSI_TYPE_KEY, _KINDS
+        for index, ch in enumerate(children, 1):
+            path.append(index)
+            try:
+                plain = False
+                if fast:
+                    count = len(ch.attrib)
+                    if count == 0:
+                        plain = True
+                    elif count == 1:
+                        raw = ch.get(xsi_type)
+                        if raw is not None:
+                            kind = kinds.get(raw) or _kind(raw)
+                            plain = kind != "Map" and kind != "Array"
+                if plain:
+                    self._budget -= 1
+                    if self._budget < 0:
+                        raise ProtocolError(f"message expands to more than {self._limit} nodes")
+                    self._depth += 1
+                    try:
+                        value = self._struct(ch, list(ch), item, ctype, slots)
+                    finally:
+                        self._depth -= 1
+                else:
+                    value = self.value(ch, item, ctype)
+            finally:
+                path.pop()
+            if value is not _ABSENT:
+                out.append(value)
+        return out
 
     def _struct(
-        self, el: etree._Element, children: list[etree._Element], expected: c.TypeExpr | None
+        self,
+        el: etree._Element,
+        children: list[etree._Element],
+        expected: c.TypeExpr | None,
+        ctype: c.ComplexType | None,
+        slots: dict[str, _Slot] | None = None,
     ) -> dict[str, Any]:
+        """``slots`` are ``ctype``'s (:func:`_slots`), when the caller has them."""
         if not children and (el.text or "").strip():
             raise self._unreadable(el, f"<{local(el.tag)}> should be a struct but holds text")
-        ctype = _complex(expected)
+        if ctype is None:
+            ctype = _complex(expected)
         out: dict[str, Any] = {}
+        if ctype is None:
+            for ch in children:
+                name = local(ch.tag)
+                _put(out, name, self.at(name, ch, None))
+            return out
+        if slots is None:
+            slots = _slots(ctype)
+        xsi_type, floats, dates, absent, string, read_date, kinds = (
+            _XSI_TYPE_KEY, _FLOAT_TYPES, _DATES, _ABSENT, _string, _date, _KINDS
+        )  # fmt: skip
+        # A scalar member with at most an xsi:type (no href, nil or element children: the
+        # common case) is read here; any other goes through value(), which does the same
+        # checks one by one. Depth allows a member below this struct only under max_depth.
+        fast = self._depth < self._max_depth
         for ch in children:
-            name, member = _member(ctype, local(ch.tag))
-            _put(out, name, self.at(name, ch, member.type if member else None))
+            slot = slots.get(ch.tag) or _new_slot(ctype, slots, ch.tag)
+            if slot is None:  # a member the contract does not know (warned about once)
+                name, _ = _member(ctype, local(ch.tag))
+                _put(out, name, self.at(name, ch, None))
+                continue
+            name, mtype, convert = slot
+            if fast and convert is not None and not len(ch):
+                raw = ch.get(xsi_type)
+                if raw is None:
+                    if len(ch.attrib):
+                        _put(out, name, self.at(name, ch, mtype))
+                        continue
+                    kind = None
+                else:
+                    kind = kinds.get(raw) or _kind(raw)
+                    if len(ch.attrib) != 1 or kind == "Map" or kind == "Array":
+                        _put(out, name, self.at(name, ch, mtype))
+                        continue
+                self._budget -= 1
+                if self._budget < 0:
+                    raise ProtocolError(f"message expands to more than {self._limit} nodes")
+                text = ch.text or ""
+                value: Any = dates.get(text) if convert is read_date else None
+                if convert is string and kind not in floats:
+                    value = text
+                elif value is None:
+                    try:
+                        value = convert(text, kind)
+                    except (ValueError, ArithmeticError):
+                        # Read again through value(), to fail (or not) with the member's path.
+                        self._budget += 1
+                        value = self.at(name, ch, mtype)
+                if value is absent:
+                    continue
+                if name in out:
+                    _put(out, name, value)
+                else:
+                    out[name] = value
+            else:
+                _put(out, name, self.at(name, ch, mtype))
         return out
 
     def _map(self, items: list[etree._Element], expected: c.TypeExpr | None) -> dict[str, Any]:
@@ -199,10 +343,9 @@ class _Decoder:
         return out
 
     def _scalar(
-        self, el: etree._Element, xtype: tuple[str | None, str] | None, expected: c.TypeExpr | None
+        self, el: etree._Element, wire_kind: str | None, expected: c.TypeExpr | None
     ) -> Any:
         text = el.text or ""
-        wire_kind = xtype[1] if xtype else None
         try:
             if not isinstance(expected, c.Scalar):
                 return _generic(text, wire_kind)
@@ -220,8 +363,8 @@ class _Decoder:
             ) from None
 
     def _unreadable(self, el: etree._Element, why: str) -> ProtocolError:
-        where = "".join(f".{p}" if not p.startswith("[") else p for p in self._path).lstrip(".")
-        message = f"{self._context}: {where or local(el.tag)}: {why}"
+        where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in self._path)
+        message = f"{self._context}: {where.lstrip('.') or local(el.tag)}: {why}"
         return ProtocolError(message, hint=UNREADABLE_HINT if self._answer else "")
 
 
@@ -239,9 +382,52 @@ def _complex(expected: c.TypeExpr | None) -> c.ComplexType | None:
     return c.TYPES.get(expected.name) if isinstance(expected, c.StructRef) else None
 
 
-@cache
-def _members_by_lower_name(ctype: c.ComplexType) -> dict[str, c.Member]:
-    return {mb.name.lower(): mb for mb in ctype.members}
+#: How a struct member is read: its contract spelling, its type, and for a scalar the function of
+#: (text, wire kind) that reads it (as :func:`_coerce` does), ``None`` for a struct or an array.
+_Slot = tuple[str, c.TypeExpr, Callable[[str, str | None], Any] | None]
+
+
+def _slots(ctype: c.ComplexType) -> dict[str, _Slot]:
+    """``ctype``'s members by element tag as met on the wire (filled as tags are met), kept on the
+    type itself so that an overridden catalogue's types get their own."""
+    slots: dict[str, _Slot] | None = ctype.codec_cache.get("decode")
+    if slots is None:
+        slots = ctype.codec_cache["decode"] = {}
+    return slots
+
+
+def _new_slot(ctype: c.ComplexType, slots: dict[str, _Slot], tag: str) -> _Slot | None:
+    member = ctype.member_ignoring_case(local(tag))
+    if member is None:
+        return None
+    slot = slots[tag] = (member.name, member.type, _converter(member.type))
+    return slot
+
+
+def _converter(expected: c.TypeExpr) -> Callable[[str, str | None], Any] | None:
+    if not isinstance(expected, c.Scalar):
+        return None
+    if expected.date:
+        return _date
+    if expected.xsd == "string":
+        return _string
+    if expected.xsd == "boolean":
+        return _read_boolean
+    if expected.xsd in _INT_TYPES:
+        return _read_integer
+    return lambda text, kind: _coerce(text, kind, expected)
+
+
+def _read_integer(text: str, _kind: str | None) -> Any:
+    """:func:`_coerce` of an integer."""
+    stripped = text.strip()
+    return _integer(stripped) if stripped else _ABSENT
+
+
+def _read_boolean(text: str, _kind: str | None) -> Any:
+    """:func:`_coerce` of a boolean."""
+    stripped = text.strip()
+    return _boolean(stripped) if stripped else _ABSENT
 
 
 def _member(ctype: c.ComplexType | None, name: str) -> tuple[str, c.Member | None]:
@@ -250,7 +436,7 @@ def _member(ctype: c.ComplexType | None, name: str) -> tuple[str, c.Member | Non
     case."""
     if ctype is None:
         return name, None
-    member = _members_by_lower_name(ctype).get(name.lower())
+    member = ctype.member_ignoring_case(name)
     if member is not None:
         return member.name, member
     if (ctype.name, name) not in _WARNED:
@@ -272,23 +458,25 @@ def _put(out: dict[str, Any], name: str, value: Any) -> None:
         out[name] = value
 
 
-def _xsi_type(el: etree._Element) -> tuple[str | None, str] | None:
-    raw = el.get(_XSI_TYPE)
-    if raw is None:
-        return None
-    prefix, _, name = raw.rpartition(":")
-    return (el.nsmap.get(prefix or None), name)
+def _kind(raw: str) -> str:
+    """The local name of an ``xsi:type`` value (``xsd:string`` → ``string``), remembered."""
+    kind = raw.rpartition(":")[2]
+    if len(_KINDS) < 1024:
+        _KINDS[raw] = kind
+    return kind
 
 
-def _is_map(xtype: tuple[str | None, str] | None) -> bool:
-    # An undeclared prefix (None) is let through: the name is unambiguous in a SOAP answer.
-    return xtype is not None and xtype[1] == "Map" and xtype[0] in (c.APACHE_SOAP_NS, None)
+_KINDS: dict[str, str] = {}
 
 
-def _is_array(el: etree._Element, xtype: tuple[str | None, str] | None) -> bool:
-    if el.get(_ARRAY_TYPE) is not None:
-        return True
-    return xtype is not None and xtype[1] == "Array" and xtype[0] in (c.SOAP_ENC, None)
+def _type_namespace(el: etree._Element, raw: str | None) -> str | None:
+    """The namespace of an ``xsi:type`` value's prefix (of the default namespace without one)."""
+    return el.nsmap.get((raw or "").rpartition(":")[0] or None)
+
+
+# An undeclared prefix (None) is let through: the name is unambiguous in a SOAP answer.
+_MAP_NAMESPACES = (c.APACHE_SOAP_NS, None)
+_ARRAY_NAMESPACES = (c.SOAP_ENC, None)
 
 
 def _coerce(text: str, wire_kind: str | None, expected: c.Scalar) -> Any:
@@ -331,9 +519,13 @@ def _integer(text: str) -> int:
         return int(number)
 
 
-def _date(text: str) -> str:
+def _date(text: str, wire_kind: str | None = None) -> str:
     """``YYYY-MM-DD``: the London calendar date of an ``xsd:dateTime`` (ColdFusion sends UTC, so
-    ``2024-08-31T23:00:00Z`` is 1 September), or a plain date as it is. Empty stays empty."""
+    ``2024-08-31T23:00:00Z`` is 1 September), or a plain date as it is. Empty stays empty. Whatever
+    the wire type (``wire_kind``, unused). Dates read are remembered (a list repeats them)."""
+    known = _DATES.get(text)
+    if known is not None:
+        return known
     stripped = text.strip()
     if not stripped:
         return ""
@@ -341,12 +533,20 @@ def _date(text: str) -> str:
         moment = datetime.fromisoformat(stripped)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(_LONDON).date().isoformat()
-    if not _PLAIN_DATE.fullmatch(stripped):
+        day = moment.astimezone(_LONDON).date().isoformat()
+    elif not _PLAIN_DATE.fullmatch(stripped):
         raise ValueError(stripped)
-    return date.fromisoformat(stripped[:10]).isoformat()
+    else:
+        day = date.fromisoformat(stripped[:10]).isoformat()
+    if len(_DATES) >= _DATES_KEPT:
+        _DATES.clear()
+    _DATES[text] = day
+    return day
 
 
+#: Texts already read as dates, and the date of each; emptied when it reaches its size.
+_DATES: dict[str, str] = {}
+_DATES_KEPT = 4096
 _LONDON = ZoneInfo("Europe/London")
 #: ``YYYY-MM-DD``, optionally with the zone an ``xsd:date`` may carry.
 _PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(Z|[+-]\d{2}:\d{2})?")
@@ -418,14 +618,14 @@ def _main_element(body: etree._Element) -> etree._Element:
 def decode_request(data: bytes, limits: Limits = DEFAULT_LIMITS) -> Request:
     """Decode a call. Parameters of an operation the contract knows are typed by it; the
     operation's namespace is not checked (the samples use several, docs/contract.md §1)."""
-    root = parse(data, limits)
+    root, ids_may_repeat = parse_message(data, limits)
     header_el, body = _envelope_parts(root)
     op_el = _main_element(body)
     # The operation is named on the wire by its wire name; the request carries its logical one.
     op = c.operation_by_wire(local(op_el.tag))
     name = op.name if op is not None else local(op_el.tag)
     types = {p.name: p.type for p in op.params} if op else {}
-    decoder = _Decoder(root, limits, name, answer=False)
+    decoder = _Decoder(root, limits, name, answer=False, ids_may_repeat=ids_may_repeat, body=body)
     params: dict[str, Any] = {}
     for ch in op_el:
         if isinstance(ch.tag, str):
@@ -439,7 +639,7 @@ def decode_response(data: bytes, op: c.Operation, limits: Limits = DEFAULT_LIMIT
     :class:`AuthenticationFault` when it says ``Authentication failed:``). A value that cannot be
     read as the contract's type raises :class:`ProtocolError` naming ``op``, the member path
     (``GetCandidatesReturn[3].StartDate``) and a short excerpt."""
-    root = parse(data, limits)
+    root, ids_may_repeat = parse_message(data, limits)
     header_el, body = _envelope_parts(root)
     fault = body.find(_FAULT)
     if fault is not None:
@@ -454,7 +654,8 @@ def decode_response(data: bytes, op: c.Operation, limits: Limits = DEFAULT_LIMIT
     ret = next((ch for ch in resp if isinstance(ch.tag, str)), None)
     value = None
     if ret is not None:
-        value = _Decoder(root, limits, op.name).at(local(ret.tag), ret, op.returns)
+        decoder = _Decoder(root, limits, op.name, ids_may_repeat=ids_may_repeat, body=body)
+        value = decoder.at(local(ret.tag), ret, op.returns)
     return Response(None if value is _ABSENT else value, _header(header_el))
 
 
