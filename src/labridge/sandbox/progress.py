@@ -187,11 +187,11 @@ class Learner:
 
 
 def load(db: SandboxDB, candidate_uuid: str) -> Learner | None:
-    candidate = db.candidate(candidate_uuid)
-    if candidate is None:
+    found = db.learner(candidate_uuid)
+    if found is None:
         return None
-    units = db.enrolled_units(candidate_uuid)
-    return Learner(candidate, tuple((u, tuple(db.outcomes(u.unit_uuid))) for u in units))
+    candidate, units = found
+    return Learner(candidate, tuple((u.unit, tuple(u.outcomes)) for u in units))
 
 
 def progress_of(
