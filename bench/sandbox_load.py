@@ -29,6 +29,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -69,7 +70,7 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS
 
 
-def start_sandbox(port: int, log: tempfile._TemporaryFileWrapper[bytes]) -> subprocess.Popen[bytes]:
+def start_sandbox(port: int, log: IO[bytes]) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "labridge", "sandbox", "serve", "--port", str(port)]
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     url = f"http://{DEFAULT_HOST}:{port}"

@@ -40,7 +40,6 @@ XSD = "http://www.w3.org/2001/XMLSchema"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 LA_NS = "https://api.learningassistant.com"
 LA_NS_HTTP = "http://api.learningassistant.com"
-ENCODED_TYPES_NS = "https://api.learningassistant.com/encodedTypes"
 ENROLMENT_TYPES_NS = "http://enrolment.types.soap.webservices"
 USER_TYPES_NS = "http://user.types.soap.webservices"
 COURSE_TYPES_NS = "http://course.types.soap.webservices"  # [INF]

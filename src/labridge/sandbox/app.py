@@ -41,12 +41,12 @@ from ..soap import Request as Call
 from ..soap.xml import collect_capped
 from . import clock as sandbox_clock
 from . import faults, services
-from .clock import SandboxClock
+from .clock import SandboxClock, utc_now
 from .db import SandboxDB
 from .dialects import SPEAKERS, Dialect, Speaker, parse_dialect
 from .faults import Faults, Mode, RandomFaults, RequestLog
 from .rules import shown
-from .sessions import SESSION_LIFETIME, SessionRefused, Sessions, utc_now
+from .sessions import SESSION_LIFETIME, SessionRefused, Sessions
 from .throttle import LoginThrottle, Throttled
 
 log = logging.getLogger("labridge.sandbox")
@@ -130,7 +130,7 @@ class Sandbox:
         return soap_endpoint
 
     def describe(self, service: c.Service, request: Request) -> Response:
-        served = self.served(service)
+        served = [op.name for op in service.operations]  # each has a handler (services.HANDLERS)
         if any(key.lower() == "wsdl" for key in request.query_params):
             address = str(request.base_url).rstrip("/") + service.path
             return _xml(self.speaker.wsdl(service, address, served))
@@ -211,12 +211,6 @@ class Sandbox:
         return _xml(self.speaker.fault(SERVER_FAULT, text, header_namespace=fault_ns), 500)
 
     # -- SOAP ----------------------------------------------------------------------------------
-
-    def served(self, service: c.Service) -> list[str]:
-        return [op.name for op in service.operations if op.name in services.HANDLERS]
-
-    def handle(self, service: c.Service, body: bytes) -> Response:
-        return self.dispatch(service, self.receive(body))
 
     def receive(self, body: bytes) -> Call:
         """Decode a call and keep its envelope for ``/_sandbox/last-request``."""
@@ -359,12 +353,6 @@ def create_app(
         routes += sandbox_clock.routes(now)
     app = Starlette(routes=routes)
     state: Any = app.state
-    state.sandbox = sandbox
-    state.db = db
-    state.sessions = sandbox.sessions
-    state.limits = sandbox.limits
-    state.faults = sandbox.faults
-    state.clock = now
-    state.dialect = chosen
-    state.test_hooks = test_hooks
+    state.sandbox = sandbox  # everything the app holds: its sessions, limits, faults, clock
+    state.db = db  # LA's database, which tests and benchmarks read and change directly
     return app

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NamedTuple, TypedDict
 
@@ -49,6 +49,7 @@ from sqlalchemy.pool import QueuePool
 from labridge import models as m
 
 from . import seed as data
+from .clock import utc_now
 
 #: Connections kept per database: one for each of the threads a sandbox answers on (anyio's
 #: default limit of 40).
@@ -344,10 +345,6 @@ def listed_statuses(active: bool, completed: bool) -> tuple[str, ...]:
     return tuple(statuses)
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
 def _make_engine(url: str) -> tuple[Engine, bool]:
     """The engine, and whether the database lives in memory."""
     parsed = make_url(url)
@@ -632,6 +629,8 @@ class SandboxDB:
         return next((c for c in courses if wanted and normalise_qan(c.qan) == wanted), None)
 
     def outcomes(self, unit_uuid: str) -> list[Outcome]:
+        """A unit's outcomes in order (GetProgress reads them with :meth:`learner`; this is for
+        whoever inspects LA's data, tests among them)."""
         with self._reading() as session:
             rows = session.scalars(
                 select(OutcomeRow)
@@ -741,7 +740,7 @@ class SandboxDB:
         given: adding a course's mandatory units is LA's rule, the caller's job. An unknown unit
         raises :class:`sqlalchemy.exc.IntegrityError` and stores nothing."""
         _check_columns(fields)
-        values: dict[str, str | bool] = {"created_at": _utc_now(), **fields}
+        values: dict[str, str | bool] = {"created_at": utc_now().isoformat(), **fields}
         cid = str(values.get("candidate_uuid") or uuid.uuid4())
         values["candidate_uuid"] = cid
         with self._writing() as session:
@@ -767,7 +766,8 @@ class SandboxDB:
             return True
 
     def enrolled_units(self, candidate_uuid: str) -> list[m.Unit]:
-        """The learner's units, in the course's order."""
+        """The learner's units, in the course's order (public for whoever inspects what LA
+        holds of a learner, the tests of every workflow among them)."""
         stmt = (
             select(UnitRow)
             .join(CandidateUnitRow, CandidateUnitRow.unit_uuid == UnitRow.unit_uuid)
