@@ -44,7 +44,7 @@ from . import faults, services
 from .clock import SandboxClock, utc_now
 from .db import SandboxDB
 from .dialects import SPEAKERS, Dialect, Speaker, parse_dialect
-from .faults import Faults, Mode, RandomFaults, RequestLog
+from .faults import Fault, Faults, Mode, RandomFaults, RequestLog
 from .rules import shown
 from .sessions import SESSION_LIFETIME, SessionRefused, Sessions
 from .throttle import LoginThrottle, Throttled
@@ -148,14 +148,16 @@ class Sandbox:
 
     async def call(self, service: c.Service, request: Request) -> Response:
         # Parsing and the database are blocking work (a password check is a deliberately slow
-        # scrypt): keep them off the event loop.
+        # scrypt): keep them off the event loop, in one trip to a worker thread for most calls.
         try:
             body = await read_capped(request, self.limits.max_bytes, self.read_timeout)
-            received = await run_in_threadpool(self.receive, body)
+            received, fault, answered = await run_in_threadpool(self.take_call, service, body)
         except Exception as exc:
             return self.failure(service, exc)
+        if answered is not None:
+            return answered
         if received.operation != c.AUTHENTICATE.name:
-            return await self.answer(service, received)
+            return await self.answer(service, received, fault=fault)
         client = request.client.host if request.client else ""
         try:
             wait = self.throttle.admit(client)
@@ -167,9 +169,29 @@ class Sandbox:
         finally:
             self.throttle.release(client)
 
-    async def answer(self, service: c.Service, received: Call, client: str = "") -> Response:
-        """Dispatch a decoded call, meeting the fault armed or drawn for it."""
+    def take_call(
+        self, service: c.Service, body: bytes
+    ) -> tuple[Call, Fault | None, Response | None]:
+        """Decode a call and draw its fault; answer it at once (the third item) when nothing
+        stands between it and its answer: not Authenticate (throttled), no fault, no latency."""
+        received = self.receive(body)
+        if received.operation == c.AUTHENTICATE.name:
+            return received, None, None
         fault = self.faults.next_fault(received.operation)
+        if fault is not None or self.faults.latency:
+            return received, fault, None
+        try:
+            return received, None, self.dispatch(service, received)
+        except Exception as exc:
+            return received, None, self.failure(service, exc)
+
+    async def answer(
+        self, service: c.Service, received: Call, client: str = "", *, fault: Fault | None = None
+    ) -> Response:
+        """Dispatch a decoded call, meeting the fault armed or drawn for it (``fault``, drawn
+        already for a call other than Authenticate)."""
+        if received.operation == c.AUTHENTICATE.name:
+            fault = self.faults.next_fault(received.operation)
         if self.faults.latency:
             self.faults.met_latency(received.operation)
             await anyio.sleep(self.faults.latency)

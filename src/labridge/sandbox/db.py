@@ -29,6 +29,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
+from types import SimpleNamespace
 from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import (
@@ -41,6 +42,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
@@ -228,7 +230,8 @@ CANDIDATE_COLUMNS: frozenset[str] = frozenset(CandidateRow.__table__.columns.key
 
 # ---------------------------------------------------------------------------------------------
 # The statements of every call (GetProgress's reads, a session's check and renewal, the call
-# count), built once: building a statement costs more than SQLite's running it.
+# count), compiled once and run on the pooled DB-API connection: building and running a
+# statement through SQLAlchemy costs more than SQLite's running it.
 
 _units, _outcomes, _sessions = UnitRow.__table__.c, OutcomeRow.__table__.c, SessionRow.__table__.c
 _CANDIDATE = select(CandidateRow.__table__).where(CandidateRow.candidate_uuid == bindparam("uuid"))
@@ -254,6 +257,25 @@ _COUNT_CALL = (
     .on_conflict_do_update(
         index_elements=[CallCountRow.operation], set_={"count": CallCountRow.count + 1}
     )
+)
+_CANDIDATE_NAMES = tuple(CandidateRow.__table__.columns.keys())
+
+
+class _Prepared:
+    """A statement compiled once for SQLite: its SQL and how to order its parameters."""
+
+    def __init__(self, statement: Any) -> None:
+        self._compiled = statement.compile(dialect=sqlite_dialect())
+        self.sql = str(self._compiled)
+        self._names = tuple(self._compiled.positiontup or ())
+
+    def params(self, **given: Any) -> tuple[Any, ...]:
+        values = self._compiled.construct_params(given)
+        return tuple(values[name] for name in self._names)
+
+
+_RUN_CANDIDATE, _RUN_HELD_UNITS, _RUN_SESSION, _RUN_TOUCH_SESSION, _RUN_COUNT_CALL = (
+    _Prepared(s) for s in (_CANDIDATE, _HELD_UNITS, _SESSION, _TOUCH_SESSION, _COUNT_CALL)
 )
 
 
@@ -568,6 +590,15 @@ class SandboxDB:
             self._read_lock, self._write_lock = nullcontext, lambda: writer
 
     @contextmanager
+    def _dbapi(self) -> Iterator[Any]:
+        """A pooled DB-API (sqlite3) connection; back to the pool, rolled back, afterwards."""
+        conn = self.engine.raw_connection()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
     def _reading(self) -> Iterator[Session]:
         with self._read_lock(), self._sessions.begin() as session:
             yield session
@@ -780,19 +811,24 @@ class SandboxDB:
     def learner(self, candidate_uuid: str) -> tuple[m.Candidate, list[EnrolledUnit]] | None:
         """A learner and its units in the course's order, each with its outcomes in order, read
         with two queries (GetProgress's whole read); None if there is none."""
-        with self._read_lock(), self.engine.connect() as conn:
-            cand = conn.execute(_CANDIDATE, {"uuid": candidate_uuid}).first()
-            if cand is None:
+        with self._read_lock(), self._dbapi() as conn:
+            cand = conn.execute(_RUN_CANDIDATE.sql, _RUN_CANDIDATE.params(uuid=candidate_uuid))
+            found = cand.fetchone()
+            if found is None:
                 return None
-            rows = conn.execute(_HELD_UNITS, {"uuid": candidate_uuid}).all()
+            units = conn.execute(_RUN_HELD_UNITS.sql, _RUN_HELD_UNITS.params(uuid=candidate_uuid))
+            rows = units.fetchall()
         held: dict[str, EnrolledUnit] = {}
         for uid, name, reference, mandatory, oid, oref, odescription in rows:
             if uid not in held:
-                unit = m.Unit(unit_uuid=uid, name=name, reference=reference, mandatory=mandatory)
+                unit = m.Unit(
+                    unit_uuid=uid, name=name, reference=reference, mandatory=bool(mandatory)
+                )
                 held[uid] = EnrolledUnit(unit, [])
             if oid is not None:
                 held[uid].outcomes.append(Outcome(oid, oref, odescription))
-        return _candidate(cand, None), list(held.values())
+        candidate = SimpleNamespace(**dict(zip(_CANDIDATE_NAMES, found, strict=True)))
+        return _candidate(candidate, None), list(held.values())
 
     def add_candidate_units(self, candidate_uuid: str, unit_uuids: Iterable[str]) -> None:
         """Enrol the learner on more units; units already held are skipped."""
@@ -844,17 +880,19 @@ class SandboxDB:
             session.merge(row)
 
     def get_session(self, token_id: str) -> StoredSession | None:
-        with self._read_lock(), self.engine.connect() as conn:
-            row = conn.execute(_SESSION, {"token_id": token_id}).first()
+        with self._read_lock(), self._dbapi() as conn:
+            row = conn.execute(_RUN_SESSION.sql, _RUN_SESSION.params(token_id=token_id)).fetchone()
         if row is None:
             return None
         return StoredSession(row[0], row[1], datetime.fromisoformat(row[2]))
 
     def touch_session(self, token_id: str, expires_at: datetime) -> bool:
         """Move a session's expiry (the 30-minute sliding window, docs/contract.md §2)."""
-        values = {"b_token_id": token_id, "b_expires_at": expires_at.isoformat()}
-        with self._write_lock(), self.engine.begin() as conn:
-            return conn.execute(_TOUCH_SESSION, values).rowcount > 0
+        values = _RUN_TOUCH_SESSION.params(b_token_id=token_id, b_expires_at=expires_at.isoformat())
+        with self._write_lock(), self._dbapi() as conn:
+            touched = bool(conn.execute(_RUN_TOUCH_SESSION.sql, values).rowcount > 0)
+            conn.commit()
+        return touched
 
     def delete_session(self, token_id: str) -> None:
         with self._writing() as session:
@@ -863,8 +901,9 @@ class SandboxDB:
     # -- statistics -------------------------------------------------------------------------
 
     def count_call(self, operation: str) -> None:
-        with self._write_lock(), self.engine.begin() as conn:
-            conn.execute(_COUNT_CALL, {"b_operation": operation})
+        with self._write_lock(), self._dbapi() as conn:
+            conn.execute(_RUN_COUNT_CALL.sql, _RUN_COUNT_CALL.params(b_operation=operation))
+            conn.commit()
 
     def stats(self) -> Stats:
         """Figures for tests and the sandbox's status page. ``duplicate_source_ids`` counts the
