@@ -67,7 +67,7 @@ def best(fn: Callable[[], Any], budget: float = 1.0, repeat: int = 5) -> float:
 def wsdl_file(directory: Path, operation: str) -> Path:
     """The sandbox's WSDL of the service serving ``operation``, written to ``directory``."""
     from labridge.sandbox import services
-    from labridge.sandbox.wsdl import service_wsdl
+    from labridge.sandbox.wsdl_samples import service_wsdl
 
     service = c.service_of(operation)
     served = [op.name for op in service.operations if op.name in services.HANDLERS]

@@ -173,7 +173,7 @@ app = create_app()
 learners = app.state.db.candidates(course_qan="", active=None, completed=None, test=None)
 many = learners * (16_000 // len(learners))
 value = answer("GetCandidates", many)
-token = app.state.sessions.open("sandbox")
+token = app.state.sandbox.sessions.open("sandbox")
 data = SPEAKERS[Dialect.SAMPLES].response(c.operation("GetCandidates"), value, token=token,
                                           loggedin=c.YES)
 open({path!r}, "wb").write(data)

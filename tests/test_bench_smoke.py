@@ -72,3 +72,13 @@ def test_output_runs_the_cli_against_plain_json(bench: dict[str, ModuleType]) ->
 def test_memory_runs_a_dry_enrolment_through_the_cli(bench: dict[str, ModuleType]) -> None:
     text = bench["enrol_memory"].main(["--learners", "10", "--dry-json-only", "--no-write"])
     assert "| `labridge enrol --dry-run --json` | 10 |" in text
+
+
+def test_sandbox_load_drives_a_sandbox_process_with_an_external_generator() -> None:
+    sys.path.insert(0, str(BENCH))
+    try:
+        sandbox_load = importlib.import_module("sandbox_load")
+    finally:
+        sys.path.remove(str(BENCH))
+    text = sandbox_load.main(["--calls", "20", "--concurrency", "2", "--warmup", "2", "--no-write"])
+    assert "| 20 | 2 |" in text

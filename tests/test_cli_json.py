@@ -55,7 +55,7 @@ def test_an_enrol_run_that_loses_la_prints_what_it_finished_and_the_error(
 ) -> None:
     """LA answers FINE enrolments, then goes down: the last of them is slow, and the sandbox is
     stopped while it is in flight (it is answered; the next call finds nobody listening)."""
-    faults = sandbox.app.state.faults
+    faults = sandbox.app.state.sandbox.faults
     faults.arm(Fault("GroupEnrolment", Mode.DELAY, 0.0), FINE - 1)  # answered as usual
     faults.arm(Fault("GroupEnrolment", Mode.SLOW_BEFORE_COMMIT, 1.0))
     proc = subprocess.Popen(

@@ -13,7 +13,7 @@ from labridge import overrides
 from labridge.config import load_settings
 from labridge.models import Token
 from labridge.overrides import ContractError
-from labridge.sandbox.wsdl import service_wsdl
+from labridge.sandbox.wsdl_samples import service_wsdl
 from labridge.soap import decode_request, encode_request
 
 TOKEN = Token(id="7", uuid="u-7")

@@ -13,7 +13,7 @@ from labridge import models as m
 from labridge.sandbox import seed
 from labridge.sandbox.clock import CLOCK_PATH
 from labridge.sandbox.db import Outcome
-from labridge.sandbox.progress import planned_end
+from labridge.sandbox.simulate import planned_end
 
 from .conftest import BASE_URL
 

@@ -40,5 +40,5 @@ def test_max_body_mib_lets_a_bigger_body_reach_the_parser() -> None:
 
 
 def test_create_app_takes_the_cap() -> None:
-    assert create_app().state.limits.max_bytes == 2**20
-    assert create_app(max_body_mib=4).state.limits.max_bytes == 4 * 2**20
+    assert create_app().state.sandbox.limits.max_bytes == 2**20
+    assert create_app(max_body_mib=4).state.sandbox.limits.max_bytes == 4 * 2**20

@@ -18,11 +18,12 @@ from starlette.applications import Starlette
 from labridge import contract as c
 from labridge import models as m
 from labridge.models import Token
-from labridge.sandbox import progress
+from labridge.sandbox import simulate
 from labridge.sandbox.app import STATS_PATH, create_app
 from labridge.sandbox.clock import CLOCK_PATH
 from labridge.sandbox.coldfusion import london_midnight
 from labridge.sandbox.db import SandboxDB
+from labridge.sandbox.dialects import SPEAKERS, Dialect
 from labridge.sandbox.faults import FAULTS_PATH, LAST_REQUEST_PATH
 
 from . import cfxml
@@ -155,7 +156,7 @@ async def test_progress_answers_by_multiref_and_matches_the_database(
     root = await call(cf_la, name, {"CandidateUUID": uuid})
     op = c.operation(name)
     _assert_all_by_reference(root, op)
-    found = progress.progress_of(db, uuid, clock().date(), full=name == "GetProgressFull")
+    found = simulate.progress_of(db, uuid, clock().date(), full=name == "GetProgressFull")
     got = plain(op.returns, cfxml.value(root, cfxml.return_element(root, op)))
     assert got == expected(name, found)
 
@@ -418,7 +419,7 @@ async def test_a_malformed_call_is_a_client_fault_with_axis_detail(cf_la: LA) ->
 
 
 async def test_a_sample_shaped_enrolment_envelope_is_accepted(cf_la: LA, db: SandboxDB) -> None:
-    from .test_enrolment import _envelope
+    from .test_group_enrolment import _envelope
 
     token = await login(cf_la)
     response = await cf_la.post("/webservices/soap/enrolment.cfc", _envelope(token))
@@ -463,7 +464,8 @@ def test_an_unknown_dialect_is_refused_naming_the_choices(db: SandboxDB) -> None
 
 
 def test_the_app_says_which_dialect_it_speaks(cf_app: Starlette, app: Starlette) -> None:
-    assert (cf_app.state.dialect, app.state.dialect) == ("coldfusion", "samples")
+    speakers = (cf_app.state.sandbox.speaker, app.state.sandbox.speaker)
+    assert speakers == (SPEAKERS[Dialect.COLDFUSION], SPEAKERS[Dialect.SAMPLES])
 
 
 def test_a_runner_given_an_app_and_a_dialect_is_refused(cf_app: Starlette) -> None:

@@ -23,7 +23,7 @@ ILR_CODES = [str(c) for c in range(31, 48)] + ["98", "99"]
 
 
 def uln_is_valid(uln: str) -> bool:
-    """The ULN rule of design.md, written here apart from the seed's generator."""
+    """The ULN check digit (docs/contract.md §3.5), written here apart from the seed's generator."""
     if not re.fullmatch(r"[1-9]\d{9}", uln):
         return False
     r = sum(int(d) * (10 - i) for i, d in enumerate(uln[:9])) % 11

@@ -1,5 +1,5 @@
 """Fault injection (``/_sandbox/faults``): each mode as labridge's client meets it, in-process and
-over a real loopback socket, and whether the work was committed (design.md, "Exactly once")."""
+over a real loopback socket, and whether the work was committed (docs/reliability.md)."""
 
 from __future__ import annotations
 

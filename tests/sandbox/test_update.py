@@ -13,8 +13,8 @@ from labridge import AsyncClient, soap
 from labridge import contract as c
 from labridge import models as m
 from labridge.sandbox.db import SandboxDB
-from labridge.sandbox.enrolment import UNCLEARABLE
 from labridge.sandbox.faults import LAST_REQUEST_PATH
+from labridge.sandbox.group_enrolment import UNCLEARABLE
 
 from .conftest import LA
 from .learners import (

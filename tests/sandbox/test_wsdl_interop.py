@@ -1,6 +1,6 @@
 """Third-party SOAP clients against the sandbox's WSDLs over a real loopback socket: zeep and
 suds-community each load a WSDL, authenticate, and call GetTrainers and GetCandidates with the
-token (design.md, "Tests run real things").
+token: real clients, a real socket, no mocks.
 
 No network exists here but loopback. zeep downloads the SOAP-encoding schema as soon as a WSDL
 refers to soapenc:Array, so its transport serves a local copy; suds ships that schema in its own

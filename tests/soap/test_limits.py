@@ -67,7 +67,7 @@ def test_a_message_at_the_cap_is_read() -> None:
 def test_the_biggest_legitimate_answer_passes_the_default_caps() -> None:
     """A GetCandidates of 16,000 learners, as the sandbox answers it: ~208,000 elements."""
     app = create_app()
-    db, sessions = app.state.db, app.state.sessions
+    db, sessions = app.state.db, app.state.sandbox.sessions
     learners = db.candidates(course_qan="", active=None, completed=None, test=None)
     many = learners * (16_000 // len(learners))
     data = SPEAKERS[Dialect.SAMPLES].response(

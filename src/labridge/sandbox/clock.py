@@ -1,8 +1,8 @@
-"""The sandbox's clock, and the test hook that moves it.
+"""The sandbox's time: its clock, the test hook that moves it, and its one date parser.
 
 Everything time-based in the sandbox reads one :class:`SandboxClock`: session expiry
 (docs/contract.md §2), welcome e-mail times and ``created_at`` of enrolled learners (§3.5), and the
-simulated progress of GetProgress (§3.3, :mod:`.progress`). It is a base clock (UTC now, or the
+simulated progress of GetProgress (§3.3, :mod:`.simulate`). It is a base clock (UTC now, or the
 clock a test injects with ``create_app(clock=...)``) plus an offset that only grows::
 
     POST /_sandbox/clock  {"advance_days": n}   move "now" n days on (n >= 0, may be fractional)
@@ -11,26 +11,54 @@ clock a test injects with ``create_app(clock=...)``) plus an offset that only gr
 Moving the clock past 30 minutes expires every open session, as the same wait would on LA; a
 client re-authenticates (labridge's does so once by itself). The offset lives in the app, not the
 database: a restarted sandbox starts again at the base clock.
+
+Every "now" of the sandbox is a :data:`Clock` (a callable giving a datetime); :func:`utc_now` is
+the real one, :func:`as_utc` reads any (naive means UTC), :func:`parse_date` reads LA's dates.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .sessions import Clock, utc_now
-
 CLOCK_PATH = "/_sandbox/clock"
 #: How far the clock may be moved in all: far enough for any course, short of datetime's limits.
 MAX_OFFSET = timedelta(days=100 * 366)
 
 _ONE_DAY = timedelta(days=1)
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+#: A source of "now": the sandbox's one clock type (a :class:`SandboxClock` is one).
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real time, in UTC: the base of a :class:`SandboxClock` no test has replaced."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """``moment`` in UTC; a naive one (an injected clock's, or one SQLite gave back: every moment
+    the sandbox stores is UTC) is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def parse_date(text: str) -> date | None:
+    """A real ``YYYY-MM-DD`` date (docs/contract.md §1), or None."""
+    if not _DATE.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
 
 
 class BadAdvance(ValueError):
@@ -39,7 +67,7 @@ class BadAdvance(ValueError):
 
 class SandboxClock:
     """``base()`` moved forward by an offset; calling it gives the sandbox's "now" (UTC), so it is
-    a :data:`~.sessions.Clock` itself. Safe to use from uvicorn's threads."""
+    a :data:`Clock` itself. Safe to use from uvicorn's threads."""
 
     def __init__(self, base: Clock = utc_now) -> None:
         self._base = base
@@ -75,11 +103,6 @@ class SandboxClock:
             "now": (as_utc(self._base()) + offset).isoformat(),
             "offset_days": int(days) if days.is_integer() else days,
         }
-
-
-def as_utc(moment: datetime) -> datetime:
-    """``moment`` in UTC; a naive one (an injected clock's) is taken as UTC, as .sessions does."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def parse_advance(payload: Any) -> timedelta:

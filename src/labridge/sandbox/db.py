@@ -1,10 +1,13 @@
 """The sandbox's own database: LA's side of the world (courses, trainers, learners, sessions).
 
 Its tables have their own metadata, separate from labridge's store: the sandbox plays LA, and LA's
-database is not ours (design.md, "The sandbox is LA, not a mirror of our client"). SQLite only,
-a file or ``:memory:``. Every public method opens one short transaction under a process-wide lock,
-so one :class:`SandboxDB` may be shared by uvicorn's threads and an in-memory database (a single
-shared connection) never sees two transactions interleave.
+database is not ours. SQLite only, a file or ``:memory:``; one :class:`SandboxDB` is shared by
+uvicorn's threads, each public method one short transaction on a pooled connection. Reads run
+side by side: a file database is in WAL mode (readers take no lock; writers take turns), an
+in-memory one is a named shared-cache database whose readers share a lock that only a writer
+takes alone (shared-cache SQLite refuses, rather than waits, when a reader meets a writer). The
+statements every call runs (GetProgress's reads, a session's check and renewal, the call count)
+are built once and run on SQLAlchemy Core; the rest use the ORM.
 
 The database stores; it does not judge. LA's business rules (which trainer may assess, which units
 a course adds when omitted, what an empty string clears) belong to the sandbox's services. The only
@@ -18,23 +21,41 @@ import hashlib
 import hmac
 import re
 import secrets
+import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
+from types import SimpleNamespace
 from typing import Any, NamedTuple, TypedDict
 
-from sqlalchemy import ForeignKey, create_engine, delete, event, func, select
+from sqlalchemy import (
+    ForeignKey,
+    bindparam,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
-from sqlalchemy.pool import StaticPool
+from sqlalchemy.pool import QueuePool
 
 from labridge import models as m
 
 from . import seed as data
+from .clock import utc_now
+
+#: Connections kept per database: one for each of the threads a sandbox answers on (anyio's
+#: default limit of 40).
+POOL_SIZE = 40
 
 #: LA's welcome e-mail link lives 24 hours (docs/contract.md §3.5).
 WELCOME_EMAIL_LIFETIME = timedelta(hours=24)
@@ -208,6 +229,57 @@ CANDIDATE_COLUMNS: frozenset[str] = frozenset(CandidateRow.__table__.columns.key
 
 
 # ---------------------------------------------------------------------------------------------
+# The statements of every call (GetProgress's reads, a session's check and renewal, the call
+# count), compiled once and run on the pooled DB-API connection: building and running a
+# statement through SQLAlchemy costs more than SQLite's running it.
+
+_units, _outcomes, _sessions = UnitRow.__table__.c, OutcomeRow.__table__.c, SessionRow.__table__.c
+_CANDIDATE = select(CandidateRow.__table__).where(CandidateRow.candidate_uuid == bindparam("uuid"))
+_HELD_UNITS = (
+    select(_units.unit_uuid, _units.name, _units.reference, _units.mandatory,
+           _outcomes.outcome_uuid, _outcomes.reference, _outcomes.description)
+    .join(CandidateUnitRow, CandidateUnitRow.unit_uuid == _units.unit_uuid)
+    .outerjoin(OutcomeRow, _outcomes.unit_uuid == _units.unit_uuid)
+    .where(CandidateUnitRow.candidate_uuid == bindparam("uuid"))
+    .order_by(_units.position, _units.unit_uuid, _outcomes.position)
+)  # fmt: skip
+_SESSION = select(_sessions.token_uuid, _sessions.username, _sessions.expires_at).where(
+    _sessions.token_id == bindparam("token_id")
+)
+_TOUCH_SESSION = (
+    update(SessionRow)
+    .where(_sessions.token_id == bindparam("b_token_id"))
+    .values(expires_at=bindparam("b_expires_at"))
+)
+_COUNT_CALL = (
+    sqlite_insert(CallCountRow)
+    .values(operation=bindparam("b_operation"), count=1)
+    .on_conflict_do_update(
+        index_elements=[CallCountRow.operation], set_={"count": CallCountRow.count + 1}
+    )
+)
+_CANDIDATE_NAMES = tuple(CandidateRow.__table__.columns.keys())
+
+
+class _Prepared:
+    """A statement compiled once for SQLite: its SQL and how to order its parameters."""
+
+    def __init__(self, statement: Any) -> None:
+        self._compiled = statement.compile(dialect=sqlite_dialect())
+        self.sql = str(self._compiled)
+        self._names = tuple(self._compiled.positiontup or ())
+
+    def params(self, **given: Any) -> tuple[Any, ...]:
+        values = self._compiled.construct_params(given)
+        return tuple(values[name] for name in self._names)
+
+
+_RUN_CANDIDATE, _RUN_HELD_UNITS, _RUN_SESSION, _RUN_TOUCH_SESSION, _RUN_COUNT_CALL = (
+    _Prepared(s) for s in (_CANDIDATE, _HELD_UNITS, _SESSION, _TOUCH_SESSION, _COUNT_CALL)
+)
+
+
+# ---------------------------------------------------------------------------------------------
 # Small records the readers return where labridge.models has no type
 
 
@@ -222,6 +294,11 @@ class Outcome:
     outcome_uuid: str
     reference: str
     description: str
+
+
+class EnrolledUnit(NamedTuple):
+    unit: m.Unit
+    outcomes: list[Outcome]
 
 
 @dataclass(frozen=True)
@@ -290,27 +367,80 @@ def listed_statuses(active: bool, completed: bool) -> tuple[str, ...]:
     return tuple(statuses)
 
 
-def _utc_now() -> str:
-    return datetime.now(UTC).isoformat()
-
-
-def _make_engine(url: str) -> Engine:
+def _make_engine(url: str) -> tuple[Engine, bool]:
+    """The engine, and whether the database lives in memory."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         raise ValueError(f"the sandbox database is SQLite only, not {parsed.get_backend_name()}")
-    if parsed.database in (None, "", ":memory:"):
-        # One connection shared by every thread, or each thread would get its own empty database.
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+    in_memory = parsed.database in (None, "", ":memory:")
+    if in_memory:
+        # A named shared-cache database: every pooled connection (one per thread at a time)
+        # sees the same tables, and it lives while one is open (SandboxDB keeps one).
+        name = f"file:labridge-sandbox-{uuid.uuid4().hex}?mode=memory&cache=shared"
+        engine = create_engine(
+            "sqlite://",
+            creator=lambda: sqlite3.connect(name, uri=True, check_same_thread=False),
+            poolclass=QueuePool,
+            pool_size=POOL_SIZE,
+            max_overflow=POOL_SIZE,
+        )
     else:
-        engine = create_engine(url)
-    event.listen(engine, "connect", _enable_foreign_keys)
-    return engine
+        engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=POOL_SIZE)
+    event.listen(engine, "connect", _configure if in_memory else _configure_file)
+    return engine, in_memory
 
 
-def _enable_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _configure_file(dbapi_connection: Any, record: Any) -> None:
+    # WAL: readers run beside the one writer; NORMAL is durable across a crash of the sandbox.
+    _configure(dbapi_connection, record)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class _ReadWriteLock:
+    """Any number of readers, or one writer. Shared-cache SQLite refuses (``SQLITE_LOCKED``)
+    rather than waits when a reader meets a writer's table lock, so the in-memory database
+    keeps them apart here; readers never wait for each other."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writing = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            while self._writing or self._readers:
+                self._cond.wait()
+            self._writing = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writing = False
+                self._cond.notify_all()
 
 
 def _count(session: Session, row: type[Base]) -> int:
@@ -358,7 +488,8 @@ def _company(row: CompanyRow) -> m.Company:
     )
 
 
-def _candidate(row: CandidateRow, course_qan: str | None) -> m.Candidate:
+def _candidate(row: Any, course_qan: str | None) -> m.Candidate:
+    # ``row``: a CandidateRow, or a Core row of its table (the same names).
     return m.Candidate(
         candidate_uuid=row.candidate_uuid,
         source_id=row.source_id,
@@ -442,17 +573,45 @@ class SandboxDB:
     (the default) is a private in-memory database, ``sqlite:///path/to/file.db`` a file."""
 
     def __init__(self, url: str = "sqlite://") -> None:
-        self.engine = _make_engine(url)
+        self.engine, in_memory = _make_engine(url)
+        # Keeps a shared-cache in-memory database alive between calls (it goes with its last
+        # connection); a file database needs nothing kept.
+        self._keeper = self.engine.raw_connection() if in_memory else None
         Base.metadata.create_all(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._lock = threading.RLock()
+        self._read_lock: Callable[[], AbstractContextManager[Any]]
+        self._write_lock: Callable[[], AbstractContextManager[Any]]
+        if in_memory:
+            lock = _ReadWriteLock()
+            self._read_lock, self._write_lock = lock.shared, lock.exclusive
+        else:
+            # WAL: readers take no lock at all; writers take turns, as SQLite allows one.
+            writer = threading.Lock()
+            self._read_lock, self._write_lock = nullcontext, lambda: writer
 
     @contextmanager
-    def _session(self) -> Iterator[Session]:
-        with self._lock, self._sessions.begin() as session:
+    def _dbapi(self) -> Iterator[Any]:
+        """A pooled DB-API (sqlite3) connection; back to the pool, rolled back, afterwards."""
+        conn = self.engine.raw_connection()
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[Session]:
+        with self._read_lock(), self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def _writing(self) -> Iterator[Session]:
+        with self._write_lock(), self._sessions.begin() as session:
             yield session
 
     def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.close()
+            self._keeper = None
         self.engine.dispose()
 
     # -- seeding and users ------------------------------------------------------------------
@@ -460,7 +619,7 @@ class SandboxDB:
     def seed(self, username: str, password: str) -> None:
         """Load the seed data once (a database that has courses is left alone), then make sure
         the web-service user ``username`` exists with ``password``."""
-        with self._session() as session:
+        with self._writing() as session:
             if _count(session, CourseRow) == 0:
                 _insert_seed(session)
         self.set_user(username, password)
@@ -468,11 +627,11 @@ class SandboxDB:
     def set_user(self, username: str, password: str) -> None:
         """Create the user, or give an existing one this password."""
         row = UserRow(username=username, password_hash=hash_password(password))  # slow: unlocked
-        with self._session() as session:
+        with self._writing() as session:
             session.merge(row)
 
     def check_password(self, username: str, password: str) -> bool:
-        with self._session() as session:
+        with self._reading() as session:
             row = session.get(UserRow, username)
             stored = row.password_hash if row is not None else None
         ok = verify_password(password, stored or _dummy_hash())
@@ -483,7 +642,7 @@ class SandboxDB:
     def frameworks(self) -> list[m.Framework]:
         """Every course, active or not (LA flags them with ``Active``), ordered by name, each
         with its units in the course's order."""
-        with self._session() as session:
+        with self._reading() as session:
             courses = session.scalars(select(CourseRow).order_by(CourseRow.name)).all()
             units = session.scalars(select(UnitRow).order_by(UnitRow.position)).all()
         by_course: dict[str, list[UnitRow]] = {}
@@ -501,7 +660,9 @@ class SandboxDB:
         return next((c for c in courses if wanted and normalise_qan(c.qan) == wanted), None)
 
     def outcomes(self, unit_uuid: str) -> list[Outcome]:
-        with self._session() as session:
+        """A unit's outcomes in order (GetProgress reads them with :meth:`learner`; this is for
+        whoever inspects LA's data, tests among them)."""
+        with self._reading() as session:
             rows = session.scalars(
                 select(OutcomeRow)
                 .where(OutcomeRow.unit_uuid == unit_uuid)
@@ -516,44 +677,44 @@ class SandboxDB:
         stmt = select(TrainerRow).order_by(TrainerRow.surname, TrainerRow.forename)
         if not include_inactive:
             stmt = stmt.where(TrainerRow.active.is_(True))
-        with self._session() as session:
+        with self._reading() as session:
             return [_trainer(r) for r in session.scalars(stmt)]
 
     def trainer(self, trainer_uuid: str) -> m.Trainer | None:
         """A trainer by UUID, active or not (see :meth:`trainer_is_active`)."""
-        with self._session() as session:
+        with self._reading() as session:
             row = session.get(TrainerRow, trainer_uuid)
             return _trainer(row) if row is not None else None
 
     def trainer_is_active(self, trainer_uuid: str) -> bool:
-        with self._session() as session:
+        with self._reading() as session:
             row = session.get(TrainerRow, trainer_uuid)
             return row is not None and row.active
 
     def nationalities(self) -> list[m.Nationality]:
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.scalars(select(NationalityRow).order_by(NationalityRow.position))
             return [m.Nationality(nationality_id=r.nationality_id, name=r.name) for r in rows]
 
     def ethnicities(self) -> list[m.Ethnicity]:
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.scalars(select(EthnicityRow).order_by(EthnicityRow.position))
             return [m.Ethnicity(ethnicity_id=r.ethnicity_id, name=r.name) for r in rows]
 
     def ethnicity_ilr_codes(self) -> dict[str, str]:
         """EthnicityID → ILR ethnicity code, as stored."""
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.execute(select(EthnicityRow.ethnicity_id, EthnicityRow.ilr_code))
             return dict(rows.all())
 
     def companies(self) -> list[m.Company]:
-        with self._session() as session:
+        with self._reading() as session:
             return [
                 _company(r) for r in session.scalars(select(CompanyRow).order_by(CompanyRow.name))
             ]
 
     def company(self, company_uuid: str) -> m.Company | None:
-        with self._session() as session:
+        with self._reading() as session:
             row = session.get(CompanyRow, company_uuid)
             return _company(row) if row is not None else None
 
@@ -580,7 +741,7 @@ class SandboxDB:
         )
         if not test:
             stmt = stmt.where(CandidateRow.is_test.is_(False))
-        with self._session() as session:
+        with self._reading() as session:
             rows = session.execute(stmt).all()
         wanted = normalise_qan(course_qan)
         return [
@@ -590,13 +751,13 @@ class SandboxDB:
         ]
 
     def candidate(self, candidate_uuid: str) -> m.Candidate | None:
-        with self._session() as session:
+        with self._reading() as session:
             row = session.get(CandidateRow, candidate_uuid)
             return _candidate(row, None) if row is not None else None
 
     def candidate_fields(self, candidate_uuid: str) -> dict[str, str | bool] | None:
         """Every stored column of a learner (see :data:`CANDIDATE_COLUMNS`), or None."""
-        with self._session() as session:
+        with self._reading() as session:
             row = session.get(CandidateRow, candidate_uuid)
             if row is None:
                 return None
@@ -610,10 +771,10 @@ class SandboxDB:
         given: adding a course's mandatory units is LA's rule, the caller's job. An unknown unit
         raises :class:`sqlalchemy.exc.IntegrityError` and stores nothing."""
         _check_columns(fields)
-        values: dict[str, str | bool] = {"created_at": _utc_now(), **fields}
+        values: dict[str, str | bool] = {"created_at": utc_now().isoformat(), **fields}
         cid = str(values.get("candidate_uuid") or uuid.uuid4())
         values["candidate_uuid"] = cid
-        with self._session() as session:
+        with self._writing() as session:
             if not values.get("course_qan"):
                 course = session.get(CourseRow, str(values.get("course_uuid", "")))
                 values["course_qan"] = course.qan if course is not None else ""
@@ -627,7 +788,7 @@ class SandboxDB:
         _check_columns(changes)
         if "candidate_uuid" in changes:
             raise TypeError("a candidate's UUID cannot change")
-        with self._session() as session:
+        with self._writing() as session:
             row = session.get(CandidateRow, candidate_uuid)
             if row is None:
                 return False
@@ -636,19 +797,42 @@ class SandboxDB:
             return True
 
     def enrolled_units(self, candidate_uuid: str) -> list[m.Unit]:
-        """The learner's units, in the course's order."""
+        """The learner's units, in the course's order (public for whoever inspects what LA
+        holds of a learner, the tests of every workflow among them)."""
         stmt = (
             select(UnitRow)
             .join(CandidateUnitRow, CandidateUnitRow.unit_uuid == UnitRow.unit_uuid)
             .where(CandidateUnitRow.candidate_uuid == candidate_uuid)
             .order_by(UnitRow.position)
         )
-        with self._session() as session:
+        with self._reading() as session:
             return [_unit(r) for r in session.scalars(stmt)]
+
+    def learner(self, candidate_uuid: str) -> tuple[m.Candidate, list[EnrolledUnit]] | None:
+        """A learner and its units in the course's order, each with its outcomes in order, read
+        with two queries (GetProgress's whole read); None if there is none."""
+        with self._read_lock(), self._dbapi() as conn:
+            cand = conn.execute(_RUN_CANDIDATE.sql, _RUN_CANDIDATE.params(uuid=candidate_uuid))
+            found = cand.fetchone()
+            if found is None:
+                return None
+            units = conn.execute(_RUN_HELD_UNITS.sql, _RUN_HELD_UNITS.params(uuid=candidate_uuid))
+            rows = units.fetchall()
+        held: dict[str, EnrolledUnit] = {}
+        for uid, name, reference, mandatory, oid, oref, odescription in rows:
+            if uid not in held:
+                unit = m.Unit(
+                    unit_uuid=uid, name=name, reference=reference, mandatory=bool(mandatory)
+                )
+                held[uid] = EnrolledUnit(unit, [])
+            if oid is not None:
+                held[uid].outcomes.append(Outcome(oid, oref, odescription))
+        candidate = SimpleNamespace(**dict(zip(_CANDIDATE_NAMES, found, strict=True)))
+        return _candidate(candidate, None), list(held.values())
 
     def add_candidate_units(self, candidate_uuid: str, unit_uuids: Iterable[str]) -> None:
         """Enrol the learner on more units; units already held are skipped."""
-        with self._session() as session:
+        with self._writing() as session:
             _add_units(session, candidate_uuid, unit_uuids)
 
     # -- welcome e-mails --------------------------------------------------------------------
@@ -661,7 +845,7 @@ class SandboxDB:
             sent_at=sent_at.isoformat(),
             expires_at=(sent_at + WELCOME_EMAIL_LIFETIME).isoformat(),
         )
-        with self._session() as session:
+        with self._writing() as session:
             session.add(row)
             session.flush()
             return row.id
@@ -670,7 +854,7 @@ class SandboxDB:
         stmt = select(WelcomeEmailRow).order_by(WelcomeEmailRow.id)
         if candidate_uuid:
             stmt = stmt.where(WelcomeEmailRow.candidate_uuid == candidate_uuid)
-        with self._session() as session:
+        with self._reading() as session:
             return [
                 WelcomeEmail(
                     r.candidate_uuid,
@@ -692,47 +876,41 @@ class SandboxDB:
             username=username,
             expires_at=expires_at.isoformat(),
         )
-        with self._session() as session:
+        with self._writing() as session:
             session.merge(row)
 
     def get_session(self, token_id: str) -> StoredSession | None:
-        with self._session() as session:
-            row = session.get(SessionRow, token_id)
-            if row is None:
-                return None
-            return StoredSession(
-                row.token_uuid, row.username, datetime.fromisoformat(row.expires_at)
-            )
+        with self._read_lock(), self._dbapi() as conn:
+            row = conn.execute(_RUN_SESSION.sql, _RUN_SESSION.params(token_id=token_id)).fetchone()
+        if row is None:
+            return None
+        return StoredSession(row[0], row[1], datetime.fromisoformat(row[2]))
 
     def touch_session(self, token_id: str, expires_at: datetime) -> bool:
         """Move a session's expiry (the 30-minute sliding window, docs/contract.md §2)."""
-        with self._session() as session:
-            row = session.get(SessionRow, token_id)
-            if row is None:
-                return False
-            row.expires_at = expires_at.isoformat()
-            return True
+        values = _RUN_TOUCH_SESSION.params(b_token_id=token_id, b_expires_at=expires_at.isoformat())
+        with self._write_lock(), self._dbapi() as conn:
+            touched = bool(conn.execute(_RUN_TOUCH_SESSION.sql, values).rowcount > 0)
+            conn.commit()
+        return touched
 
     def delete_session(self, token_id: str) -> None:
-        with self._session() as session:
+        with self._writing() as session:
             session.execute(delete(SessionRow).where(SessionRow.token_id == token_id))
 
     # -- statistics -------------------------------------------------------------------------
 
     def count_call(self, operation: str) -> None:
-        with self._session() as session:
-            row = session.get(CallCountRow, operation)
-            if row is None:
-                session.add(CallCountRow(operation=operation, count=1))
-            else:
-                row.count += 1
+        with self._write_lock(), self._dbapi() as conn:
+            conn.execute(_RUN_COUNT_CALL.sql, _RUN_COUNT_CALL.params(b_operation=operation))
+            conn.commit()
 
     def stats(self) -> Stats:
         """Figures for tests and the sandbox's status page. ``duplicate_source_ids`` counts the
         extra candidates created by enrolling one source learner on one course more than once
         (rows beyond the first of each (source_id, course_uuid) pair; empty source ids are not
         counted); ``duplicate_pairs`` counts the pairs themselves."""
-        with self._session() as session:
+        with self._reading() as session:
             extra, pairs = _duplicates(session)
             calls = session.execute(select(CallCountRow.operation, CallCountRow.count))
             return Stats(

@@ -1,7 +1,7 @@
 """The sandbox's two ways of speaking: LA's published samples, or a real ColdFusion server.
 
 ``samples`` (the default) answers in the tidy shape of LA's samples (:mod:`labridge.soap`,
-:mod:`.wsdl`). ``coldfusion`` answers as ColdFusion's Axis 1 does (docs/contract.md §5;
+:mod:`.wsdl_samples`). ``coldfusion`` answers as ColdFusion's Axis 1 does (docs/contract.md §5;
 :mod:`.coldfusion`, :mod:`.wsdl_coldfusion`). Both read requests with the same codec, and the
 stats, faults, clock and last-request hooks do not depend on the dialect.
 """
@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .. import contract as c
 from .. import soap
 from ..models import Token
-from . import coldfusion, wsdl, wsdl_coldfusion
+from . import coldfusion, wsdl_coldfusion, wsdl_samples
 
 
 class Dialect(enum.StrEnum):
@@ -74,7 +74,7 @@ class Samples:
         )
 
     def wsdl(self, service: c.Service, address: str, served: Iterable[str]) -> bytes:
-        return wsdl.service_wsdl(service, address, served)
+        return wsdl_samples.service_wsdl(service, address, served)
 
 
 class ColdFusion:

@@ -1,7 +1,7 @@
 """The sandbox's test hooks: fault injection, and the last request envelopes it received.
 
-Fault injection plays the network failures labridge's exactly-once rule must survive (design.md,
-"Exactly once"). Faults are per app and armed over HTTP::
+Fault injection plays the network failures labridge's exactly-once rule must survive
+(docs/reliability.md). Faults are per app and armed over HTTP::
 
     POST   /_sandbox/faults  {"operation": "GroupEnrolment", "mode": "...", "count": 1}
     GET    /_sandbox/faults  the faults still armed
@@ -263,11 +263,6 @@ class RequestLog:
     def last(self, operation: str) -> bytes | None:
         with self._lock:
             return next((b for op, b in reversed(self._entries) if op == operation), None)
-
-
-def masked_secret(secret: str) -> str:
-    """What a kept envelope shows of a token part: its first characters and an ellipsis."""
-    return secret[:SHOWN_SECRET] + "\u2026"
 
 
 def mask_token(body: bytes, token: Token | None) -> bytes | None:

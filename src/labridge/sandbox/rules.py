@@ -3,7 +3,7 @@ request (docs/contract.md §3.5: the ``MessageList`` holds every problem, never 
 
 Formats are pure functions of a string; reference checks read the sandbox database. The rules
 are the sandbox's own, written fresh and never stricter than labridge's pre-flight validation
-(design.md, "The sandbox is LA, not a mirror of our client"). :mod:`.enrolment` applies them to
+(the sandbox is LA, not a mirror of labridge's client). :mod:`.group_enrolment` applies them to
 GroupEnrolment and UpdateEnrolment, and lists them with their codes.
 """
 
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from .. import contract as c
 from .. import models as m
+from .clock import parse_date
 
 if TYPE_CHECKING:
     from .db import SandboxDB
@@ -51,7 +52,6 @@ EMPLOYMENT_STATUSES = frozenset({"10", "11", "12", "98"})
 #: The most of a bad value a message quotes back: a 9 MB value is not echoed whole.
 ECHO_LIMIT = 200
 
-_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z][0-9]{6}[A-D]")
 _POSTCODE = re.compile(r"[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][ABD-HJLNP-UWXYZ]{2}")
@@ -66,16 +66,6 @@ def shown(value: str) -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Formats
-
-
-def parse_date(text: str) -> date | None:
-    """A real ``YYYY-MM-DD`` date (docs/contract.md §1), or None."""
-    if not _DATE.fullmatch(text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 def is_uln(text: str) -> bool:

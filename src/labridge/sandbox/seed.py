@@ -684,7 +684,8 @@ def ethnicity_id(ilr_code: str) -> str:
 
 def uln_check_digit(first_nine: str) -> int | None:
     """The ULN's tenth digit for its first nine, or None when no digit makes them valid
-    (design.md "UK data rules": S = 10·d1 + … + 2·d9, r = S mod 11, r = 0 invalid, d10 = 10 - r)."""
+    (docs/contract.md §3.5 ``ULN``): S = 10·d1 + … + 2·d9, r = S mod 11, r = 0 invalid,
+    d10 = 10 - r."""
     total = sum(int(d) * w for d, w in zip(first_nine, range(10, 1, -1), strict=True))
     r = total % 11
     return None if r == 0 else 10 - r

@@ -5,11 +5,12 @@ A handler is a plain function taking the decoded wire parameters (keyed by wire 
 its clock), and returning the wire value of ``<Op>Return``. A handler raises
 :class:`UserException` for what LA answers with a ``soapenv:Server.userException`` fault, and
 :class:`~labridge.errors.ProtocolError` for a malformed call (a ``soapenv:Client`` fault).
-:data:`HANDLERS` maps operation names to handlers; an operation is served (and listed in the WSDL)
-exactly when it has one, so later operations are added by registering a handler here.
+:data:`HANDLERS` maps operation names to handlers: every operation of the catalogue has one (a
+test checks), and the WSDLs list them all, so a new operation is added by registering its handler
+here.
 
-These are LA's rules as the sandbox plays them, written apart from labridge's own validation
-(design.md, "The sandbox is LA, not a mirror of our client").
+These are LA's rules as the sandbox plays them, written apart from labridge's own validation:
+the sandbox is LA, not a mirror of labridge's client.
 """
 
 from __future__ import annotations
@@ -24,13 +25,12 @@ from pydantic import ValidationError
 from .. import contract as c
 from .. import models as m
 from ..errors import ProtocolError
-from . import enrolment, progress
-from .clock import as_utc
+from . import group_enrolment, simulate
+from .clock import Clock, as_utc
 from .rules import shown
 
 if TYPE_CHECKING:
     from .db import SandboxDB
-    from .sessions import Clock
 
 Params = Mapping[str, Any]
 Handler = Callable[[Params, "Context"], Any]
@@ -148,29 +148,30 @@ def get_candidates(params: Params, ctx: Context) -> Any:
 
 
 @handles("GroupEnrolment")
-def group_enrolment(params: Params, ctx: Context) -> Any:
-    """Enrol one learner, or list every problem (docs/contract.md §3.5; rules in :mod:`.enrolment`).
-    ``blnAssignEvaluationOnEnroll`` is accepted and has no effect in the sandbox."""
-    args = enrolment.arguments("GroupEnrolment", params)
+def enrol(params: Params, ctx: Context) -> Any:
+    """Enrol one learner, or list every problem (docs/contract.md §3.5; rules in
+    :mod:`.group_enrolment`). ``blnAssignEvaluationOnEnroll`` is accepted and has no effect in
+    the sandbox."""
+    args = group_enrolment.arguments("GroupEnrolment", params)
     send = bool(args.get("send_login_details"))
     user = args.get("user")
     return answer(
         "GroupEnrolment",
-        enrolment.enrol(ctx.db, user, send_login_details=send, now=ctx.now()),
+        group_enrolment.enrol(ctx.db, user, send_login_details=send, now=ctx.now()),
     )
 
 
 @handles("UpdateEnrolment")
 def update_enrolment(params: Params, ctx: Context) -> Any:
     """Change the members given, or list every problem (docs/contract.md §3.6)."""
-    args = enrolment.arguments("UpdateEnrolment", params)
-    return answer("UpdateEnrolment", enrolment.update(ctx.db, args.get("user")))
+    args = group_enrolment.arguments("UpdateEnrolment", params)
+    return answer("UpdateEnrolment", group_enrolment.update(ctx.db, args.get("user")))
 
 
 @handles("GetProgress")
 def get_progress(params: Params, ctx: Context) -> Any:
     """Unit-level progress, simulated from the sandbox clock (docs/contract.md §3.3;
-    :mod:`.progress`). Each unit's ``Outcomes`` is an empty array."""
+    :mod:`.simulate`). Each unit's ``Outcomes`` is an empty array."""
     return answer("GetProgress", _progress("GetProgress", params, ctx, full=False))
 
 
@@ -184,7 +185,7 @@ def _progress(name: str, params: Params, ctx: Context, *, full: bool) -> m.Progr
     uuid = c.params_from_wire(c.operation(name), params).get("candidate_uuid")
     if not isinstance(uuid, str) or not uuid.strip():
         raise ProtocolError(f"{name} needs a CandidateUUID (a string)")
-    found = progress.progress_of(ctx.db, uuid.strip(), ctx.today(), full=full)
+    found = simulate.progress_of(ctx.db, uuid.strip(), ctx.today(), full=full)
     if found is None:
         what = shown(uuid.strip())
         raise UserException(f"Unknown CandidateUUID {what}: LA has no such candidate")

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from ..models import Token
+from .clock import Clock, as_utc, utc_now
 
 if TYPE_CHECKING:
     from .db import SandboxDB
@@ -24,14 +24,8 @@ if TYPE_CHECKING:
 #: How long a token lives without a call (docs/contract.md §2 [DOC]).
 SESSION_LIFETIME = timedelta(minutes=30)
 
-Clock = Callable[[], datetime]
-
 _ID_SPACE = 9 * 10**9  # ten-digit decimal ids, like the numeric ids of the samples
 _ID_FLOOR = 10**9
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
@@ -48,13 +42,6 @@ class SessionRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands datetimes back naive; every moment the sandbox stores is UTC.
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
 
 
 def _same_secret(a: str, b: str) -> bool:
@@ -75,7 +62,7 @@ class Sessions:
         self.lifetime = lifetime
 
     def now(self) -> datetime:
-        return _as_utc(self._clock())
+        return as_utc(self._clock())
 
     def open(self, username: str) -> Token:
         """A new token for ``username``, valid for :attr:`lifetime`."""
@@ -100,7 +87,7 @@ class Sessions:
         stored_uuid, username, expires_at = stored
         if not _same_secret(stored_uuid, token.uuid):
             raise SessionRefused("the token's uuid does not match its id; call Authenticate")
-        if self.now() >= _as_utc(expires_at):
+        if self.now() >= as_utc(expires_at):
             self._db.delete_session(token.id)
             raise SessionRefused(
                 f"session expired after {_duration(self.lifetime)} without a call; call "

@@ -1,7 +1,7 @@
 """WSDLs in the form ColdFusion (9 to 2021) generates them, for the ``coldfusion`` dialect
 (docs/contract.md §5 "WSDLs").
 
-Built from the catalogue like :mod:`.wsdl`, but as ColdFusion's Axis writes them: the
+Built from the catalogue like :mod:`.wsdl_samples`, but as ColdFusion's Axis writes them: the
 ``<!--WSDL created by ColdFusion ...-->`` comment; ``impl`` = ``intf`` = the component namespace,
 ``apachesoap``, ``tns1`` = ``http://rpc.xml.coldfusion`` (``CFCInvocationException``) and
 ``tns2``… for the type namespaces; arrays ``impl:ArrayOf_tns2_Type_x`` in the component
@@ -20,7 +20,7 @@ from lxml import etree
 
 from .. import contract as c
 from .cfkinds import APACHE_SOAP_NS, is_struct, member_kind, scalar_kind
-from .wsdl import SOAP_HTTP, WSDL_NS, WSDL_SOAP_NS, operation_messages
+from .wsdl_samples import SOAP_HTTP, WSDL_NS, WSDL_SOAP_NS, operation_messages
 
 CF_RPC_NS = "http://rpc.xml.coldfusion"
 CF_VERSION = "2021,0,0,0"

@@ -1,8 +1,9 @@
 """LA's enrolment rules as the sandbox plays them: GroupEnrolment and UpdateEnrolment
 (docs/contract.md §3.5, §3.6).
 
-Written apart from labridge's pre-flight validation (design.md, "The sandbox is LA, not a mirror
-of our client") and never stricter than it, so that every record labridge passes is accepted here.
+Written apart from labridge's pre-flight validation (the sandbox is LA, not a mirror of
+labridge's client) and never stricter than it, so that every record labridge passes is accepted
+here.
 Every problem goes into the ``MessageList``, never just the first; a refused request changes
 nothing. Messages name members by their wire names (through the contract), a nested member by its
 own name (``StartDate``, ``Postcode``, ``UnitUUID``), not by a path.

@@ -44,6 +44,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from .. import models as m
+from .clock import parse_date
 from .db import ACTIVE, BREAK_IN_LEARNING, COMPLETED, WITHDRAWN, Outcome
 
 if TYPE_CHECKING:
@@ -124,16 +125,9 @@ def _evidence(candidate_uuid: str, step: int) -> int:
 # Timeline: when each step is done
 
 
-def parse_date(text: str) -> date | None:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        return None
-
-
 def planned_end(start: date, end_date: str) -> date:
     """The planned end LA holds, or twelve months after the start without a usable one."""
-    end = parse_date(end_date)
+    end = parse_date(end_date.strip())
     if end is not None and end > start:
         return end
     try:
@@ -187,11 +181,11 @@ class Learner:
 
 
 def load(db: SandboxDB, candidate_uuid: str) -> Learner | None:
-    candidate = db.candidate(candidate_uuid)
-    if candidate is None:
+    found = db.learner(candidate_uuid)
+    if found is None:
         return None
-    units = db.enrolled_units(candidate_uuid)
-    return Learner(candidate, tuple((u, tuple(db.outcomes(u.unit_uuid))) for u in units))
+    candidate, units = found
+    return Learner(candidate, tuple((u.unit, tuple(u.outcomes)) for u in units))
 
 
 def progress_of(
@@ -252,7 +246,7 @@ def day_of(learner: Learner, steps: int, today: date) -> Day:
     """The learner's ``steps`` seen on ``today``. Without a usable start date LA's learner has
     not started, as far as the simulation can tell."""
     cand = learner.candidate
-    start = parse_date(cand.start_date)
+    start = parse_date(cand.start_date.strip())
     if start is None or steps == 0:
         return Day(None, 0)
     pace = pace_of(learner_key(cand), cand.status)

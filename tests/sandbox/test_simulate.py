@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from labridge import AsyncClient
 from labridge import models as m
 from labridge.errors import SoapFault
-from labridge.sandbox import progress, seed
+from labridge.sandbox import seed, simulate
 from labridge.sandbox.app import create_app
 from labridge.sandbox.db import SandboxDB
 
@@ -47,10 +47,10 @@ async def lab(app: Starlette) -> AsyncIterator[AsyncClient]:
 
 def of_kind(kind: str) -> str:
     """The first of a fixed series of learner ids whose pace on ST0070 is of ``kind`` (the pace
-    hangs on the learner's id and course: :func:`progress.learner_key`)."""
+    hangs on the learner's id and course: :func:`simulate.learner_key`)."""
     for i in range(1000):
         source_id = f"MIS-{kind}-{i}"
-        if progress.pace_of(f"{source_id}|{COURSE}").kind == kind:
+        if simulate.pace_of(f"{source_id}|{COURSE}").kind == kind:
             return source_id
     raise AssertionError(f"no {kind} learner in the series")
 
@@ -130,7 +130,7 @@ async def test_progress_never_goes_backwards_as_the_clock_moves(
 async def test_a_stalled_learner_stops(
     app: Starlette, db: SandboxDB, lab: AsyncClient, clock: ManualClock
 ) -> None:
-    stalled = add_learner(db, progress.STALLED, "2025-03-01", "2026-03-01")
+    stalled = add_learner(db, simulate.STALLED, "2025-03-01", "2026-03-01")
     first = await lab.get_progress_full(stalled)
     await advance(app, 400)
     later = await lab.get_progress_full(stalled)
@@ -143,7 +143,7 @@ async def test_a_stalled_learner_stops(
 async def test_an_early_finisher_completes_and_turns_completed(
     app: Starlette, db: SandboxDB, lab: AsyncClient
 ) -> None:
-    early = add_learner(db, progress.EARLY, "2025-09-01", "2026-09-01")
+    early = add_learner(db, simulate.EARLY, "2025-09-01", "2026-09-01")
     halfway = await lab.get_progress(early)
     assert halfway.overall_progress > expected_percent(halfway, TODAY.date())
     assert halfway.status == "Active"
@@ -159,7 +159,7 @@ async def test_an_early_finisher_completes_and_turns_completed(
 async def test_a_learner_behind_is_behind_the_expected_percentage(
     app: Starlette, db: SandboxDB, lab: AsyncClient
 ) -> None:
-    behind = add_learner(db, progress.BEHIND, "2025-09-01", "2026-09-01")
+    behind = add_learner(db, simulate.BEHIND, "2025-09-01", "2026-09-01")
     answer = await lab.get_progress(behind)
     assert 0 < answer.overall_progress < expected_percent(answer, TODAY.date()) - 5
     await advance(app, 184)  # the planned end
@@ -169,7 +169,7 @@ async def test_a_learner_behind_is_behind_the_expected_percentage(
 
 
 async def test_a_learner_on_track_keeps_near_the_plan(db: SandboxDB, lab: AsyncClient) -> None:
-    on_track = add_learner(db, progress.ON_TRACK, "2025-09-01")  # no planned end: a year
+    on_track = add_learner(db, simulate.ON_TRACK, "2025-09-01")  # no planned end: a year
     answer = await lab.get_progress(on_track)
     assert answer.end_date == ""
     assert abs(answer.overall_progress - expected_percent(answer, TODAY.date())) <= 12
@@ -178,7 +178,7 @@ async def test_a_learner_on_track_keeps_near_the_plan(db: SandboxDB, lab: AsyncC
 async def test_before_the_start_nothing_is_done(
     app: Starlette, db: SandboxDB, lab: AsyncClient, clock: ManualClock
 ) -> None:
-    future = add_learner(db, progress.EARLY, "2026-06-01", "2027-06-01")
+    future = add_learner(db, simulate.EARLY, "2026-06-01", "2027-06-01")
     answer = await lab.get_progress_full(future)
     assert answer.overall_progress == 0
     assert answer.last_activity_date == "2026-06-01"
@@ -279,15 +279,15 @@ def test_the_simulation_is_consistent_and_never_goes_back(
     cand = m.Candidate(
         candidate_uuid=candidate, start_date=start.isoformat(), end_date=end, status=status
     )
-    learner_ = progress.Learner(cand, seeded_units(course_key))
+    learner_ = simulate.Learner(cand, seeded_units(course_key))
     day = start - timedelta(days=30)
-    before = progress.simulate(learner_, day, full=True)
+    before = simulate.simulate(learner_, day, full=True)
     for step in steps:
         day += timedelta(days=step)
-        after = progress.simulate(learner_, day, full=True)
+        after = simulate.simulate(learner_, day, full=True)
         check_consistent(after, day)
         check_not_behind(before, after)
-        assert after == progress.simulate(learner_, day, full=True)
+        assert after == simulate.simulate(learner_, day, full=True)
         before = after
 
 

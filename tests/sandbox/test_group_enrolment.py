@@ -432,7 +432,7 @@ async def test_the_wsdl_lists_the_enrolment_operations(
     assert f'operation name="{name}"'.encode() in wsdl.content
 
 
-# -- LA's format rules are never stricter than labridge's (design.md) -------------------------
+# -- LA's format rules are never stricter than labridge's -------------------------------------
 
 
 @given(st.dates(date(1950, 1, 1), date(2030, 12, 31)), st.dates(date(2000, 1, 1), date(2040, 1, 1)))
