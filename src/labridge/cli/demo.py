@@ -22,8 +22,9 @@ from rich.panel import Panel
 from .. import reports
 from ..config import LASettings, Settings, StoreSettings
 from ..errors import ConfigurationError
-from ..sandbox.app import SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH
+from ..sandbox.app import STATS_PATH
 from ..sandbox.clock import CLOCK_PATH
+from ..sandbox.defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME
 from ..sandbox.server import start_background
 from ..workflows import enrol, update
 from . import console, operations

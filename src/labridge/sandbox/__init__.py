@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING
 from .._lazy import attributes
 
 if TYPE_CHECKING:
-    from .app import SANDBOX_PASSWORD, SANDBOX_USERNAME, create_app
+    from .app import create_app
+    from .defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME
 
 __getattr__, __dir__ = attributes(
     __name__,
     {
         "create_app": (".app", "create_app"),
-        "SANDBOX_USERNAME": (".app", "SANDBOX_USERNAME"),
-        "SANDBOX_PASSWORD": (".app", "SANDBOX_PASSWORD"),
+        "SANDBOX_USERNAME": (".defaults", "SANDBOX_USERNAME"),
+        "SANDBOX_PASSWORD": (".defaults", "SANDBOX_PASSWORD"),
     },
     ("app", "server", "faults", "seed", "db", "dialects", "clock"),
 )

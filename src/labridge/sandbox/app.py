@@ -43,7 +43,8 @@ from . import clock as sandbox_clock
 from . import faults, services
 from .clock import SandboxClock, utc_now
 from .db import SandboxDB
-from .dialects import SPEAKERS, Dialect, Speaker, parse_dialect
+from .defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME, Dialect, parse_dialect
+from .dialects import SPEAKERS, Speaker
 from .faults import Fault, Faults, Mode, RandomFaults, RequestLog
 from .rules import shown
 from .sessions import SESSION_LIFETIME, SessionRefused, Sessions
@@ -57,10 +58,6 @@ SERVER_FAULT = "soapenv:Server"
 #: What Axis (ColdFusion) answers for an exception a component throws (docs/contract.md §2 uses it
 #: too).
 USER_EXCEPTION_FAULT = c.AUTH_FAULTCODE
-
-#: The web-service user a new sandbox is seeded with (a public, well-known test credential).
-SANDBOX_USERNAME = "sandbox"
-SANDBOX_PASSWORD = "sandbox"  # noqa: S105
 
 XML_MEDIA_TYPE = "text/xml; charset=utf-8"
 #: The largest request body the sandbox reads by default: its callers' envelopes (an enrolment,

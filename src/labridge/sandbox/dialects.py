@@ -8,7 +8,6 @@ stats, faults, clock and last-request hooks do not depend on the dialect.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable
 from typing import Any, Protocol
 
@@ -16,20 +15,7 @@ from .. import contract as c
 from .. import soap
 from ..models import Token
 from . import coldfusion, wsdl_coldfusion, wsdl_samples
-
-
-class Dialect(enum.StrEnum):
-    SAMPLES = "samples"
-    COLDFUSION = "coldfusion"
-
-
-def parse_dialect(value: Dialect | str) -> Dialect:
-    """``value`` as a :class:`Dialect`, or a ValueError naming the choices."""
-    try:
-        return Dialect(value)
-    except ValueError:
-        choices = ", ".join(d.value for d in Dialect)
-        raise ValueError(f"unknown sandbox dialect {value!r}: choose one of {choices}") from None
+from .defaults import Dialect
 
 
 class Speaker(Protocol):

@@ -27,8 +27,8 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .app import DEFAULT_READ_TIMEOUT, SANDBOX_PASSWORD, SANDBOX_USERNAME, STATS_PATH, create_app
-from .dialects import Dialect
+from .app import DEFAULT_READ_TIMEOUT, STATS_PATH, create_app
+from .defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME, Dialect
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8765

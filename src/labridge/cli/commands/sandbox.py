@@ -8,8 +8,7 @@ import typer
 from rich.markup import escape
 
 from ...errors import ConfigurationError
-from ...sandbox.app import SANDBOX_PASSWORD, SANDBOX_USERNAME
-from ...sandbox.dialects import Dialect
+from ...sandbox.defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME, Dialect
 from .. import console
 from ..options import ContractOpt, database_url
 from ..shell import handles_errors
