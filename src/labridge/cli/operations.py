@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy.orm import Session
 
@@ -39,10 +39,30 @@ from ..workflows import enrol as enrol_workflow
 from ..workflows import pull as progress_workflow
 from ..workflows import sync as sync_workflow
 from ..workflows import update as update_workflow
+from ..workflows.records import RunOptions
 from ..workflows.tasks import PULL_CONCURRENCY
 from . import console
 
 R = TypeVar("R")
+OptionsT = TypeVar("OptionsT", bound=RunOptions)
+R_co = TypeVar("R_co", covariant=True)
+OptionsT_contra = TypeVar("OptionsT_contra", bound=RunOptions, contravariant=True)
+
+
+class _Workflow(Protocol[OptionsT_contra, R_co]):
+    """A run over source records: :func:`labridge.workflows.enrol.enrol` or ``update.update``."""
+
+    def __call__(
+        self,
+        client: AsyncClient,
+        db: store.Store,
+        rows: Iterable[SourceRow],
+        options: OptionsT_contra,
+        *,
+        on_record: Callable[[Any], None] | None = ...,
+    ) -> Awaitable[R_co]: ...
+
+
 #: Connections of a command that only syncs (the sync fetches its sets side by side).
 SYNC_CONNECTIONS = 16
 
@@ -226,26 +246,25 @@ def _over_source(
     settings: Settings,
     spec: SourceSpec,
     label: str,
-    work: Callable[
-        [AsyncClient, store.Store, Iterable[SourceRow], Callable[[str], None]], Awaitable[R]
-    ],
+    run: _Workflow[OptionsT, R],
+    options: OptionsT,
     *,
     quiet: bool,
     fresh: bool = True,
     names: Callable[[Session], dict[str, str]] | None = None,
-    connections: int = SYNC_CONNECTIONS,
 ) -> tuple[R, dict[str, str]]:
     """Sync (so that reference data and candidates are fresh; ``fresh=False`` when the caller
-    just did), read the source, then run ``work`` with a client, the store, the rows and a
-    progress callback: one store, one client and one event loop for all of it. Returns its
-    result and names by UUID for display (``names``; default: course names by CourseUUID)."""
+    just did), read the source, then ``run`` the workflow over its rows with ``options`` behind
+    a progress bar: one store, one client (a connection per call in flight) and one event loop
+    for all of it. Returns the report and names by UUID for display (``names``; default: course
+    names by CourseUUID)."""
     db = store.open_store(settings.store.database_url)
     done = total = 0
     started = False  # a stop before the first record keeps the sync's or the check's message
 
     async def go() -> tuple[R, dict[str, str]]:
         nonlocal total, started
-        async with make_client(settings, connections=connections) as client:
+        async with make_client(settings, connections=_pool(options.concurrency)) as client:
             if fresh:
                 await _synced(settings, client, db, quiet=True)
             with db.session() as session:
@@ -261,7 +280,8 @@ def _over_source(
                     done += 1
                     bar.advance(f"{label} {who}")
 
-                return await work(client, db, rows, tick), shown
+                report = await run(client, db, rows, options, on_record=lambda r: tick(r.source_id))
+                return report, shown
 
     try:
         return asyncio.run(go())
@@ -293,22 +313,10 @@ def enrol(
     quiet: bool = False,
     fresh: bool = True,
 ) -> tuple[enrol_workflow.EnrolReport, dict[str, str]]:
-    async def work(
-        client: AsyncClient, db: store.Store, rows: Iterable[SourceRow], tick: Callable[[str], None]
-    ) -> enrol_workflow.EnrolReport:
-        return await enrol_workflow.enrol(
-            client, db, rows, options, on_record=lambda r: tick(r.source_id)
-        )
-
+    """Enrol from ``spec``; the report, and course names by CourseUUID for its table."""
     label = "Checking" if options.dry_run else "Enrolling"
     return _over_source(
-        settings,
-        spec,
-        label,
-        work,
-        quiet=quiet,
-        fresh=fresh,
-        connections=_pool(options.concurrency),
+        settings, spec, label, enrol_workflow.enrol, options, quiet=quiet, fresh=fresh
     )
 
 
@@ -321,24 +329,17 @@ def update(
     fresh: bool = True,
 ) -> tuple[update_workflow.UpdateReport, dict[str, str]]:
     """Update from ``spec``; the report, and reference names by UUID for its diff."""
-
-    async def work(
-        client: AsyncClient, db: store.Store, rows: Iterable[SourceRow], tick: Callable[[str], None]
-    ) -> update_workflow.UpdateReport:
-        return await update_workflow.update(
-            client, db, rows, options, on_record=lambda r: tick(r.source_id)
-        )
-
     label = "Comparing" if options.dry_run else "Updating"
+    names = names_store.by_uuid
     return _over_source(
         settings,
         spec,
         label,
-        work,
+        update_workflow.update,
+        options,
         quiet=quiet,
         fresh=fresh,
-        names=names_store.by_uuid,
-        connections=_pool(options.concurrency),
+        names=names,
     )
 
 
