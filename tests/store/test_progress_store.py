@@ -10,7 +10,7 @@ import pytest
 
 from labridge.models import Candidate, OutcomeProgress, Progress, UnitProgress
 from labridge.store import Store
-from labridge.store import progress as sp
+from labridge.store import progress_history as sp
 
 from .conftest import StatementLog
 

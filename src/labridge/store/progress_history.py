@@ -71,7 +71,7 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
-class LearnerProgress:
+class LatestProgress:
     """A ``progress_learners`` row: the latest known progress and how the last pull went."""
 
     candidate_uuid: str
@@ -295,11 +295,11 @@ def _update_learners(
 # Reads
 
 
-def learners(session: Session) -> list[LearnerProgress]:
+def learners(session: Session) -> list[LatestProgress]:
     """Every learner's latest progress, by source id then candidate."""
     t = tables.progress_learners
     stmt = select(t).order_by(t.c.source_id, t.c.candidate_uuid)
-    return [LearnerProgress(**dict(row)) for row in session.execute(stmt).mappings()]
+    return [LatestProgress(**dict(row)) for row in session.execute(stmt).mappings()]
 
 
 def history(
