@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ..models import Company, Framework, Trainer, Unit
-from .reference import list_set
+from .reference_sets import list_set
 
 
 def by_uuid(session: Session) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The progress store on real SQLite and PostgreSQL: a history row only when something changed."""
+"""The progress history (store/progress_history.py) on real SQLite and PostgreSQL: a history row
+only when something changed."""
 
 from __future__ import annotations
 
