@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         SoapFault,
         TransportError,
     )
-    from .reports.progress import (
+    from .reports.progress_report import (
         ProgressReport,
         ReportFormat,
         build_progress_report,
@@ -97,10 +97,10 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "UpdateOutcome": (".workflows.update", "RecordOutcome"),
     "pull_progress": (".workflows.pull", "pull"),
     "PullReport": (".workflows.pull", "PullReport"),
-    "build_progress_report": (".reports.progress", "build_progress_report"),
-    "render_progress": (".reports.progress", "render_progress"),
-    "ProgressReport": (".reports.progress", "ProgressReport"),
-    "ReportFormat": (".reports.progress", "ReportFormat"),
+    "build_progress_report": (".reports.progress_report", "build_progress_report"),
+    "render_progress": (".reports.progress_report", "render_progress"),
+    "ProgressReport": (".reports.progress_report", "ProgressReport"),
+    "ReportFormat": (".reports.progress_report", "ReportFormat"),
 }
 
 _SUBPACKAGES = (

@@ -65,7 +65,11 @@ def anchor_sqlite(url: str, base: Path) -> str:
 
 
 def sqlite_file(url: str | URL) -> Path | None:
-    """The file of a SQLite URL (``None`` for another database, or SQLite in memory)."""
+    """The file of a SQLite URL: ``None`` for another database, SQLite in memory, or a URI
+    database (``uri=true``, ``file:...``), whose file SQLite itself reads from the URI.
+
+    The one reading of a SQLite URL's file: the store (its mode, locks, backup, ``exists``), the
+    anchoring of relative paths and the SQL source's check for a missing file all use it."""
     try:
         sa_url = url if isinstance(url, URL) else make_url(url)
     except (ArgumentError, ValueError):

@@ -27,7 +27,7 @@ from labridge.reports.charts import (
     time_ticks,
 )
 from labridge.reports.labels import day_text, status_name
-from labridge.reports.progress import BUCKETS, standing_of
+from labridge.reports.progress_report import BUCKETS, standing_of
 
 TODAY = date(2026, 3, 1)
 PLAN = (date(2025, 9, 1), date(2026, 9, 1))

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from labridge.cli import app
 from labridge.reports import ReportFormat, build_progress_report, progress_html, render_progress
-from labridge.reports.progress import (
+from labridge.reports.progress_report import (
     BUCKETS,
     COLUMNS,
     PANELS,

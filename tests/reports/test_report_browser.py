@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import update
 
 from labridge.reports import build_progress_report, progress_html
-from labridge.reports.progress import STANDINGS, ProgressReport
+from labridge.reports.progress_report import STANDINGS, ProgressReport
 from labridge.store import Store
 from labridge.store import tables as t
 

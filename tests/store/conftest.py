@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 
 from labridge.store import Store, open_store
+from labridge.store.engine import MIGRATIONS_DIR
 
 WRITES = ("INSERT", "UPDATE", "DELETE")
 
@@ -34,6 +37,13 @@ class StatementLog:
 
     def writes(self) -> list[str]:
         return [s for s in self.statements if s.lstrip().upper().startswith(WRITES)]
+
+
+def head_revision() -> str | None:
+    """The newest schema revision of labridge's migrations: where a freshly opened store is."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from labridge.cli import app
 from labridge.errors import ConfigurationError
 from labridge.store.backup import backup
 
+from .conftest import head_revision
+
 #: Writes one meta row per transaction through labridge's own store code, for ever.
 WRITER = textwrap.dedent(
     """
@@ -202,4 +204,4 @@ def test_the_pg_dump_command_given_backs_up_a_real_store(database_url: str, tmp_
 
 
 def _head() -> str | None:
-    return store.head_revision()
+    return head_revision()

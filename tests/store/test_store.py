@@ -27,12 +27,9 @@ from labridge.store import (
     SETS,
     SetCounts,
     Store,
-    candidates_by_source_id,
     current_revision,
     finish_sync_run,
     get_meta,
-    get_record,
-    head_revision,
     last_sync,
     list_set,
     migrate,
@@ -41,12 +38,11 @@ from labridge.store import (
     start_sync_run,
     status,
     tables,
-    upsert_frameworks,
     upsert_set,
 )
 from labridge.store.engine import MIGRATIONS_DIR
 
-from .conftest import StatementLog
+from .conftest import StatementLog, head_revision
 
 T0 = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 T1 = T0 + timedelta(days=1)
@@ -117,6 +113,41 @@ def load(store: Store, data: dict[str, list[LAModel]], now: datetime) -> dict[st
             records = data["frameworks"] if name == "units" else data[name]
             counts[name] = upsert_set(session, name, records, now)
     return counts
+
+
+#: The natural key of each set a test reads one record of.
+KEY = {"frameworks": "course_uuid", "trainers": "trainer_uuid", "companies": "company_uuid"}
+
+
+def get_record(
+    session: Session, name: str, key: str, include_removed: bool = False
+) -> LAModel | None:
+    """One record of set ``name`` by its natural key, as :func:`list_set` gives it."""
+    found = [r for r in list_set(session, name, include_removed) if getattr(r, KEY[name]) == key]
+    return found[0] if found else None
+
+
+def candidates_of(
+    session: Session, source_id: str, course_uuid: str | None = None
+) -> list[LAModel]:
+    """The stored candidates carrying the caller's learner id, optionally on one course."""
+    return [
+        c
+        for c in list_set(session, "candidates")
+        if isinstance(c, Candidate)
+        and c.source_id == source_id
+        and course_uuid in (None, c.course_uuid)
+    ]
+
+
+def upsert_frameworks(
+    session: Session, frameworks: list[Framework], now: datetime
+) -> tuple[SetCounts, SetCounts]:
+    """The frameworks and their units, upserted as a sync does: two sets from one list."""
+    return (
+        upsert_set(session, "frameworks", frameworks, now),
+        upsert_set(session, "units", frameworks, now),
+    )
 
 
 def keys(models: list[LAModel], attr: str) -> list[str]:
@@ -326,8 +357,6 @@ def test_misuse_is_refused(store: Store) -> None:
             upsert_set(session, "units", [Unit(unit_uuid="U")], T0)
         with pytest.raises(ValueError, match="timezone-aware"):
             upsert_set(session, "trainers", [], datetime(2025, 1, 1))
-        with pytest.raises(ValueError, match="composite key"):
-            get_record(session, "units", "U")
 
 
 def test_a_failed_transaction_stores_nothing(store: Store) -> None:
@@ -391,15 +420,15 @@ def test_five_thousand_candidates(store: Store, statements: StatementLog) -> Non
 # Reads, sync runs, meta, status
 
 
-def test_candidates_by_source_id(store: Store) -> None:
+def test_candidates_keep_the_callers_learner_id(store: Store) -> None:
     records = [candidate(1), candidate(2, source_id="MIS1"), candidate(3)]
     with store.begin() as session:
         upsert_set(session, "candidates", records, T0)
-        found = candidates_by_source_id(session, "MIS1")
-        assert keys(list(found), "candidate_uuid") == ["C-000001", "C-000002"]
-        on_course = candidates_by_source_id(session, "MIS1", course_uuid="F-2")
+        found = candidates_of(session, "MIS1")
+        assert keys(found, "candidate_uuid") == ["C-000001", "C-000002"]
+        on_course = candidates_of(session, "MIS1", course_uuid="F-2")
         assert on_course == [records[1]]
-        assert candidates_by_source_id(session, "nobody") == []
+        assert candidates_of(session, "nobody") == []
 
 
 def test_sync_runs_and_status(store: Store) -> None:

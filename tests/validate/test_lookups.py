@@ -11,7 +11,7 @@ import pytest
 from labridge.models import Company, Ethnicity, Framework, Trainer, Unit
 from labridge.sandbox import seed as data
 from labridge.sandbox.db import SandboxDB
-from labridge.store import open_store, upsert_frameworks, upsert_set
+from labridge.store import open_store, upsert_set
 from labridge.validate.lookups import LookupProblem, ReferenceData, name_key, qan_key
 
 NOW = datetime(2025, 9, 1, 8, 0, tzinfo=UTC)
@@ -387,7 +387,8 @@ def test_load_from_the_store(database_url: str, seeded: ReferenceData) -> None:
     gone = Company(company_uuid="gone", name="Gone Ltd")
     with open_store(database_url) as store:
         with store.begin() as session:
-            upsert_frameworks(session, list(seeded.frameworks), NOW)
+            upsert_set(session, "frameworks", list(seeded.frameworks), NOW)
+            upsert_set(session, "units", list(seeded.frameworks), NOW)
             upsert_set(session, "trainers", list(seeded.trainers), NOW)
             upsert_set(session, "companies", [*seeded.companies, gone], NOW)
             upsert_set(session, "nationalities", list(seeded.nationalities), NOW)

@@ -17,7 +17,7 @@ from starlette.applications import Starlette
 from labridge import AsyncClient, store
 from labridge.models import Candidate, Progress
 from labridge.sandbox.app import create_app
-from labridge.store import progress as sp
+from labridge.store import progress_history as sp
 from labridge.workflows.pull import PullReport, enrolled, pull
 from labridge.workflows.sync import sync
 
@@ -70,7 +70,7 @@ def _history(db: store.Store, level: str | None = None) -> list[sp.HistoryRow]:
         return sp.history(session, level=level)
 
 
-def _learners(db: store.Store) -> dict[str, sp.LearnerProgress]:
+def _learners(db: store.Store) -> dict[str, sp.LatestProgress]:
     with db.session() as session:
         return {lp.candidate_uuid: lp for lp in sp.learners(session)}
 

@@ -33,7 +33,7 @@ from ..sources.sql import read_sql
 from ..store import duplicates as duplicates_store
 from ..store import erase, journal, repeats
 from ..store import names as names_store
-from ..store import progress as progress_store
+from ..store import progress_history as progress_store
 from ..store.engine import exists as store_exists
 from ..workflows import enrol as enrol_workflow
 from ..workflows import pull as progress_workflow

@@ -4,7 +4,7 @@ JSON)."""
 from __future__ import annotations
 
 from .enrolments import write_enrolments_csv, write_problems_csv
-from .progress import (
+from .progress_report import (
     LearnerProgress,
     ProgressReport,
     ReportFormat,

@@ -16,7 +16,7 @@ STATUS_NAMES = {
     "Withdrawn": "Withdrawn",
 }
 
-#: The report's standings of a learner against their plan (see :mod:`.progress`), in words.
+#: The report's standings of a learner against their plan (see :mod:`.progress_report`), in words.
 STANDING_NAMES = {
     "on_track": "on track",
     "behind": "behind",

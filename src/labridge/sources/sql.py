@@ -34,7 +34,6 @@ import time
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine
@@ -42,7 +41,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
-from ..dburl import parse_url, scrub
+from ..dburl import parse_url, scrub, sqlite_file
 from ..errors import ConfigurationError
 from .mapping import SourceMapping
 from .records import SourceRecord, SourceRow
@@ -127,12 +126,10 @@ def _engine(url: URL) -> Engine:
 
 def _check_sqlite_file(url: URL) -> None:
     """SQLite would create a missing file and then report "no such table": say what is wrong."""
-    database = url.database or ""
-    if url.get_backend_name() != "sqlite" or database in ("", ":memory:"):
-        return
-    if not database.startswith("file:") and not Path(database).is_file():
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
         raise ConfigurationError(
-            f"there is no SQLite database at {database}", hint="check the --source-db URL"
+            f"there is no SQLite database at {url.database}", hint="check the --source-db URL"
         )
 
 

@@ -1,40 +1,32 @@
-"""labridge's local store: reference data synced from LA and the record of sync runs.
+"""labridge's local store: the mirror of LA's reference data and candidates, the record of sync
+runs, the enrolment journal, the progress history, and the erasure of learners' data.
 
-Open it with :func:`open_store` (which migrates the schema), then read and write through the
-functions below inside ``store.begin()`` sessions.
+Open it with :func:`open_store` (which migrates the schema), then read and write inside
+``store.begin()`` (a transaction) or ``store.session()`` (reads) sessions. Each concern has its
+module: :mod:`~labridge.store.reference_sets` (upserts and reads of the synced sets),
+:mod:`~labridge.store.sync_runs`, :mod:`~labridge.store.meta`, :mod:`~labridge.store.overview`
+(``labridge status``), :mod:`~labridge.store.journal` (exactly-once enrolment),
+:mod:`~labridge.store.progress_history`, :mod:`~labridge.store.erase`,
+:mod:`~labridge.store.backup` and :mod:`~labridge.store.locks`; the names below are the ones
+most callers need.
 """
 
 from __future__ import annotations
 
-from .engine import Store, current_revision, head_revision, migrate, open_store
-from .reference import (
-    SETS,
-    SetCounts,
-    SyncRun,
-    candidates_by_source_id,
-    finish_sync_run,
-    get_meta,
-    get_record,
-    last_sync,
-    list_set,
-    set_meta,
-    start_sync_run,
-    status,
-    upsert_frameworks,
-    upsert_set,
-)
+from .engine import Store, current_revision, migrate, open_store
+from .meta import get_meta, set_meta
+from .overview import status
+from .reference_sets import SETS, SetCounts, list_set, upsert_set
+from .sync_runs import SyncRun, finish_sync_run, last_sync, start_sync_run
 
 __all__ = [
     "SETS",
     "SetCounts",
     "Store",
     "SyncRun",
-    "candidates_by_source_id",
     "current_revision",
     "finish_sync_run",
     "get_meta",
-    "get_record",
-    "head_revision",
     "last_sync",
     "list_set",
     "migrate",
@@ -42,6 +34,5 @@ __all__ = [
     "set_meta",
     "start_sync_run",
     "status",
-    "upsert_frameworks",
     "upsert_set",
 ]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import URL
 
-from ..dburl import parse_url
+from ..dburl import parse_url, sqlite_file
 from ..errors import ConfigurationError
 
 #: The files a backup may be mistaken for: the store itself and its WAL companions.
@@ -53,7 +53,7 @@ def backup(database_url: str, target: Path, *, force: bool = False) -> Backup:
     """Copy the store at ``database_url`` to ``target`` (a SQLite file, mode 0600). Refuses to
     replace an existing ``target`` unless ``force``; never creates the store it is asked to copy."""
     url = parse_url(database_url, "the store URL", "sqlite:///labridge.db")
-    source = _sqlite_file(url, target)
+    source = _store_file(url, target)
     target = _check_target(source, target, force)
     partial = _partial_file(target)
     try:
@@ -65,7 +65,7 @@ def backup(database_url: str, target: Path, *, force: bool = False) -> Backup:
     return Backup(source, target, target.stat().st_size, revision)
 
 
-def _sqlite_file(url: URL, target: Path) -> Path:
+def _store_file(url: URL, target: Path) -> Path:
     """The store's file, or why it cannot be backed up here."""
     if url.get_backend_name() == "postgresql":
         raise ConfigurationError(
@@ -79,12 +79,12 @@ def _sqlite_file(url: URL, target: Path) -> Path:
             f"labridge store backup copies SQLite stores; this one is {url.get_backend_name()}",
             hint="back it up with that database's own tools",
         )
-    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+    source = sqlite_file(url)
+    if source is None:
         raise ConfigurationError(
             "the store is not a SQLite file (an in-memory or URI database)",
             hint="give the store's file with --db or [store] database_url",
         )
-    source = Path(url.database)
     if not source.is_file():
         raise ConfigurationError(
             f"there is no store at {source}",

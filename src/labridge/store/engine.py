@@ -18,7 +18,6 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import URL
@@ -194,11 +193,6 @@ def migrate(engine: Engine) -> None:
 def current_revision(connection: Connection) -> str | None:
     """The schema revision the database is at (``None`` before the first migration)."""
     return MigrationContext.configure(connection).get_current_revision()
-
-
-def head_revision() -> str | None:
-    """The newest schema revision this labridge knows."""
-    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
 
 
 def _alembic_config() -> Config:

@@ -33,7 +33,7 @@ from sqlalchemy import update as sql_update
 from sqlalchemy.orm import Session
 
 from . import tables
-from .reference import get_meta, set_meta
+from .meta import get_meta, set_meta
 
 log = logging.getLogger(__name__)
 
@@ -274,8 +274,7 @@ def forget(
     audit row per learner erased. Run it inside ``store.begin()``: all or nothing."""
     if why not in REASONS:
         raise ValueError(f"an erasure's reason is one of {REASONS}, not {why!r}")
-    if now.tzinfo is None:
-        raise ValueError("now must be a timezone-aware datetime (UTC)")
+    tables.aware(now)
     key = salt(session, create=not dry_run)
     forgotten = Forgotten.load(session)
     report = ErasureReport(dry_run)

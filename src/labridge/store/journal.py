@@ -2,8 +2,8 @@
 
 A learner's row is written *before* GroupEnrolment is sent (state ``pending``) and again when the
 answer is known, each in its own committed transaction, so that a crash at any point leaves a
-trace that the next run reconciles with LA before sending anything again (design.md, "Exactly
-once"). Every change is also appended to ``enrolment_events``.
+trace that the next run reconciles with LA before sending anything again (docs/reliability.md,
+"The journal"). Every change is also appended to ``enrolment_events``.
 
 ``labridge update`` writes here too (:func:`record_update`): after LA accepted an UpdateEnrolment
 it replaces ``pushed`` with what LA now holds from labridge and logs an ``updated`` event; a
@@ -61,11 +61,6 @@ class Entry:
     @property
     def key(self) -> tuple[str, str]:
         return (self.source_id, self.course)
-
-    def claimed_elsewhere(self, run_id: str, now: datetime) -> bool:
-        """Another run holds a live claim on this row."""
-        live = self.lease_until is not None and self.lease_until >= now
-        return self.claimed_by not in (None, run_id) and live
 
     def as_dict(self) -> dict[str, Any]:
         return {

@@ -12,6 +12,8 @@ which another run tells a claim held by a live run from one left by a run that d
   of it would drop SQLite's own POSIX locks.
 
 An in-memory SQLite store belongs to one process: it has no file to lock, and nothing to share.
+Nor does a URI store (``uri=true``) get a lock file: labridge reads no file out of a URI
+(:func:`labridge.dburl.sqlite_file`), so a store that runs may share is given as a plain path.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, text
 
+from ..dburl import sqlite_file
+
 
 class LockHeld(Exception):
     """Someone else holds the lock."""
@@ -37,10 +41,10 @@ def _pg_key(name: str) -> int:
 
 
 def _sqlite_file(engine: Engine) -> Path | None:
-    database = engine.url.database
-    if not database or database == ":memory:" or database.startswith("file:"):
-        return None
-    return Path(os.path.realpath(database))
+    """The store's SQLite file, its real path resolved (``None`` for another database, or
+    SQLite in memory or through a URI)."""
+    path = sqlite_file(engine.url)
+    return None if path is None else Path(os.path.realpath(path))
 
 
 def lock_path(engine: Engine, name: str) -> Path | None:
@@ -56,7 +60,7 @@ def hold(engine: Engine, name: str) -> Iterator[None]:
         with _hold_pg(engine, name):
             yield
         return
-    path = lock_path(engine, name) if engine.dialect.name == "sqlite" else None
+    path = lock_path(engine, name)
     if path is None:
         yield
         return
@@ -72,7 +76,7 @@ def held(engine: Engine, name: str) -> bool:
                 return True
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": _pg_key(name)})
             return False
-    path = lock_path(engine, name) if engine.dialect.name == "sqlite" else None
+    path = lock_path(engine, name)
     if path is None or not path.exists():
         return False
     try:
@@ -84,7 +88,7 @@ def held(engine: Engine, name: str) -> bool:
 
 def forget(engine: Engine, name: str) -> None:
     """Remove the lock file of a holder that is gone (nothing to do on PostgreSQL)."""
-    path = lock_path(engine, name) if engine.dialect.name == "sqlite" else None
+    path = lock_path(engine, name)
     if path is not None:
         path.unlink(missing_ok=True)
 
@@ -92,7 +96,7 @@ def forget(engine: Engine, name: str) -> None:
 def sweep(engine: Engine, prefix: str) -> None:
     """Remove the SQLite lock files ``prefix*`` that no live process holds (left by runs that
     were killed), so they do not pile up beside the store."""
-    db_file = _sqlite_file(engine) if engine.dialect.name == "sqlite" else None
+    db_file = _sqlite_file(engine)
     if db_file is None:
         return
     for path in db_file.parent.glob(f"{glob.escape(db_file.name)}.{prefix}*.lock"):

@@ -1,6 +1,6 @@
 """Names for the UUIDs people are shown: trainers, companies, courses and units, from the
 reference data the last sync mirrored. An update's diff or a problem then reads ``Sarah
-Whitfield (a54d83c9…)`` rather than a bare TrainerUUID (:func:`labridge.console.named`).
+Whitfield (a54d83c9…)`` rather than a bare TrainerUUID (the console's ``named``).
 Removed rows are named too: a diff may show the trainer LA held before."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from ..models import Company, Framework, Trainer, Unit
-from .reference import list_set
+from .reference_sets import list_set
 
 
 def by_uuid(session: Session) -> dict[str, str]:

@@ -1,12 +1,12 @@
 """The store's tables, as SQLAlchemy Core metadata.
 
 This module describes the schema as the newest migration leaves it; the schema itself changes only
-through the Alembic revisions in ``migrations/versions`` (design.md, "schema changes only through
-migrations"). A test compares the two, so a column added here without a revision fails the suite.
+through the Alembic revisions in ``migrations/versions``, never by editing a table in place. A
+test compares the two, so a column added here without a revision fails the suite.
 
 Only portable types are used so that SQLite and PostgreSQL both work. Reference tables name their
 columns after the fields of the records in :mod:`labridge.models`, which lets
-:mod:`labridge.store.reference` move values between the two without a mapping table.
+:mod:`labridge.store.reference_sets` move values between the two without a mapping table.
 """
 
 from __future__ import annotations
@@ -42,6 +42,13 @@ NAMING_CONVENTION = {
 TEXT_LEN = 255
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def aware(now: datetime) -> datetime:
+    """``now`` itself, checked to be timezone-aware: the store's writers take UTC times only."""
+    if now.tzinfo is None:
+        raise ValueError("now must be a timezone-aware datetime (UTC)")
+    return now
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -167,7 +174,7 @@ candidates = Table(
     _text("end_date"),
     _text("status"),
     *_tracking(),
-    # Reconciliation looks learners up by the caller's own id (design.md, "Exactly once").
+    # Reconciliation looks learners up by the caller's own id (docs/reliability.md, "The journal").
     Index(None, "source_id", "course_uuid"),
 )
 
@@ -190,7 +197,7 @@ meta = Table(
     Column("value", Text, nullable=False),
 )
 
-# -- Enrolment journal (design.md, "Exactly once") ------------------------------------------------
+# -- Enrolment journal (docs/reliability.md, "The journal") ---------------------------------------
 # One row per learner and course: the latest outcome, and what labridge last pushed to LA for that
 # learner (so that a later update sends only what changed). Written *before* every GroupEnrolment
 # call (state "pending") and again after it; a "pending" row found later means the call's fate is
@@ -268,8 +275,7 @@ la_duplicates = Table(
     Index(None, "source_id", "course_uuid"),
 )
 
-# -- Progress (docs/contract.md §3.3; issue: "history table")
-# -------------------------------------------
+# -- Progress (docs/contract.md §3.3; store/progress_history.py) ---------------------------------
 # The latest progress labridge knows per candidate, and how its last pull went: failed learners
 # are retried on the next pull, and the report reads start/end dates and status from here.
 progress_learners = Table(

@@ -6,7 +6,7 @@ learner's progress is worth keeping too). Each is asked for with GetProgress, or
 for outcome-level detail, with at most ``concurrency`` calls in flight. The answers are written
 in batches (:data:`BATCH` learners per transaction), so a crash loses at most one batch, which
 the next pull simply fetches again; only what changed reaches the history
-(:mod:`labridge.store.progress`).
+(:mod:`labridge.store.progress_history`).
 
 A learner whose call fails (LA unreachable, a fault for that candidate) is recorded as failed
 with the reason, never stops the others, and is pulled again on the next run like everyone else.
@@ -23,7 +23,7 @@ from ..client import AsyncClient
 from ..clock import Clock, utc_now
 from ..errors import AuthenticationError, LabridgeError, TransportError
 from ..models import Candidate, Progress
-from ..store import progress as progress_store
+from ..store import progress_history as progress_store
 from .tasks import PULL_CONCURRENCY, Bounded, task_group
 
 #: Learners written per transaction.

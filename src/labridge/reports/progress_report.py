@@ -77,6 +77,9 @@ class ReportFormat(StrEnum):
 
 @dataclass(frozen=True)
 class LearnerProgress:
+    """One learner's line in the report: where they stand against their plan. (The store's row
+    of a learner's latest progress is :class:`labridge.store.progress_history.LatestProgress`.)"""
+
     candidate_uuid: str
     source_id: str
     name: str

@@ -1,4 +1,5 @@
-"""The progress store on real SQLite and PostgreSQL: a history row only when something changed."""
+"""The progress history (store/progress_history.py) on real SQLite and PostgreSQL: a history row
+only when something changed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 
 from labridge.models import Candidate, OutcomeProgress, Progress, UnitProgress
 from labridge.store import Store
-from labridge.store import progress as sp
+from labridge.store import progress_history as sp
 
 from .conftest import StatementLog
 

@@ -1,4 +1,4 @@
-"""Reference data synced from LA: upserts by natural key, reads, sync runs and status.
+"""The reference sets synced from LA: upserts by natural key, and reads.
 
 The sets are the lists docs/contract.md §4 step 2 asks an integration to keep in step, plus the
 candidates. Each upsert takes the *complete* set as LA listed it: a stored row missing from it is
@@ -7,8 +7,8 @@ loaded in one query and compared in Python, then written with at most three bulk
 nothing changed nothing is written at all, so ``updated_at`` means "LA's data last changed".
 
 Units come only inside frameworks (GetFrameworks, docs/contract.md §3.2), so the "units" set is
-upserted from the frameworks too: ``upsert_set(session, "units", frameworks, now)``, or both sets at
-once with :func:`upsert_frameworks`.
+upserted from the frameworks too: ``upsert_set(session, "units", frameworks, now)``. The sync
+runs that fill the sets are in :mod:`labridge.store.sync_runs`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import CursorResult, Table, Update, bindparam, func, insert, select, update
+from sqlalchemy import Table, Update, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import (
@@ -36,7 +36,6 @@ from ..models import (
     Unit,
 )
 from . import tables
-from .engine import current_revision
 
 logger = logging.getLogger(__name__)
 
@@ -50,8 +49,6 @@ SETS: tuple[str, ...] = (
     "ethnicities",
     "candidates",
 )
-
-SYNC_STATUSES = ("ok", "failed")
 
 Key: TypeAlias = tuple[Any, ...]
 Row: TypeAlias = dict[str, Any]
@@ -70,26 +67,6 @@ class SetCounts:
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class SyncRun:
-    id: int
-    started_at: datetime
-    finished_at: datetime | None
-    #: "running" until finished, then "ok" or "failed".
-    status: str
-    summary: dict[str, Any]
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready: datetimes as ISO 8601 strings."""
-        return {
-            "id": self.id,
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "status": self.status,
-            "summary": self.summary,
-        }
 
 
 @dataclass(frozen=True)
@@ -133,6 +110,11 @@ _SETS: dict[str, _Set] = {
 }
 
 
+def set_table(name: str) -> Table:
+    """The table that holds set ``name``."""
+    return _set(name).table
+
+
 def _set(name: str) -> _Set:
     try:
         return _SETS[name]
@@ -140,12 +122,6 @@ def _set(name: str) -> _Set:
         raise ValueError(
             f"unknown reference set {name!r}; the sets are {', '.join(SETS)}"
         ) from None
-
-
-def _aware(now: datetime) -> datetime:
-    if now.tzinfo is None:
-        raise ValueError("now must be a timezone-aware datetime (UTC)")
-    return now
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,21 +144,11 @@ def upsert_set(session: Session, name: str, records: Sequence[LAModel], now: dat
     units are stored. A key listed twice keeps its last record. Returns what changed.
     """
     spec = _set(name)
-    now = _aware(now)
+    now = tables.aware(now)
     incoming = _incoming(spec, records)
     plan = _plan(spec, incoming, _stored(session, spec))
     _write(session, spec, plan, now)
     return SetCounts(plan.added, plan.changed, len(plan.removals), len(incoming))
-
-
-def upsert_frameworks(
-    session: Session, frameworks: Sequence[Framework], now: datetime
-) -> tuple[SetCounts, SetCounts]:
-    """Upsert the frameworks and their units together: ``(framework counts, unit counts)``."""
-    return (
-        upsert_set(session, "frameworks", frameworks, now),
-        upsert_set(session, "units", frameworks, now),
-    )
 
 
 def _incoming(spec: _Set, records: Sequence[LAModel]) -> dict[Key, Row]:
@@ -302,37 +268,9 @@ def list_set(session: Session, name: str, include_removed: bool = False) -> list
     return records
 
 
-def get_record(
-    session: Session, name: str, key: str, include_removed: bool = False
-) -> LAModel | None:
-    """One record of set ``name`` by its natural key (not "units": read them from a framework)."""
-    spec = _set(name)
-    if len(spec.keys) != 1:
-        raise ValueError(f"{name} have a composite key; read them through their frameworks")
-    rows = _select(session, spec, include_removed, spec.table.c[spec.keys[0]] == key)
-    records = [_model(spec, row) for row in rows]
-    if spec.name == "frameworks":
-        _attach_units(session, records, include_removed)
-    return records[0] if records else None
-
-
-def candidates_by_source_id(
-    session: Session, source_id: str, course_uuid: str | None = None, include_removed: bool = False
-) -> list[Candidate]:
-    """LA's candidates carrying the caller's learner id, optionally on one course."""
-    table = tables.candidates
-    where = [table.c.source_id == source_id]
-    if course_uuid is not None:
-        where.append(table.c.course_uuid == course_uuid)
-    spec = _SETS["candidates"]
-    return [
-        cast(Candidate, _model(spec, r)) for r in _select(session, spec, include_removed, *where)
-    ]
-
-
-def _select(session: Session, spec: _Set, include_removed: bool, *where: Any) -> list[Row]:
+def _select(session: Session, spec: _Set, include_removed: bool) -> list[Row]:
     table = spec.table
-    stmt = select(table).where(*where).order_by(*(table.c[k] for k in spec.keys))
+    stmt = select(table).order_by(*(table.c[k] for k in spec.keys))
     if not include_removed:
         stmt = stmt.where(table.c.removed_at.is_(None))
     return [dict(m) for m in session.execute(stmt).mappings()]
@@ -345,94 +283,9 @@ def _model(spec: _Set, row: Mapping[str, Any]) -> LAModel:
 
 def _attach_units(session: Session, frameworks: list[LAModel], include_removed: bool) -> None:
     spec = _SETS["units"]
-    wanted = {f.course_uuid for f in frameworks if isinstance(f, Framework)}
-    # One framework (get_record) reads its own units; a list reads all units in one query.
-    where = [spec.table.c.course_uuid.in_(wanted)] if len(wanted) == 1 else []
     by_course: dict[str, list[Unit]] = defaultdict(list)
-    for row in _select(session, spec, include_removed, *where):
+    for row in _select(session, spec, include_removed):
         by_course[row["course_uuid"]].append(cast(Unit, _model(spec, row)))
     for framework in frameworks:
         if isinstance(framework, Framework):
             framework.units = by_course.get(framework.course_uuid, [])
-
-
-# ---------------------------------------------------------------------------------------------
-# Sync runs, meta, status
-
-
-def start_sync_run(session: Session, now: datetime) -> int:
-    """Record the start of a sync; returns its id. Commit it on its own so it survives a failure."""
-    stmt = insert(tables.sync_runs).values(started_at=_aware(now), status="running")
-    result = cast(CursorResult[Any], session.execute(stmt))
-    key = result.inserted_primary_key
-    assert key is not None  # an INSERT always has one
-    return int(key[0])
-
-
-def finish_sync_run(
-    session: Session, run_id: int, now: datetime, status: str, summary: Mapping[str, Any]
-) -> None:
-    """Record how sync ``run_id`` ended: ``status`` "ok" or "failed", ``summary`` JSON-able
-    (:class:`SetCounts` values are written as their :meth:`SetCounts.as_dict`)."""
-    if status not in SYNC_STATUSES:
-        raise ValueError(f"a sync run ends 'ok' or 'failed', not {status!r}")
-    table = tables.sync_runs
-    stmt = (
-        update(table)
-        .where(table.c.id == run_id)
-        .values(
-            finished_at=_aware(now),
-            status=status,
-            summary=json.dumps(summary, default=_summary_value),
-        )
-    )
-    if cast(CursorResult[Any], session.execute(stmt)).rowcount != 1:
-        raise ValueError(f"there is no sync run {run_id}")
-
-
-def _summary_value(value: Any) -> Any:
-    if isinstance(value, SetCounts):
-        return value.as_dict()
-    raise TypeError(f"{type(value).__name__} cannot go in a sync summary")
-
-
-def last_sync(session: Session) -> SyncRun | None:
-    """The most recently started sync run, finished or not."""
-    table = tables.sync_runs
-    row = session.execute(select(table).order_by(table.c.id.desc()).limit(1)).mappings().first()
-    if row is None:
-        return None
-    summary = json.loads(row["summary"]) if row["summary"] else {}
-    return SyncRun(row["id"], row["started_at"], row["finished_at"], row["status"], summary)
-
-
-def get_meta(session: Session, key: str) -> str | None:
-    return session.execute(select(tables.meta.c.value).where(tables.meta.c.key == key)).scalar()
-
-
-def set_meta(session: Session, key: str, value: str) -> None:
-    """Set a meta value; writes nothing when it already has that value."""
-    current = get_meta(session, key)
-    if current is None:
-        session.execute(insert(tables.meta).values(key=key, value=value))
-    elif current != value:
-        session.execute(update(tables.meta).where(tables.meta.c.key == key).values(value=value))
-
-
-def status(session: Session) -> dict[str, Any]:
-    """JSON-ready state of the store: rows present and removed per set, the last sync run and
-    the schema revision (for ``labridge status --json``)."""
-    sets = {name: _set_status(session, _SETS[name].table) for name in SETS}
-    run = last_sync(session)
-    return {
-        "schema_revision": current_revision(session.connection()),
-        "sets": sets,
-        "last_sync": run.as_dict() if run else None,
-    }
-
-
-def _set_status(session: Session, table: Table) -> dict[str, int]:
-    # count(removed_at) counts only the non-NULL ones, i.e. the removed rows.
-    stmt = select(func.count(), func.count(table.c.removed_at))
-    total, removed = session.execute(stmt).one()
-    return {"present": int(total) - int(removed), "removed": int(removed)}

@@ -1,15 +1,22 @@
-"""Progress: the latest state per learner and a history that grows only when something changed.
+"""The progress mirror and its history: the latest state per learner (``progress_learners``) and a
+history (``progress_history``) that grows only when something changed.
 
 A pull (docs/contract.md §3.3, GetProgress or GetProgressFull) is turned into *snapshots*, one per
 key ``(level, unit_uuid, outcome_uuid)``: the learner as a whole, each unit and, from a full pull,
 each outcome. A snapshot becomes a ``progress_history`` row only when its values differ from the
-latest row of the same key (design.md, "History tables (progress) keep a row only when something
-changed"). Only keys present in a pull are compared, so a unit-level pull never reads as "the
-outcomes vanished"; nothing is ever written for a key that is missing.
+latest row of the same key: a history table keeps a row only when something changed
+(docs/data-protection.md, "What labridge stores", lists what it holds). Only keys present in a pull
+are compared, so a unit-level pull never reads as "the outcomes vanished"; nothing is ever written
+for a key that is missing.
 
 The latest row of every key is loaded once, in one query (:func:`load_known`), compared in
 Python, and each batch of pulls is written with a handful of bulk statements (:func:`write_batch`).
 A failed pull keeps the learner's last good values and records when and why it failed.
+
+What the tables hold is read back with :func:`learners` (one :class:`LatestProgress` per learner)
+and :func:`history` (the changes, oldest first): the public reads for a library caller who wants
+more than the progress report, which reads the same tables with its own aggregating queries, and
+:func:`summary` for ``labridge status``.
 """
 
 from __future__ import annotations
@@ -71,8 +78,9 @@ class HistoryRow:
 
 
 @dataclass(frozen=True)
-class LearnerProgress:
-    """A ``progress_learners`` row: the latest known progress and how the last pull went."""
+class LatestProgress:
+    """A ``progress_learners`` row: the latest known progress and how the last pull went (the
+    progress report's judged line per learner is :class:`labridge.reports.LearnerProgress`)."""
 
     candidate_uuid: str
     source_id: str
@@ -295,11 +303,11 @@ def _update_learners(
 # Reads
 
 
-def learners(session: Session) -> list[LearnerProgress]:
+def learners(session: Session) -> list[LatestProgress]:
     """Every learner's latest progress, by source id then candidate."""
     t = tables.progress_learners
     stmt = select(t).order_by(t.c.source_id, t.c.candidate_uuid)
-    return [LearnerProgress(**dict(row)) for row in session.execute(stmt).mappings()]
+    return [LatestProgress(**dict(row)) for row in session.execute(stmt).mappings()]
 
 
 def history(
