@@ -35,12 +35,8 @@ if TYPE_CHECKING:
         SoapFault,
         TransportError,
     )
-    from .reports.progress_report import (
-        ProgressReport,
-        ReportFormat,
-        build_progress_report,
-        render_progress,
-    )
+    from .reports.formats import ReportFormat
+    from .reports.progress_report import ProgressReport, build_progress_report, render_progress
     from .sources.mapping import load_mapping
     from .sources.open import open_source
     from .sources.records import SkippedRecord, SourceRecord
@@ -100,7 +96,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "build_progress_report": (".reports.progress_report", "build_progress_report"),
     "render_progress": (".reports.progress_report", "render_progress"),
     "ProgressReport": (".reports.progress_report", "ProgressReport"),
-    "ReportFormat": (".reports.progress_report", "ReportFormat"),
+    "ReportFormat": (".reports.formats", "ReportFormat"),
 }
 
 _SUBPACKAGES = (

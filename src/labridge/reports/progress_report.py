@@ -26,7 +26,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from enum import StrEnum
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -36,6 +35,7 @@ from sqlalchemy.orm import Session
 from ..store import tables as t
 from ..validate.uk import date_or_none
 from . import charts, labels
+from .formats import ReportFormat
 from .spreadsheet import SafeWriter
 
 #: Points an overall percentage may trail the expected one and still count as on track.
@@ -67,12 +67,6 @@ COLUMNS = (
 )
 
 Points = list[tuple[datetime, float]]
-
-
-class ReportFormat(StrEnum):
-    html = "html"
-    csv = "csv"
-    json = "json"
 
 
 @dataclass(frozen=True)

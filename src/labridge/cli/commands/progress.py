@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
-from ... import reports
 from ...errors import TransportError
+from ...reports.formats import ReportFormat
 from ...workflows.tasks import PULL_CONCURRENCY
 from .. import console
 from ..options import (
@@ -96,13 +96,13 @@ def _show_pull(report: PullReport) -> None:
 @handles_errors
 def progress_report(
     fmt: Annotated[
-        reports.ReportFormat,
+        ReportFormat,
         typer.Option(
             "--format",
             help="html: one self-contained page with charts, readable offline; csv: one line per "
             "learner; json: everything, on stdout unless --output is given.",
         ),
-    ] = reports.ReportFormat.html,
+    ] = ReportFormat.html,
     output: Annotated[
         Path | None,
         typer.Option(
@@ -127,7 +127,7 @@ def progress_report(
     if not report.summary()["learners"]:
         console.err.print(console.no_progress_line(settings.store.database_url))
     text = reports.render_progress(report, fmt)
-    if output is None and fmt is reports.ReportFormat.json:
+    if output is None and fmt is ReportFormat.json:
         typer.echo(text, nl=False)
         return
     path = output or Path(f"progress-report.{fmt.value}")
