@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.util.exc import CommandError
-from sqlalchemy import Connection, Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -101,7 +100,7 @@ def open_store(url: str) -> Store:
         migrate(engine)
     except BaseException as exc:
         engine.dispose()
-        if isinstance(exc, DBAPIError | CommandError):
+        if isinstance(exc, DBAPIError) or _is_alembic_error(exc):
             raise _open_error(exc, sa_url, shown) from None
         if isinstance(exc, SQLAlchemyError):
             raise store_failure(exc, shown) from None
@@ -183,7 +182,14 @@ def _engine(sa_url: URL, shown: str, **options: Any) -> Engine:
 
 def migrate(engine: Engine) -> None:
     """Run Alembic ``upgrade head`` on ``engine`` in one transaction, holding the store's write
-    lock: two processes opening a new store at once migrate it once, one after the other."""
+    lock: two processes opening a new store at once migrate it once, one after the other. A
+    store already at the newest revision is only read, without Alembic (which costs a command
+    like ``labridge status`` most of its start-up)."""
+    with engine.connect() as connection:
+        if head_in_files() is not None and current_revision(connection) == head_in_files():
+            return
+    from alembic import command
+
     with engine.execution_options(**{WRITE: True}).begin() as connection:
         config = _alembic_config()
         config.attributes["connection"] = connection
@@ -191,19 +197,59 @@ def migrate(engine: Engine) -> None:
 
 
 def current_revision(connection: Connection) -> str | None:
-    """The schema revision the database is at (``None`` before the first migration)."""
-    return MigrationContext.configure(connection).get_current_revision()
+    """The schema revision the database is at (``None`` before the first migration): the row
+    Alembic keeps in ``alembic_version``."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars()
+    found = list(versions)
+    return found[0] if len(found) == 1 else None
 
 
-def _alembic_config() -> Config:
+_REVISION = re.compile(r"^revision(?:: *str)? *= *[\"']([^\"']+)[\"']", re.M)
+_DOWN = re.compile(r"^down_revision(?:: *[^=]+)? *= *(?:[\"']([^\"']+)[\"']|None)", re.M)
+
+
+@cache
+def head_in_files() -> str | None:
+    """The newest revision of the migrations shipped, read from their files without Alembic:
+    the one revision no other names as its ``down_revision``; ``None`` (ask Alembic) for
+    anything else, a branch say. tests/store holds it equal to Alembic's own head."""
+    revisions: set[str] = set()
+    downs: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("[0-9]*.py"):
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        if down.group(1):
+            downs.add(down.group(1))
+    heads = revisions - downs
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _alembic_config() -> Any:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
 
 
-def _open_error(exc: DBAPIError | CommandError, url: URL, shown: str) -> ConfigurationError:
+def _is_alembic_error(exc: BaseException) -> bool:
+    """Alembic's refusal of a revision it does not know (a store a newer labridge migrated);
+    Alembic is only asked when it was imported, since only then can it have raised."""
+    if "alembic" not in sys.modules:
+        return False
+    from alembic.util.exc import CommandError
+
+    return isinstance(exc, CommandError)
+
+
+def _open_error(exc: BaseException, url: URL, shown: str) -> ConfigurationError:
     """Turn a failure while connecting or migrating into what the user should do about it."""
-    if isinstance(exc, CommandError):
+    if not isinstance(exc, DBAPIError):  # Alembic's: a revision it does not know
         return ConfigurationError(
             f"the store at {shown} has a schema this labridge does not know: {scrub(exc, url)}",
             hint="it was migrated by a newer labridge; upgrade labridge or use another database",
