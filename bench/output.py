@@ -71,10 +71,10 @@ def fill_store(url: str, n: int) -> None:
 
 def load(url: str, dump: bool) -> None:
     """The child of the *load only* and *plain json.dumps* runs."""
-    from labridge.cli import operations
+    from labridge.cli import local_store
     from labridge.cli.options import settings_from
 
-    entries, _names = operations.enrolments(settings_from(None, db=url))
+    entries, _names = local_store.enrolments(settings_from(None, db=url))
     data = [e.as_dict() for e in entries]
     if dump:
         start = time.perf_counter()

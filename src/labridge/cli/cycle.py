@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,10 +32,11 @@ from .. import stopping, store
 from ..config import RunSettings, Settings, SourceSettings
 from ..errors import ConfigurationError, LabridgeError
 from ..store import locks
-from ..workflows import enrol as enrol_workflow
-from ..workflows import update as update_workflow
 from . import console
-from .operations import SourceSpec, enrol, forget, progress_pull, sync, update
+from .local_store import forget
+
+if TYPE_CHECKING:  # the steps import what they run when they run: `labridge status` needs none
+    from .operations import SourceSpec
 
 log = logging.getLogger("labridge.run")
 
@@ -347,11 +349,15 @@ def steps(settings: Settings) -> list[Step]:
 
 
 def _spec(settings: Settings, source: SourceSettings) -> SourceSpec:
+    from .operations import SourceSpec
+
     return SourceSpec.build(source.path, source.sql, source.source_db, source.mapping,
                             defaults=settings.source, encoding=source.encoding)  # fmt: skip
 
 
 def _sync_line(settings: Settings) -> str:
+    from .operations import sync
+
     counts = sync(settings, quiet=True).as_dict()
     added, changed, removed = (sum(c[k] for c in counts.values()) for k in _SYNC_KEYS)
     return f"{added} added, {changed} changed, {removed} removed"
@@ -372,6 +378,9 @@ def _retention_line(settings: Settings) -> str:
 
 
 def _enrol_line(settings: Settings, source: SourceSettings) -> Outcome:
+    from ..workflows import enrol as enrol_workflow
+    from .operations import enrol
+
     options = enrol_workflow.Options(
         send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
     )
@@ -383,6 +392,9 @@ def _enrol_line(settings: Settings, source: SourceSettings) -> Outcome:
 
 
 def _update_line(settings: Settings, source: SourceSettings) -> Outcome:
+    from ..workflows import update as update_workflow
+    from .operations import update
+
     spec = _spec(settings, source)
     report, _ = update(settings, spec, update_workflow.Options(), quiet=True, fresh=False)
     line = console.outcome_counts(report.as_dict(), update_workflow.OUTCOMES)
@@ -391,6 +403,8 @@ def _update_line(settings: Settings, source: SourceSettings) -> Outcome:
 
 
 def _pull_line(settings: Settings) -> Outcome:
+    from .operations import progress_pull
+
     run = settings.run
     report = progress_pull(
         settings, full=run.progress_full, concurrency=run.progress_concurrency, quiet=True

@@ -27,7 +27,7 @@ from ..sandbox.clock import CLOCK_PATH
 from ..sandbox.defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME
 from ..sandbox.server import start_background
 from ..workflows import enrol, update
-from . import console, operations
+from . import console, local_store, operations
 
 
 def examples_dir() -> Path:
@@ -53,7 +53,7 @@ def _enrolment_tour(settings: Settings) -> None:
     report, names = operations.enrol(settings, spec, options)
     out.print(console.enrol_summary(report))
     out.rule("7. What needs fixing in the MIS (labridge enrolments --problems)")
-    items, learners, names = operations.problems(settings)
+    items, learners, names = local_store.problems(settings)
     url = settings.store.database_url
     console.show_problems(items, learners, url, as_json=False, names=names)
 
@@ -77,9 +77,9 @@ def _progress_tour(settings: Settings, sandbox_url: str, report_dir: Path) -> Pa
         httpx.post(f"{sandbox_url}{CLOCK_PATH}", json={"advance_days": 30}).raise_for_status()
         pull()
     today = date.fromisoformat(httpx.get(f"{sandbox_url}{CLOCK_PATH}").json()["now"][:10])
-    report = operations.progress_report(settings, today)
+    report = local_store.progress_report(settings, today)
     path = report_dir / "labridge-demo-report.html"
-    operations.write_report(path, reports.render_progress(report, reports.ReportFormat.html))
+    local_store.write_report(path, reports.render_progress(report, reports.ReportFormat.html))
     return path
 
 
@@ -152,7 +152,7 @@ def _tour(workdir: Path, keep_dir: Path | None) -> None:
         out.print(console.sync_table(again))
         out.print("Changes on the second run: " + ("[red]some[/red]" if again.changed else "none"))
         out.rule("3. What the store holds")
-        status = operations.status(settings)
+        status = local_store.status(settings)
         out.print(console.status_table(status))
         out.print(console.last_sync_line(status))
         _enrolment_tour(settings)

@@ -117,7 +117,7 @@ def settings_from(
     }
     from .. import contract
     from ..config import load_settings
-    from .operations import where
+    from .local_store import where
 
     settings = load_settings(flags, os.environ, config, contract_file)
     logging.getLogger("labridge.config").info("%s", where(settings))

@@ -74,14 +74,14 @@ def enrol(
     or refused.
     """
     from ...workflows import enrol as enrol_workflow
-    from .. import operations
+    from .. import local_store, operations
 
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
     spec = operations.SourceSpec.build(
         source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
     )
-    operations.require_store(settings, create=create)
+    local_store.require_store(settings, create=create)
     options = enrol_workflow.Options(
         dry_run=dry_run,
         send_login_details=send_login_details,
@@ -157,14 +157,14 @@ def update(
     to run enrol first.
     """
     from ...workflows import update as update_workflow
-    from .. import operations
+    from .. import local_store, operations
 
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
     spec = operations.SourceSpec.build(
         source, sql, source_db, mapping, defaults=settings.source, encoding=encoding
     )
-    operations.require_store(settings, create=create)
+    local_store.require_store(settings, create=create)
     options = update_workflow.Options(
         dry_run=dry_run, clear_missing=clear_missing, concurrency=concurrency
     )
@@ -214,19 +214,19 @@ def enrolments(
     """List every learner's latest enrolment outcome, with LA's messages; with --problems, only
     what needs fixing: the to-do list for whoever fixes the source data."""
     from ... import reports
-    from .. import operations
+    from .. import local_store
 
     settings = settings_from(config, db=db)
-    operations.require_store(settings, create=None)
+    local_store.require_store(settings, create=None)
     if problems:
-        items, learners, names = operations.problems(settings)
+        items, learners, names = local_store.problems(settings)
         if csv_path is not None:
             reports.write_problems_csv(csv_path, items)
             console.err.print(f"Wrote [bold]{csv_path}[/bold].")
         url = settings.store.database_url
         console.show_problems(items, learners, url, as_json=as_json, names=names)
         return
-    entries, names = operations.enrolments(settings)
+    entries, names = local_store.enrolments(settings)
     if csv_path is not None:
         reports.write_enrolments_csv(csv_path, entries, names)
         console.err.print(f"Wrote [bold]{csv_path}[/bold].")
@@ -251,11 +251,11 @@ def duplicates(
     CandidateUUIDs), from the last sync and the check after each enrol run, for someone to merge
     in LA. Two separate stores enrolling against one LA cause them: share one store instead.
     Exit code 1 when there are any."""
-    from .. import operations
+    from .. import local_store
 
     settings = settings_from(config, db=db)
-    operations.require_store(settings, create=None)
-    found, names = operations.duplicates(settings)
+    local_store.require_store(settings, create=None)
+    found, names = local_store.duplicates(settings)
     if as_json:
         console.print_json([d.as_dict() for d in found])
     elif found:

@@ -52,7 +52,7 @@ def forget(
     enrols them again. LA's own copy is not touched: remove them there too. Exit code 1 when a
     learner given is not in the store.
     """
-    from .. import operations
+    from .. import local_store
 
     log_verbosity(verbose)
     settings = settings_from(config, db=db)
@@ -62,9 +62,9 @@ def forget(
             hint="e.g. `labridge forget MIS-200100 --dry-run` or "
             "`labridge forget --gone-from-la-before 2026-01-01`",
         )
-    operations.require_store(settings, create=None)
+    local_store.require_store(settings, create=None)
     cutoff = gone_before.replace(tzinfo=UTC) if gone_before else None
-    report = operations.forget(settings, learners or [], cutoff, dry_run=dry_run)
+    report = local_store.forget(settings, learners or [], cutoff, dry_run=dry_run)
     if as_json:
         console.print_json(report.as_dict())
     else:

@@ -64,11 +64,11 @@ def progress_pull(
     cannot answer for is listed with the reason and pulled again next time; the others carry on.
     Exit code 1 when some learners failed, 3 when LA answered for none of them.
     """
-    from .. import operations
+    from .. import local_store, operations
 
     log_verbosity(verbose)
     settings = settings_from(config, url, username, db, contract_file)
-    operations.require_store(settings, create=create)
+    local_store.require_store(settings, create=create)
     report = operations.progress_pull(settings, full=full, concurrency=concurrency, quiet=as_json)
     if as_json:
         console.print_json(report.as_dict())
@@ -119,11 +119,11 @@ def progress_report(
     pull**): per learner the overall %, units done, last activity and whether they are on
     track against their planned dates; per course the spread; the learners most behind."""
     from ... import reports
-    from .. import operations
+    from .. import local_store
 
     settings = settings_from(config, db=db)
-    operations.require_store(settings, create=None)
-    report = operations.progress_report(settings, date.today())
+    local_store.require_store(settings, create=None)
+    report = local_store.progress_report(settings, date.today())
     if not report.summary()["learners"]:
         console.err.print(console.no_progress_line(settings.store.database_url))
     text = reports.render_progress(report, fmt)
@@ -131,5 +131,5 @@ def progress_report(
         typer.echo(text, nl=False)
         return
     path = output or Path(f"progress-report.{fmt.value}")
-    operations.write_report(path, text)
+    local_store.write_report(path, text)
     console.err.print(f"Wrote [bold]{path}[/bold]: {escape(report.headline())}.")

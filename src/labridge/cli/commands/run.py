@@ -52,13 +52,13 @@ def run_command(
     SIGTERM or Ctrl+C stops it after the current step, the calls in flight finished (exit code
     143 or 130); the next run resumes.
     """
-    from .. import cycle, operations
+    from .. import cycle, local_store
 
     log_verbosity(verbose, run=True)  # an unattended run logs each step, even at the default level
     settings = settings_from(config, url, username, db, contract_file)
     cycle.trigger(settings.run)  # with --once too: a cron deployment finds a typo at once
     settings.require_la()
-    operations.require_store(settings, create=create)
+    local_store.require_store(settings, create=create)
     with cycle.single_instance(settings.store.database_url):
         if not once:
             cycle.run_forever(settings.run, lambda: cycle.steps(settings))

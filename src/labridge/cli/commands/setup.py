@@ -61,11 +61,11 @@ def status(
 ) -> None:
     """Show which settings file and store are in use, what the store holds and when it last
     synced."""
-    from .. import cycle, operations
+    from .. import cycle, local_store
 
     settings = settings_from(config, db=db)
-    operations.require_store(settings, create=None)
-    data = operations.status(settings)
+    local_store.require_store(settings, create=None)
+    data = local_store.status(settings)
     data["schedule"] = cycle.status(settings.run)
     if as_json:
         console.print_json(data)
