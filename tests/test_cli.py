@@ -79,8 +79,8 @@ def test_status_of_an_empty_store_says_to_sync(env: dict[str, str]) -> None:
     assert "Never synced" in out
 
 
-def test_sync_into_postgresql(env: dict[str, str], database_url: str) -> None:
-    code, out, err = invoke(["sync", "--json", "--db", database_url], env)
+def test_sync_into_postgresql(env: dict[str, str], store_url: str) -> None:
+    code, out, err = invoke(["sync", "--json", "--db", store_url], env)
     assert code == 0, err
     assert json.loads(out)["ethnicities"]["total"] == 19
 

@@ -130,10 +130,10 @@ def test_csv_is_spreadsheet_safe_and_a_fixed_repeat_leaves_the_list(
     assert "give a writable file with --csv" in err
 
 
-def test_uncertain_refused_and_repeats_on_both_databases(database_url: str) -> None:
+def test_uncertain_refused_and_repeats_on_both_databases(store_url: str) -> None:
     since = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
     refused = Problem("EmailAddress", "E12", "Email address already in use")
-    with store.open_store(database_url) as db, db.begin() as session:
+    with store.open_store(store_url) as db, db.begin() as session:
         journal.record(session, "MIS-1", "C-1", "uncertain", since, origin="a.csv line 2")
         journal.record(session, "MIS-2", "C-1", "refused", since, origin="a.csv line 3",
                        problems=[refused])  # fmt: skip
@@ -145,7 +145,7 @@ def test_uncertain_refused_and_repeats_on_both_databases(database_url: str) -> N
         dup = Problem("learner_id", "DUPLICATE_IN_INPUT", "a.csv line 6: again; remove one")
         repeats.replace(session, {("MIS-4", "C-1")}, [
             repeats.Repeat("MIS-4", "C-1", "a.csv line 6", (dup,), since)], since)  # fmt: skip
-    with store.open_store(database_url) as db, db.session() as session:
+    with store.open_store(store_url) as db, db.session() as session:
         items = todo.listing(session, timedelta(minutes=10))
         assert repeats.count(session) == 1
     got = [(i.source_id, i.state, i.code, i.message, i.fix) for i in items]
@@ -159,11 +159,11 @@ def test_uncertain_refused_and_repeats_on_both_databases(database_url: str) -> N
     ]  # fmt: skip
     assert got[0][:3] == ("MIS-1", "uncertain", "UNCERTAIN")
     assert "labridge will look again after 09:40 UTC" in got[0][4]
-    with store.open_store(database_url) as db, db.begin() as session:
+    with store.open_store(store_url) as db, db.begin() as session:
         repeats.replace(session, {("MIS-4", "C-1")}, [], since)  # the repeat was removed
         assert repeats.listing(session) == []
         # An update LA accepts later settles the refused one.
         journal.record_update(session, "MIS-5", "C-1", "cand-5", {}, since + timedelta(days=1))
-    with store.open_store(database_url) as db, db.session() as session:
+    with store.open_store(store_url) as db, db.session() as session:
         left = {i.source_id for i in todo.listing(session, timedelta(minutes=10))}
     assert left == {"MIS-1", "MIS-2", "MIS-3"}

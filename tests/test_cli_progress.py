@@ -104,6 +104,6 @@ def test_la_failing_for_every_learner_exits_3_with_a_hint(
     assert "what to do:" in err
 
 
-def test_pull_into_postgresql(env: dict[str, str], database_url: str) -> None:
-    data = pull_json(env, "--db", database_url)
+def test_pull_into_postgresql(env: dict[str, str], store_url: str) -> None:
+    data = pull_json(env, "--db", store_url)
     assert data["learners"] == data["changed"] > 0

@@ -83,9 +83,9 @@ def _sent(sandbox: RunningSandbox) -> dict[str, Any]:
 
 
 def test_update_json_has_the_documented_shape_and_sends_only_the_change(
-    env: dict[str, str], export: Path, sandbox: RunningSandbox, database_url: str
+    env: dict[str, str], export: Path, sandbox: RunningSandbox, store_url: str
 ) -> None:
-    env["LABRIDGE_DATABASE_URL"] = database_url
+    env["LABRIDGE_DATABASE_URL"] = store_url
     _enrolled(export, env)
     old = _edit(export, "MIS-200107", email="ben.patel@example.net")["email"]
     code, out, err = invoke(["update", str(export), "--create", "--json"], env)

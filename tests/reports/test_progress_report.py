@@ -160,8 +160,8 @@ def test_history_is_one_point_per_change(progress_store: Store) -> None:
     assert all(when.tzinfo is not None for when, _ in history["u-amy"])
 
 
-def test_empty_store_gives_an_empty_report(database_url: str) -> None:
-    with open_store(database_url) as store:
+def test_empty_store_gives_an_empty_report(store_url: str) -> None:
+    with open_store(store_url) as store:
         report = report_of(store)
     assert report.as_dict()["learners"] == report.as_dict()["courses"] == []
     assert "No progress has been pulled yet" in progress_html(report)

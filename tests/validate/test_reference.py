@@ -383,9 +383,9 @@ def test_ethnicity_ids_only_takes_the_id(ref: ReferenceData) -> None:
 # -- from the store -------------------------------------------------------------------------------
 
 
-def test_load_from_the_store(database_url: str, seeded: ReferenceData) -> None:
+def test_load_from_the_store(store_url: str, seeded: ReferenceData) -> None:
     gone = Company(company_uuid="gone", name="Gone Ltd")
-    with open_store(database_url) as store:
+    with open_store(store_url) as store:
         with store.begin() as session:
             upsert_frameworks(session, list(seeded.frameworks), NOW)
             upsert_set(session, "trainers", list(seeded.trainers), NOW)

@@ -10,8 +10,8 @@ from labridge import store
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[store.Store]:
+def db(store_url: str) -> Iterator[store.Store]:
     """A migrated store on each database the suite runs on (SQLite and PostgreSQL)."""
-    opened = store.open_store(database_url)
+    opened = store.open_store(store_url)
     yield opened
     opened.close()
