@@ -11,14 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from clienv import cli_env, invoke
 from labridge import store, todo
 from labridge.errors import Problem
 from labridge.sandbox.server import RunningSandbox, start_background
 from labridge.store import journal, repeats
 
+from .clienv import cli_env, invoke
+
 PASSWORD = "Wh1sper-only"
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 @pytest.fixture(scope="module")

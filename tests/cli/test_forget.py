@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 from labridge.cli import app
 from labridge.sandbox.server import RunningSandbox, start_background
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 #: Ewan Shaw (the sample's fifth row) and what identifies them.
 LEARNER = "MIS-200128"
 CANARIES = ("Ewan", "Shaw", "ewan.shaw68@example.org", "WH963738C", "73 Queens Road", "4202221817")

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from labridge.cli import app
 from labridge.sandbox.server import RunningSandbox, start_background
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 @pytest.fixture(scope="module")

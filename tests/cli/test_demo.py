@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from labridge.cli import app
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 def _labridge(*args: str, db: Path) -> str:

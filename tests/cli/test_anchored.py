@@ -20,7 +20,7 @@ import pytest
 
 from labridge.sandbox.server import serve_process
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 SECRET = "s3cr3t-Pa55"
 
 

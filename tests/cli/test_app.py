@@ -14,9 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from clienv import cli_env, invoke
 from labridge.sandbox.server import RunningSandbox, start_background
 from labridge.store import open_store
+
+from .clienv import cli_env, invoke
 
 PASSWORD = "Wh1sper-only"
 
@@ -175,7 +176,7 @@ def _wait_for(url: str) -> dict[str, int]:
             time.sleep(0.1)
 
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 def test_enrol_dry_run_json_sends_nothing(env: dict[str, str], sandbox: RunningSandbox) -> None:

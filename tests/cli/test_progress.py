@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
-from clienv import cli_env, invoke
 from labridge.sandbox.app import create_app
 from labridge.sandbox.server import RunningSandbox, start_background
+
+from .clienv import cli_env, invoke
 
 PASSWORD = "Pr0gress-only"
 KEYS = {"learners", "changed", "unchanged", "failed", "failures"}

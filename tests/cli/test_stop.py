@@ -19,7 +19,7 @@ import pytest
 
 from labridge.sandbox.server import RunningSandbox, start_background
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 SEEDED = 9
 
 

@@ -12,11 +12,12 @@ from typing import Any
 import httpx
 import pytest
 
-from clienv import cli_env, invoke
 from labridge import soap
 from labridge.sandbox.server import RunningSandbox, start_background
 
-SAMPLE = Path(__file__).parent.parent / "examples" / "learners.csv"
+from .clienv import cli_env, invoke
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 LEARNERS = ("MIS-200100", "MIS-200107", "MIS-200114")
 COUNTS = (
     "updated", "would_update", "unchanged", "uncertain", "refused", "invalid", "not_enrolled"

@@ -20,7 +20,7 @@ from labridge import console
 from labridge.sandbox.faults import Fault, Mode
 from labridge.sandbox.server import RunningSandbox, free_port, start_background
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 FINE = 30  # enrolments LA answers before it goes down
 PERSONAL = ("forename", "surname", "email", "ni_number", "birth_date", "address_line1", "uln")
 
