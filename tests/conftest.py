@@ -6,10 +6,23 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
+
+if TYPE_CHECKING:
+    from labridge.sandbox.server import RunningSandbox
+
+# pytest-xdist's workers start with COLUMNS=80 and LINES=24 in their environment; a Rich console
+# made with both set keeps that width for good, and labridge.console makes its consoles on
+# import. Unset here, before any conftest or test imports labridge (this conftest imports it
+# inside its fixtures), the width follows each test's COLUMNS as in a run without xdist.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
+
 
 #: The local PostgreSQL server the tests create their throw-away databases on.
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -27,6 +40,17 @@ def dialect(request: pytest.FixtureRequest) -> str:
     """Each sandbox dialect in turn: a test or fixture taking ``dialect`` runs once per dialect
     (the workflow tests build their sandbox with it)."""
     return str(request.param)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[RunningSandbox]:
+    """A sandbox of the test's own over loopback, from LA's seed (credentials ``sandbox``,
+    ``sandbox``), with its test hooks (``/_sandbox/faults``, ``/_sandbox/stats``). A test module
+    that needs another LA overrides ``sandbox`` (or extends it: ``def sandbox(sandbox)``)."""
+    from labridge.sandbox.server import start_background
+
+    with start_background(test_hooks=True) as running:
+        yield running
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

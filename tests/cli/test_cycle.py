@@ -17,6 +17,8 @@ from labridge.config import RunSettings
 from labridge.errors import ConfigurationError, TransportError
 from labridge.schedule import run_cycle, single_instance, trigger
 
+pytestmark = pytest.mark.slow  # the scheduler's cycles
+
 
 def test_a_failed_step_is_logged_and_the_cycle_carries_on(caplog: pytest.LogCaptureFixture) -> None:
     done: list[str] = []

@@ -11,24 +11,17 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from labridge import console
 from labridge.sandbox.faults import Fault, Mode
-from labridge.sandbox.server import RunningSandbox, free_port, start_background
+from labridge.sandbox.server import RunningSandbox, free_port
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 FINE = 30  # enrolments LA answers before it goes down
 PERSONAL = ("forename", "surname", "email", "ni_number", "birth_date", "address_line1", "uln")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
 
 
 def _env(url: str) -> dict[str, str]:
@@ -49,6 +42,7 @@ def _labridge(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProce
     return subprocess.run(command, env=_env(url), capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_an_enrol_run_that_loses_la_prints_what_it_finished_and_the_error(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

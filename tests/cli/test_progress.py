@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,9 +13,8 @@ import pytest
 from labridge.sandbox.app import create_app
 from labridge.sandbox.server import RunningSandbox, start_background
 
-from .clienv import cli_env, invoke
+from .clienv import invoke
 
-PASSWORD = "Pr0gress-only"
 KEYS = {"learners", "changed", "unchanged", "failed", "failures"}
 
 
@@ -24,14 +22,9 @@ KEYS = {"learners", "changed", "unchanged", "failed", "failures"}
 def sandbox() -> Iterator[RunningSandbox]:
     # A fixed base clock: the simulated progress is the same on every run.
     base = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
-    la = create_app(username="ws-user", password=PASSWORD, clock=lambda: base, test_hooks=True)
+    la = create_app(clock=lambda: base, test_hooks=True)
     with start_background(la) as running:
         yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    return cli_env(sandbox, tmp_path, monkeypatch, "ws-user", PASSWORD)
 
 
 def pull_json(env: dict[str, str], *extra: str, code: int = 0) -> dict[str, Any]:

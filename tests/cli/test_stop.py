@@ -19,6 +19,8 @@ import pytest
 
 from labridge.sandbox.server import RunningSandbox, start_background
 
+pytestmark = pytest.mark.slow  # signals real processes mid-run
+
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 SEEDED = 9
 

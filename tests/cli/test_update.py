@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,26 +12,15 @@ import httpx
 import pytest
 
 from labridge import soap
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 
-from .clienv import cli_env, invoke
+from .clienv import invoke
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 LEARNERS = ("MIS-200100", "MIS-200107", "MIS-200114")
 COUNTS = (
     "updated", "would_update", "unchanged", "uncertain", "refused", "invalid", "not_enrolled"
 )  # fmt: skip
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background(test_hooks=True) as running:  # one per test: each starts from LA's seed
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    return cli_env(sandbox, tmp_path, monkeypatch, "sandbox", "sandbox", COLUMNS="250")
 
 
 @pytest.fixture

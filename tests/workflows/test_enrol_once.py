@@ -24,6 +24,8 @@ from labridge.store import duplicates, journal
 from labridge.workflows.enrol import IN_PROGRESS, LEASE, Enroller, Options
 from labridge.workflows.sync import sync
 
+from .conftest import client_of
+
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
@@ -31,15 +33,10 @@ def _rows(n: int) -> list[SourceRow]:
     return list(read_csv(SAMPLE))[:n]
 
 
-def _client(app: Starlette) -> AsyncClient:
-    return AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0,
-                       transport=httpx.ASGITransport(app=app))  # fmt: skip
-
-
 @pytest.fixture
 async def la() -> AsyncIterator[tuple[Starlette, AsyncClient]]:
     app = create_app(test_hooks=True)
-    async with _client(app) as client:
+    async with client_of(app) as client:
         yield app, client
 
 
