@@ -17,9 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import typer
-from click.testing import Result
 from sqlalchemy.pool import NullPool
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from alteredla import altered_la, drop_member
 from labridge import cli

@@ -11,6 +11,7 @@ from pathlib import Path
 from labridge import store, todo
 from labridge.errors import Problem
 from labridge.store import journal, repeats
+from labridge.workflows.update import UNCERTAIN as UPDATE_UNCERTAIN
 
 from .clienv import invoke
 
@@ -139,7 +140,7 @@ def test_uncertain_refused_and_repeats_on_both_databases(store_url: str) -> None
     assert got[1:] == [
         ("MIS-2", "refused", "E12", "Email address already in use", todo.REFUSED_FIX),
         ("MIS-3", "uncertain", "UPDATE_UNCERTAIN", "UpdateEnrolment's answer was lost",
-         todo.UPDATE_UNCERTAIN),
+         UPDATE_UNCERTAIN),
         ("MIS-4", "invalid", "DUPLICATE_IN_INPUT", "again", "remove one"),
         ("MIS-5", "refused", "E12", "update refused: Email address already in use",
          todo.UPDATE_REFUSED_FIX),

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,7 +39,7 @@ def _env(sandbox: RunningSandbox) -> dict[str, str]:
             "LABRIDGE_PASSWORD": "sandbox"}  # fmt: skip
 
 
-def _stats(sandbox: RunningSandbox) -> dict[str, int]:
+def _stats(sandbox: RunningSandbox) -> dict[str, Any]:
     return dict(httpx.get(sandbox.url + "/_sandbox/stats", timeout=5).json())
 
 

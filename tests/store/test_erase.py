@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from labridge import AsyncClient, store
+from labridge.dburl import sqlite_file
 from labridge.sandbox.app import create_app
 from labridge.sources.csv import read_csv
 from labridge.store import erase, journal
-from labridge.store.engine import sqlite_file
 from labridge.workflows.enrol import Enroller
 from labridge.workflows.progress import pull
 from labridge.workflows.sync import sync

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from labridge import contract as c
 from labridge import overrides
 from labridge.models import Candidate, EnrolmentUserUpdate
@@ -16,7 +18,7 @@ from labridge.workflows.changes import (
     update_user,
 )
 
-PUSHED = {
+PUSHED: dict[str, Any] = {
     "Address": {"Postcode": "S2 8WY", "Town": "Sheffield"},
     "BirthDate": "1989-03-10",
     "Course": {"CourseUUID": "c-1", "EndDate": "2028-04-18", "StartDate": "2026-10-18",
