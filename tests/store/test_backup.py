@@ -170,7 +170,8 @@ def test_refusals_say_what_to_do(sqlite_store: Path, tmp_path: Path) -> None:
 
 def test_postgresql_gets_the_pg_dump_command_without_its_password(tmp_path: Path) -> None:
     url = "postgresql://alice:hunter2%40x@db.example:5433/labridge_prod"
-    result = CliRunner().invoke(app, ["store", "backup", str(tmp_path / "b.dump"), "--db", url])
+    args = ["store", "backup", str(tmp_path / "b.dump"), "--db", url]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})  # no path cut at the margin
     assert result.exit_code == 2
     text = " ".join(result.stderr.split())
     assert "hunter2" not in result.output
