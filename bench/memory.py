@@ -167,7 +167,8 @@ except ProtocolError as exc:
 LEGIT_ANSWER = """
 from labridge import contract as c
 from labridge.sandbox.app import create_app
-from labridge.sandbox.dialects import SPEAKERS, Dialect
+from labridge.sandbox.defaults import Dialect
+from labridge.sandbox.dialects import SPEAKERS
 from labridge.sandbox.services import answer
 app = create_app()
 learners = app.state.db.candidates(course_qan="", active=None, completed=None, test=None)

@@ -230,6 +230,7 @@ def pg_source() -> Iterator[str]:
         yield url
 
 
+@pytest.mark.slow
 def test_a_password_inside_the_la_url(sandbox: RunningSandbox, tmp_path: Path) -> None:
     """Pasted into the URL (``http://user:pw@host``): neither labridge's lines (-v) nor httpx's
     (-vv) show it, in a sync that works and in one LA refuses."""

@@ -19,6 +19,8 @@ import pytest
 
 from labridge.sandbox.server import RunningSandbox, start_background
 
+pytestmark = pytest.mark.slow  # kills real processes at random points
+
 SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
 KILLS = 8
 

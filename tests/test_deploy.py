@@ -15,7 +15,6 @@ import sys
 import time
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -26,7 +25,7 @@ import pytest
 from labridge import __version__
 from labridge.cli.cycle import next_cycle
 from labridge.config import RunSettings
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 
 ROOT = Path(__file__).parents[1]
 SYSTEMD = ROOT / "deploy" / "systemd"
@@ -148,12 +147,6 @@ def test_systemd_reads_the_timer_in_london_time(systemd_analyze: str) -> None:
     assert expected in result.stdout.split("Iter. #2")[0], result.stdout
 
 
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
-
-
 def _exec_start(unit: str, config: Path) -> list[str]:
     """The unit's ExecStart= as this machine runs it: the installed labridge, the test's config
     in place of /etc/labridge/labridge.toml; nothing else changed."""
@@ -181,6 +174,7 @@ def _env() -> dict[str, str]:
     return {**env, "LABRIDGE_PASSWORD": "sandbox"}  # as from EnvironmentFile=
 
 
+@pytest.mark.slow
 def test_the_service_stop_is_a_success_and_a_bad_setting_is_not_retried(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,9 @@ import pytest
 
 from labridge.cli.cycle import single_instance
 from labridge.errors import ConfigurationError
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
+
+pytestmark = pytest.mark.slow  # races real processes on one store
 
 SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
 LEARNERS = 200
@@ -31,12 +32,12 @@ POSTGRESQL_ONLY = pytest.mark.parametrize("database_url", ["postgresql"], indire
 
 
 @pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background(test_hooks=True) as running:
-        # A little latency per enrolment, so that the two runs overlap for the whole batch.
-        fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 0.01, "count": 1000}
-        httpx.post(running.url + "/_sandbox/faults", json=fault).raise_for_status()
-        yield running
+def sandbox(sandbox: RunningSandbox) -> RunningSandbox:
+    """The suite's sandbox, with a little latency per enrolment, so that the two runs overlap
+    for the whole batch."""
+    fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 0.01, "count": 1000}
+    httpx.post(sandbox.url + "/_sandbox/faults", json=fault).raise_for_status()
+    return sandbox
 
 
 def learners_csv(path: Path, n: int = LEARNERS) -> Path:

@@ -30,8 +30,8 @@ class ManualClock:
     def __call__(self) -> float:
         return self.seconds
 
-    def advance(self, *, minutes: float) -> None:
-        self.seconds += minutes * 60
+    def advance(self, seconds: float = 0.0, *, minutes: float = 0.0) -> None:
+        self.seconds += seconds + minutes * 60
 
 
 class SandboxClock:

@@ -7,19 +7,7 @@ import pytest
 from labridge.models import Token
 from labridge.session import RENEW_MARGIN, SESSION_LIFETIME, Session
 
-
-class FakeClock:
-    """A clock that only moves when told to: a plain value, not a stand-in for our code."""
-
-    def __init__(self, start: float = 1_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
+from .conftest import ManualClock
 
 TOKEN = Token(id="1000000001", uuid="A-UUID")
 OTHER = Token(id="1000000002", uuid="B-UUID")
@@ -29,13 +17,8 @@ RENEW_AT = SESSION_LIFETIME - RENEW_MARGIN
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def session(clock: FakeClock) -> Session:
-    return Session(clock=clock)
+def session(client_clock: ManualClock) -> Session:
+    return Session(clock=client_clock)
 
 
 def test_a_new_session_has_no_token(session: Session) -> None:
@@ -50,19 +33,19 @@ def test_a_login_makes_the_token_usable(session: Session) -> None:
 
 
 def test_the_token_is_usable_until_just_before_the_margin(
-    session: Session, clock: FakeClock
+    session: Session, client_clock: ManualClock
 ) -> None:
     session.logged_in(TOKEN)
-    clock.advance(RENEW_AT - 0.001)
+    client_clock.advance(RENEW_AT - 0.001)
 
     assert session.usable() == TOKEN
 
 
 def test_the_token_is_given_up_at_the_margin_before_la_expires_it(
-    session: Session, clock: FakeClock
+    session: Session, client_clock: ManualClock
 ) -> None:
     session.logged_in(TOKEN)
-    clock.advance(RENEW_AT)
+    client_clock.advance(RENEW_AT)
 
     assert session.usable() is None
     assert session.token is None  # forgotten, so the next call logs in
@@ -74,22 +57,22 @@ def test_the_margin_is_one_minute_of_la_s_thirty() -> None:
     assert RENEW_MARGIN == 60
 
 
-def test_a_success_slides_the_expiry(session: Session, clock: FakeClock) -> None:
+def test_a_success_slides_the_expiry(session: Session, client_clock: ManualClock) -> None:
     session.logged_in(TOKEN)
-    clock.advance(RENEW_AT - 1)
+    client_clock.advance(RENEW_AT - 1)
     session.succeeded()
-    clock.advance(RENEW_AT - 1)
+    client_clock.advance(RENEW_AT - 1)
 
     assert session.usable() == TOKEN
 
 
 def test_without_a_success_the_same_idle_time_expires_the_token(
-    session: Session, clock: FakeClock
+    session: Session, client_clock: ManualClock
 ) -> None:
     session.logged_in(TOKEN)
-    clock.advance(RENEW_AT - 1)
+    client_clock.advance(RENEW_AT - 1)
     session.usable()  # looking at the token is not a call: it does not slide the expiry
-    clock.advance(RENEW_AT - 1)
+    client_clock.advance(RENEW_AT - 1)
 
     assert session.usable() is None
 
@@ -147,9 +130,9 @@ def test_successes_and_rejections_leave_the_generation_alone(session: Session) -
     assert session.generation == 1
 
 
-def test_expiry_leaves_the_generation_alone(session: Session, clock: FakeClock) -> None:
+def test_expiry_leaves_the_generation_alone(session: Session, client_clock: ManualClock) -> None:
     session.logged_in(TOKEN)
-    clock.advance(SESSION_LIFETIME)
+    client_clock.advance(SESSION_LIFETIME)
     session.usable()
 
     assert session.generation == 1

@@ -13,9 +13,9 @@ from .progress_data import fill
 
 
 @pytest.fixture
-def progress_store(database_url: str) -> Iterator[Store]:
+def progress_store(store_url: str) -> Iterator[Store]:
     """The hand-made learners of :mod:`.progress_data`, on SQLite and on PostgreSQL."""
-    with open_store(database_url) as store:
+    with open_store(store_url) as store:
         fill(store)
         yield store
 

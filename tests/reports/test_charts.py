@@ -38,13 +38,31 @@ def svg(markup: Markup) -> _Element:
     return lxml.etree.fromstring(str(markup).encode())
 
 
+def attr(el: _Element, name: str) -> str:
+    """The attribute ``name`` of ``el``, which must be there."""
+    value = el.get(name)
+    assert value is not None, f"no {name} on <{el.tag}>"
+    return value
+
+
+def num(el: _Element, name: str) -> float:
+    return float(attr(el, name))
+
+
+def child(el: _Element, path: str) -> _Element:
+    """The first element at ``path`` under ``el``, which must be there."""
+    found = el.find(path)
+    assert found is not None, f"no {path} in <{el.tag}>"
+    return found
+
+
 def texts(doc: _Element, cls: str) -> list[_Element]:
     return [t for t in doc.iter("text") if cls in (t.get("class") or "").split()]
 
 
 def line(doc: _Element, cls: str) -> tuple[float, float, float, float]:
     (found,) = [el for el in doc.iter("line") if el.get("class") == cls]
-    return tuple(float(found.get(a)) for a in ("x1", "y1", "x2", "y2"))  # type: ignore[return-value]
+    return num(found, "x1"), num(found, "y1"), num(found, "x2"), num(found, "y2")
 
 
 # -- the frame and the time axis ------------------------------------------------------------------
@@ -94,7 +112,7 @@ def test_panel_axes_plan_and_today_are_labelled() -> None:
     frame = Frame.around(Series("Amy", points, *PLAN), TODAY)
     assert [t.text for t in texts(doc, "y")] == ["0%", "25%", "50%", "75%", "100%"]
     assert [t.text for t in texts(doc, "x")] == ["Oct 2025", "Jan 2026", "Apr 2026", "Jul 2026"]
-    xs = [float(t.get("x")) for t in texts(doc, "x")]
+    xs = [num(t, "x") for t in texts(doc, "x")]
     assert xs == sorted(xs)
     assert all(LEFT <= x <= RIGHT for x in xs)
     assert xs[1] == pytest.approx(frame.x(date(2026, 1, 1)), abs=0.1)
@@ -103,20 +121,20 @@ def test_panel_axes_plan_and_today_are_labelled() -> None:
     )
     (plan_label,) = texts(doc, "plan-label")
     assert plan_label.text == "plan"
-    assert float(plan_label.get("x")) > RIGHT  # in the right margin, beside the line's end
+    assert num(plan_label, "x") > RIGHT  # in the right margin, beside the line's end
     x1, y1, x2, y2 = line(doc, "today")
     assert x1 == x2 == pytest.approx(frame.x(TODAY), abs=0.1)
     assert (y1, y2) == (TOP, BOTTOM)
     (today_label,) = texts(doc, "today-label")
     assert today_label.text == "today"
-    assert float(today_label.get("y")) < TOP  # above the plot, over its line
+    assert num(today_label, "y") < TOP  # above the plot, over its line
 
 
 def test_panel_describes_itself_with_dates() -> None:
     points = TWO
     doc = svg(panel(Series("Amy <b>", points, *PLAN), TODAY, "p7"))
-    assert doc.get("aria-labelledby") == doc.find("title").get("id") == "p7-t"
-    assert doc.get("aria-describedby") == doc.find("desc").get("id") == "p7-d"
+    assert doc.get("aria-labelledby") == attr(child(doc, "title"), "id") == "p7-t"
+    assert doc.get("aria-describedby") == attr(child(doc, "desc"), "id") == "p7-d"
     assert doc.findtext("title") == "Amy <b>: progress over time, 30% now"  # escaped, not markup
     assert doc.findtext("desc") == (
         "Overall progress: 8% on 1 Oct 2025, 30% on 1 Jan 2026; no change since 1 Jan 2026. "
@@ -135,10 +153,10 @@ def test_a_single_point_is_a_flat_line_to_today_saying_since_when() -> None:
     assert y1 == y2 == pytest.approx(frame.y(20), abs=0.1)
     (label,) = texts(doc, "held-label")
     assert label.text == "no change since 1 Feb 2026"
-    x = float(label.get("x"))
+    x = num(label, "x")
     assert x > LEFT
     assert x + CHAR_W * len(label.text) <= PANEL_W  # inside the panel
-    assert float(label.get("y")) < y1  # above the line
+    assert num(label, "y") < y1  # above the line
 
 
 def test_a_value_at_100_percent_is_labelled_below_the_line() -> None:
@@ -146,9 +164,9 @@ def test_a_value_at_100_percent_is_labelled_below_the_line() -> None:
     doc = svg(panel(Series("Eve", points, date(2024, 3, 1), date(2025, 12, 1)), TODAY, "p2"))
     (label,) = texts(doc, "held-label")
     assert label.text == "no change since 1 Dec 2025"
-    assert float(label.get("y")) > TOP + 10
+    assert num(label, "y") > TOP + 10
     (plan_label,) = texts(doc, "plan-label")  # the plan ended before today: beside its middle
-    assert LEFT < float(plan_label.get("x")) < RIGHT
+    assert LEFT < num(plan_label, "x") < RIGHT
 
 
 def test_a_change_today_has_no_since_label() -> None:
@@ -157,13 +175,13 @@ def test_a_change_today_has_no_since_label() -> None:
     assert texts(doc, "held-label") == []
     assert len(doc.findall("circle")) == 2
     x1, _, _, _ = line(doc, "today")
-    assert x1 == pytest.approx(float(doc.findall("circle")[-1].get("cx")), abs=0.1)
+    assert x1 == pytest.approx(num(doc.findall("circle")[-1], "cx"), abs=0.1)
 
 
 def test_a_panel_without_history_says_so() -> None:
     doc = svg(panel(Series("Nobody", [], *PLAN), TODAY, "p4"))
     assert [t.text for t in texts(doc, "empty")] == ["no history yet"]
-    assert "no history yet" in doc.findtext("desc")
+    assert "no history yet" in (doc.findtext("desc") or "")
 
 
 # -- sparklines and course bars -------------------------------------------------------------------
@@ -171,7 +189,7 @@ def test_a_panel_without_history_says_so() -> None:
 
 def test_sparkline_of_one_point_is_a_flat_line_across() -> None:
     doc = svg(sparkline([(date(2026, 1, 1), 40.0)], "Ben", TODAY))
-    pairs = [p.split(",") for p in doc.find("polyline").get("points").split()]
+    pairs = [p.split(",") for p in attr(child(doc, "polyline"), "points").split()]
     assert [float(x) for x, _ in pairs] == [2.0, 98.0]
     assert len({y for _, y in pairs}) == 1
     assert doc.get("aria-label") == "Ben: 40% on 1 Jan 2026; no change since 1 Jan 2026"
@@ -179,7 +197,7 @@ def test_sparkline_of_one_point_is_a_flat_line_across() -> None:
 
 def test_sparkline_runs_on_to_today() -> None:
     points = [(date(2025, 10, 1), 10.0), (date(2025, 12, 1), 30.0)]
-    pairs = svg(sparkline(points, "Ben", TODAY)).find("polyline").get("points").split()
+    pairs = attr(child(svg(sparkline(points, "Ben", TODAY)), "polyline"), "points").split()
     assert len(pairs) == 3
     assert pairs[-1].split(",")[1] == pairs[-2].split(",")[1]
     assert float(pairs[-2].split(",")[0]) < 98.0
@@ -195,17 +213,17 @@ def test_course_names_wrap_and_are_never_cut() -> None:
     counts = {"0-24": 2, "25-49": 1, "50-74": 0, "75-99": 0, "100": 1}
     doc = svg(course_bars([(LONG, counts), ("Short", counts)], BUCKETS))
     first, second = texts(doc, "label")
-    lines = [span.text for span in first.iter("tspan")]
+    lines = [span.text or "" for span in first.iter("tspan")]
     assert len(lines) > 1
     assert " ".join(lines) == LONG
     assert first.findtext("title") == LONG  # the whole name on hover too
     assert all(len(text) <= charts.LABEL_CHARS for text in lines)
     # The long name's bar sits below its last line; the next course starts below that bar.
     bars = [r for r in doc.iter("rect") if r.find("title") is not None]
-    assert float(bars[0].get("y")) >= float(first.get("y")) + 14 * (len(lines) - 1)
-    assert float(second.get("y")) > float(bars[0].get("y")) + 20
+    assert num(bars[0], "y") >= num(first, "y") + 14 * (len(lines) - 1)
+    assert num(second, "y") > num(bars[0], "y") + 20
     assert [t.text for t in texts(doc, "total")] == ["4", "4"]
-    assert int(doc.get("viewBox").split()[3]) > float(bars[-1].get("y")) + 20
+    assert int(attr(doc, "viewBox").split()[3]) > num(bars[-1], "y") + 20
 
 
 # -- words ----------------------------------------------------------------------------------------
@@ -256,7 +274,7 @@ def test_the_since_label_keeps_off_the_plan_label() -> None:
     frame = Frame.around(series, TODAY)
     (plan_label,) = texts(doc, "plan-label")
     (held,) = texts(doc, "held-label")
-    plan_x, held_x = float(plan_label.get("x")), float(held.get("x"))
+    plan_x, held_x = num(plan_label, "x"), num(held, "x")
     assert held_x < plan_x  # the two overlap across ...
-    assert float(held.get("y")) > frame.y(50)  # ... so "no change since" goes below the line
-    assert abs(float(held.get("y")) - float(plan_label.get("y"))) >= 12
+    assert num(held, "y") > frame.y(50)  # ... so "no change since" goes below the line
+    assert abs(num(held, "y") - num(plan_label, "y")) >= 12

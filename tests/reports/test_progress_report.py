@@ -11,6 +11,7 @@ import re
 from datetime import UTC, date, datetime
 from importlib.resources import files
 from pathlib import Path
+from typing import Any
 
 import lxml.html
 import pytest
@@ -38,6 +39,19 @@ NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 def report_of(store: Store) -> ProgressReport:
     with store.engine.connect() as conn:
         return build_progress_report(conn, TODAY, now=NOW)
+
+
+def nodes(doc: lxml.html.HtmlElement, path: str) -> list[Any]:
+    """What the XPath ``path`` selects in ``doc``: elements, or strings for ``text()``."""
+    found = doc.xpath(path)
+    assert isinstance(found, list)
+    return found
+
+
+def _child(el: Any, tag: str) -> Any:
+    found = el.find(tag)
+    assert found is not None, f"no {tag} in <{el.tag}>"
+    return found
 
 
 # -- the rules ------------------------------------------------------------------------------------
@@ -160,8 +174,8 @@ def test_history_is_one_point_per_change(progress_store: Store) -> None:
     assert all(when.tzinfo is not None for when, _ in history["u-amy"])
 
 
-def test_empty_store_gives_an_empty_report(database_url: str) -> None:
-    with open_store(database_url) as store:
+def test_empty_store_gives_an_empty_report(store_url: str) -> None:
+    with open_store(store_url) as store:
         report = report_of(store)
     assert report.as_dict()["learners"] == report.as_dict()["courses"] == []
     assert "No progress has been pulled yet" in progress_html(report)
@@ -246,41 +260,41 @@ def test_html_escapes_user_data(html: str) -> None:
     assert "Health &amp; Social Care &lt;Level 2&gt;" in html
     assert "O&#39;Brien" in html
     doc = lxml.html.fromstring(html)
-    assert len(doc.xpath("//script")) == 1
-    assert f"Gus {HOSTILE}" in doc.xpath("string(//table[@id='learners-table'])")
+    assert len(nodes(doc, "//script")) == 1
+    assert f"Gus {HOSTILE}" in str(doc.xpath("string(//table[@id='learners-table'])"))
 
 
 def test_html_structure(html: str) -> None:
     doc = lxml.html.fromstring(html)
     assert doc.findtext(".//title") == "Learner progress report, 2026-03-01"
-    assert [h.text_content() for h in doc.xpath("//h2")] == [
+    assert [h.text_content() for h in nodes(doc, "//h2")] == [
         "Summary",
         "Courses: spread of learners by overall progress",
         "Learners most behind",
         "Progress over time",
         "All learners",
     ]
-    assert len(doc.xpath("//table[@id='learners-table']/tbody/tr")) == 12
-    assert len(doc.xpath("//table[@id='behind-table']/tbody/tr")) == 5
-    assert len(doc.xpath("//table[@id='courses-table']/tbody/tr")) == 3
+    assert len(nodes(doc, "//table[@id='learners-table']/tbody/tr")) == 12
+    assert len(nodes(doc, "//table[@id='behind-table']/tbody/tr")) == 5
+    assert len(nodes(doc, "//table[@id='courses-table']/tbody/tr")) == 3
     assert (
-        len(doc.xpath("//svg[contains(@class, 'bars')]//rect")) == 5 + 2 + 2 + 3
+        len(nodes(doc, "//svg[contains(@class, 'bars')]//rect")) == 5 + 2 + 2 + 3
     )  # legend, then non-empty buckets
-    panels = doc.xpath("//div[@class='panels']/figure/figcaption/span[@class='who']/text()")
+    panels = nodes(doc, "//div[@class='panels']/figure/figcaption/span[@class='who']/text()")
     assert panels[:5] == ["Jon Jones", "Ben Barker", "Dev Desai", "S012", "Ivy Ito"]  # behind first
     assert len(panels) == 12
-    assert len(doc.xpath("//svg[@class='spark']")) == 12
+    assert len(nodes(doc, "//svg[@class='spark']")) == 12
     for svg in doc.iter("svg"):
         assert svg.get("aria-label") or svg.get("aria-labelledby")
         assert svg.find("title") is not None
-    for svg in doc.xpath("//svg[contains(@class, 'panel')]"):  # title and description, by id
-        assert svg.get("aria-labelledby") == svg.find("title").get("id")
-        assert svg.get("aria-describedby") == svg.find("desc").get("id")
+    for svg in nodes(doc, "//svg[contains(@class, 'panel')]"):  # title and description, by id
+        assert svg.get("aria-labelledby") == _child(svg, "title").get("id")
+        assert svg.get("aria-describedby") == _child(svg, "desc").get("id")
     assert len({svg.get("aria-labelledby") for svg in doc.iter("svg")} - {None}) == 12
-    statuses = doc.xpath("//table[@id='learners-table']/tbody/tr/td[3]/text()")
+    statuses = nodes(doc, "//table[@id='learners-table']/tbody/tr/td[3]/text()")
     assert set(statuses) == {"In learning", "Completed", "Withdrawn", "Break in learning"}
-    assert "BreakInLearning" not in doc.text_content()
-    cards = {div.get("data-count"): int(div.findtext("dd")) for div in doc.xpath("//dl/div")}
+    assert "BreakInLearning" not in lxml.html.tostring(doc, method="text", encoding="unicode")
+    cards = {div.get("data-count"): int(div.findtext("dd") or "") for div in nodes(doc, "//dl/div")}
     assert list(cards) == ["learners", *STANDINGS]
     assert cards["learners"] == sum(cards[s] for s in STANDINGS) == 12
     assert "@media print" in html
@@ -349,12 +363,12 @@ def test_thousands_of_learners_render_with_capped_charts(tmp_path: Path) -> None
         render_progress(report, ReportFormat.csv)
     assert len(report.learners) == 3000
     doc = lxml.html.fromstring(page)
-    assert len(doc.xpath("//svg[contains(@class, 'panel')]")) == PANELS  # capped, and said so
+    assert len(nodes(doc, "//svg[contains(@class, 'panel')]")) == PANELS  # capped, and said so
     assert (
         f"The {PANELS} learners furthest behind their plan, those judged behind first (of 3000;"
         in page
     )
-    assert len(doc.xpath("//table[@id='learners-table']/tbody/tr")) == 3000
+    assert len(nodes(doc, "//table[@id='learners-table']/tbody/tr")) == 3000
     assert len(page) < 6_000_000
 
 

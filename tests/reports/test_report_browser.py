@@ -82,6 +82,11 @@ class Watch:
     errors: list[str] = field(default_factory=list)
     dialogs: list[str] = field(default_factory=list)
 
+    def dialog(self, dialog: Any) -> None:
+        """An alert() or the like: noted, and dismissed so that the page carries on."""
+        self.dialogs.append(dialog.message)
+        dialog.dismiss()
+
     def console(self, message: Any) -> None:
         if message.type in ("error", "warning"):
             self.errors.append(f"console {message.type}: {message.text}")
@@ -120,7 +125,7 @@ def browse(tmp_path: Path, width: int) -> Iterator[tuple[Any, Watch]]:
         tab = context.new_page()
         tab.on("console", watch.console)
         tab.on("pageerror", lambda exc: watch.errors.append(f"page error: {exc}"))
-        tab.on("dialog", lambda dialog: (watch.dialogs.append(dialog.message), dialog.dismiss()))
+        tab.on("dialog", watch.dialog)
         try:
             yield tab, watch
         finally:

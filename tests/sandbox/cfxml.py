@@ -87,6 +87,12 @@ def return_element(root: etree._Element, op: c.Operation) -> etree._Element:
     return found
 
 
+def _child(el: etree._Element, tag: str) -> etree._Element:
+    found = el.find(tag)
+    assert found is not None, f"no {tag} in {el.tag}"
+    return found
+
+
 def value(root: etree._Element, el: etree._Element) -> Any:
     """The plain value ``el`` holds, following ``href``s."""
     if el.get("href") is not None:
@@ -96,7 +102,9 @@ def value(root: etree._Element, el: etree._Element) -> Any:
     kind = xsi_type(el)
     if kind == MAP:
         items = el.findall("item")
-        return {str(value(root, i.find("key"))[1]): value(root, i.find("value")) for i in items}
+        return {
+            str(value(root, _child(i, "key"))[1]): value(root, _child(i, "value")) for i in items
+        }
     if kind == ARRAY:
         return [value(root, item) for item in el]
     if len(el):

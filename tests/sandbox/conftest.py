@@ -18,7 +18,7 @@ from labridge.errors import SoapFault
 from labridge.models import Token
 from labridge.sandbox.app import create_app
 from labridge.sandbox.db import SandboxDB
-from labridge.sandbox.dialects import Dialect
+from labridge.sandbox.defaults import Dialect
 from labridge.sandbox.server import RunningSandbox, start_background
 
 USERNAME = "web.service@northgate.example"

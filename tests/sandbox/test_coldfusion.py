@@ -6,6 +6,7 @@ answer read back (with lxml alone) equal to what the sandbox holds."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,7 +24,8 @@ from labridge.sandbox.app import STATS_PATH, create_app
 from labridge.sandbox.clock import CLOCK_PATH
 from labridge.sandbox.coldfusion import london_midnight
 from labridge.sandbox.db import SandboxDB
-from labridge.sandbox.dialects import SPEAKERS, Dialect
+from labridge.sandbox.defaults import Dialect
+from labridge.sandbox.dialects import SPEAKERS
 from labridge.sandbox.faults import FAULTS_PATH, LAST_REQUEST_PATH
 
 from . import cfxml
@@ -115,7 +117,7 @@ def _assert_all_by_reference(root: etree._Element, op: c.Operation) -> None:
     assert len(returned) == 0
     assert returned.get("href") == "#id0"
     refs = cfxml.multirefs(root)
-    hrefs = [el.get("href") for el in root.iter() if el.get("href") is not None]
+    hrefs = [href for el in root.iter() if (href := el.get("href")) is not None]
     assert sorted(hrefs) == sorted(f"#{ident}" for ident in refs)  # each referenced once
     for target in refs.values():
         assert target.get(cfxml.ROOT) == "0"
@@ -133,16 +135,18 @@ async def test_every_read_answers_by_multiref_and_matches_the_database(
     cf_la: LA, db: SandboxDB, name: str
 ) -> None:
     op = c.operation(name)
+    assert op is not None
     root = await call(cf_la, name, ALL if name == "GetCandidates" else None)
     _assert_all_by_reference(root, op)
-    records = {
+    readers: dict[str, Callable[[], Sequence[object]]] = {
         "GetFrameworks": db.frameworks,
         "GetTrainers": db.trainers,
         "GetNationalities": db.nationalities,
         "GetEthnicities": db.ethnicities,
         "GetCompanies": db.companies,
         "GetCandidates": lambda: db.candidates("", True, True, True),
-    }[name]()
+    }
+    records = readers[name]()
     got = plain(op.returns, cfxml.value(root, cfxml.return_element(root, op)))
     assert got == expected(name, records)
     assert len(got) > 0

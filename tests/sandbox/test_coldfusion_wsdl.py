@@ -35,7 +35,7 @@ from labridge import contract as c
 from labridge import soap
 from labridge.sandbox import services
 from labridge.sandbox.db import SandboxDB
-from labridge.sandbox.dialects import Dialect
+from labridge.sandbox.defaults import Dialect
 from labridge.sandbox.server import RunningSandbox
 
 from . import cfxml
@@ -217,6 +217,7 @@ def _zeep_login(zeep_client: Any) -> etree._Element:
     auth = zeep_client(c.service_of("Authenticate"), history)
     # No header in the WSDL: zeep gives the body's value alone, the token is in the raw answer.
     assert auth.service.Authenticate(USERNAME, PASSWORD) == c.YES
+    assert history.last_received is not None
     return _header(*_token_in(history.last_received["envelope"]))
 
 

@@ -15,7 +15,8 @@ from labridge.client import AsyncClient
 from labridge.config import LASettings
 from labridge.errors import ProtocolError
 from labridge.sandbox.app import create_app
-from labridge.sandbox.dialects import SPEAKERS, Dialect
+from labridge.sandbox.defaults import Dialect
+from labridge.sandbox.dialects import SPEAKERS
 from labridge.sandbox.services import answer
 from labridge.soap import DEFAULT_LIMITS, Limits, decode_request, decode_response, parse
 

@@ -147,7 +147,8 @@ def build_ilr(
     """The ILR XML of ``learners`` for ``year``; ``comment`` goes before the root element (the
     DfE sample begins so, with no XML declaration)."""
     ns = NAMESPACES[year]
-    root = etree.Element(_q(ns, "Message"), nsmap={None: ns, "xsi": XSI})
+    # The default namespace's key is None, which lxml-stubs' nsmap type leaves out.
+    root = etree.Element(_q(ns, "Message"), nsmap={None: ns, "xsi": XSI})  # type: ignore[dict-item]
     _header(root, ns, year)
     _add(root, ns, "LearningProvider", {"UKPRN": UKPRN})
     for data in learners:

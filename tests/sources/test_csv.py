@@ -193,7 +193,7 @@ def test_rows_stream_before_a_later_problem(tmp_path: Path) -> None:
         next(rows)
 
 
-CELLS = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=12)
+CELLS = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 
 
 @settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -4,7 +4,6 @@ sandbox over loopback and the real CLI."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,17 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from labridge.cli import app
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 
 from .ilr_files import employment, learner, programme_aim, qualification_aim, write_ilr
 
 MAPPING = Path(__file__).parents[2] / "examples" / "ilr-mapping.toml"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
 
 
 def _learners() -> list[dict[str, object]]:

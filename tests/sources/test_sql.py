@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Generator, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -95,8 +96,8 @@ def count_rows(url: str) -> int:
         engine.dispose()
 
 
-def read(query: str, url: str, mapping: dict[str, object] | None = None) -> list[SourceRecord]:
-    rows = list(read_sql(query, url, parse_mapping(mapping or {})))
+def read(query: str, url: str, mapping: Mapping[str, object] | None = None) -> list[SourceRecord]:
+    rows = list(read_sql(query, url, parse_mapping(dict(mapping or {}))))
     assert all(isinstance(r, SourceRecord) for r in rows)
     return [r for r in rows if isinstance(r, SourceRecord)]
 
@@ -195,6 +196,7 @@ def test_big_results_stream(mis_url: str) -> None:
     # A read stopped early closes its cursor and connection (no ResourceWarning, an error here).
     again = read_sql("SELECT learner_ref AS learner_id FROM mis_learners", mis_url)
     next(again)
+    assert isinstance(again, Generator)  # what read_sql returns: a generator, so it closes
     again.close()
 
 
@@ -354,6 +356,7 @@ def test_a_slow_consumer_is_not_the_querys_fault(mis_url: str) -> None:
     """The limit is on producing each row: time spent by the caller between rows never counts."""
     rows = read_sql("SELECT learner_ref AS learner_id FROM mis_learners", mis_url, timeout=0.2)
     first = next(rows)
+    assert isinstance(first, SourceRecord)
     time.sleep(0.4)
     assert [first.fields, *(r.fields for r in rows if isinstance(r, SourceRecord))] == [
         {"learner_id": "MIS-0001"},

@@ -47,8 +47,8 @@ def head_revision() -> str | None:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with open_store(database_url) as opened:
+def store(store_url: str) -> Iterator[Store]:
+    with open_store(store_url) as opened:
         yield opened
 
 

@@ -172,7 +172,8 @@ def test_refusals_say_what_to_do(sqlite_store: Path, tmp_path: Path) -> None:
 
 def test_postgresql_gets_the_pg_dump_command_without_its_password(tmp_path: Path) -> None:
     url = "postgresql://alice:hunter2%40x@db.example:5433/labridge_prod"
-    result = CliRunner().invoke(app, ["store", "backup", str(tmp_path / "b.dump"), "--db", url])
+    args = ["store", "backup", str(tmp_path / "b.dump"), "--db", url]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "400"})  # no path cut at the margin
     assert result.exit_code == 2
     text = " ".join(result.stderr.split())
     assert "hunter2" not in result.output
@@ -185,15 +186,15 @@ def test_postgresql_gets_the_pg_dump_command_without_its_password(tmp_path: Path
 
 
 @pytest.mark.skipif(shutil.which("pg_dump") is None, reason="pg_dump is not installed")
-def test_the_pg_dump_command_given_backs_up_a_real_store(database_url: str, tmp_path: Path) -> None:
-    if not database_url.startswith("postgresql"):
+def test_the_pg_dump_command_given_backs_up_a_real_store(store_url: str, tmp_path: Path) -> None:
+    if not store_url.startswith("postgresql"):
         pytest.skip("the pg_dump advice is for PostgreSQL stores")
-    store.open_store(database_url).close()  # migrated: a labridge store
+    store.open_store(store_url).close()  # migrated: a labridge store
     target = tmp_path / "labridge.dump"
     with pytest.raises(ConfigurationError) as refused:
-        backup(database_url, target)
+        backup(store_url, target)
     command = refused.value.hint.removeprefix("run: ").split(" (the password")[0]
-    url = make_url(database_url)
+    url = make_url(store_url)
     env = {**os.environ, "PGPASSWORD": str(url.password or "")}
     subprocess.run(shlex.split(command), check=True, env=env, timeout=120)
     listing = subprocess.run(

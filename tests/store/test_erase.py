@@ -52,10 +52,10 @@ async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
 
 
 @pytest.fixture
-async def db(database_url: str, client: AsyncClient, tmp_path: Path) -> AsyncIterator[store.Store]:
+async def db(store_url: str, client: AsyncClient, tmp_path: Path) -> AsyncIterator[store.Store]:
     """A store after a sync, an enrol of six sample rows, a second sync and a progress pull:
     every table that can hold a learner's data holds some."""
-    opened = store.open_store(database_url)
+    opened = store.open_store(store_url)
     await sync(client, opened)
     # The six rows, then the learner's row once more: a repeat in one input (repeated_rows).
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:7]
@@ -219,7 +219,7 @@ async def test_learners_gone_from_la_are_found_by_when_they_vanished(
         assert erase.gone_before(session, datetime.now(UTC) - timedelta(days=1)) == []
 
 
-@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+@pytest.mark.parametrize("store_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("builds_secure_delete", [True, False])
 def test_erased_data_leaves_the_sqlite_files_bytes(
     db: store.Store, builds_secure_delete: bool
@@ -248,7 +248,7 @@ def _secure_delete_off(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.execute("PRAGMA secure_delete = OFF")
 
 
-@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
 def test_vacuum_runs_on_postgresql_outside_a_transaction(db: store.Store) -> None:
     _forget(db, [LEARNER])
     erase.vacuum(db.engine)  # VACUUM refuses to run inside a transaction block

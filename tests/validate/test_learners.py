@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -12,7 +11,6 @@ import pytest
 from labridge.errors import Problem
 from labridge.models import Company, EnrolmentCourse, EnrolmentUnit, EnrolmentUser
 from labridge.sandbox import seed as data
-from labridge.sandbox.db import SandboxDB
 from labridge.sources.records import FIELDS, SourceRecord
 from labridge.validate import learners
 from labridge.validate.learners import MANDATORY, Checked, check_all, check_record, check_user
@@ -63,22 +61,6 @@ GOOD: dict[str, str] = {
     "address_line2": "",
     "department": " ",
 }
-
-
-@pytest.fixture(scope="module")
-def ref() -> Iterator[ReferenceData]:
-    db = SandboxDB()
-    try:
-        db.seed("u", "p")
-        yield ReferenceData(
-            frameworks=db.frameworks(),
-            trainers=db.trainers(),
-            companies=db.companies(),
-            nationalities=db.nationalities(),
-            ethnicities=db.ethnicities(),
-        )
-    finally:
-        db.close()
 
 
 def record(row: int = 1, /, **changes: str) -> SourceRecord:

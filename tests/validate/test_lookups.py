@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
 from labridge.models import Company, Ethnicity, Framework, Trainer, Unit
 from labridge.sandbox import seed as data
-from labridge.sandbox.db import SandboxDB
 from labridge.store import open_store, upsert_set
 from labridge.validate.lookups import LookupProblem, ReferenceData, name_key, qan_key
 
@@ -31,27 +29,6 @@ SARAH = email("Sarah", "Whitfield")  # assessor only
 MARK = email("Mark", "Hollins")  # verifier only
 PRIYA = email("Priya", "Chandra")  # both
 CLAIRE = email("Claire", "Dunmore")  # both, inactive: not listed by GetTrainers
-
-
-@pytest.fixture(scope="module")
-def seeded() -> Iterator[ReferenceData]:
-    db = SandboxDB()
-    try:
-        db.seed("u", "p")
-        yield ReferenceData(
-            frameworks=db.frameworks(),
-            trainers=db.trainers(),
-            companies=db.companies(),
-            nationalities=db.nationalities(),
-            ethnicities=db.ethnicities(),
-        )
-    finally:
-        db.close()
-
-
-@pytest.fixture
-def ref(seeded: ReferenceData) -> ReferenceData:
-    return seeded
 
 
 def problem_of(exc: pytest.ExceptionInfo[LookupProblem]) -> tuple[str, str, str]:
@@ -383,9 +360,9 @@ def test_ethnicity_ids_only_takes_the_id(ref: ReferenceData) -> None:
 # -- from the store -------------------------------------------------------------------------------
 
 
-def test_load_from_the_store(database_url: str, seeded: ReferenceData) -> None:
+def test_load_from_the_store(store_url: str, seeded: ReferenceData) -> None:
     gone = Company(company_uuid="gone", name="Gone Ltd")
-    with open_store(database_url) as store:
+    with open_store(store_url) as store:
         with store.begin() as session:
             upsert_set(session, "frameworks", list(seeded.frameworks), NOW)
             upsert_set(session, "units", list(seeded.frameworks), NOW)

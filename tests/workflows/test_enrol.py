@@ -3,7 +3,6 @@ outcomes, exactly once across reruns, deleted stores and network faults."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +11,6 @@ import pytest
 from starlette.applications import Starlette
 
 from labridge import AsyncClient, TransportError, store
-from labridge.sandbox.app import create_app
 from labridge.sandbox.server import start_background
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRow
@@ -20,23 +18,9 @@ from labridge.store import journal
 from labridge.workflows.enrol import Enroller, EnrolReport, Options
 from labridge.workflows.sync import sync
 
+from .conftest import client_of
+
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
-
-
-@pytest.fixture
-def sandbox(dialect: str) -> Starlette:
-    return create_app(dialect=dialect, test_hooks=True)
-
-
-def _client(app: Starlette, **kw: Any) -> AsyncClient:
-    return AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0,
-                       transport=httpx.ASGITransport(app=app), **kw)  # fmt: skip
-
-
-@pytest.fixture
-async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
-    async with _client(sandbox) as la:
-        yield la
 
 
 def _rows(limit: int | None = None) -> list[SourceRow]:
@@ -207,7 +191,7 @@ async def test_a_timeout_after_la_did_the_work_is_not_resent(tmp_path: Path) -> 
 async def test_la_unreachable_stops_the_run_and_the_next_run_finishes_it(
     db: store.Store, sandbox: Starlette
 ) -> None:
-    async with _client(sandbox) as la:
+    async with client_of(sandbox) as la:
         await sync(la, db)
 
     def refuse(request: httpx.Request) -> httpx.Response:
@@ -217,7 +201,7 @@ async def test_la_unreachable_stops_the_run_and_the_next_run_finishes_it(
                            transport=httpx.MockTransport(refuse)) as down:  # fmt: skip
         with pytest.raises(TransportError):
             await Enroller(down, db, Options()).run(_valid_rows())
-    async with _client(sandbox) as la:
+    async with client_of(sandbox) as la:
         report = await _enrol(la, db, _valid_rows())
     assert report.count("enrolled") == 3
     assert (await _stats(sandbox))["duplicate_source_ids"] == 0

@@ -20,9 +20,11 @@ from labridge.sandbox.app import create_app
 from labridge.sandbox.server import start_background
 from labridge.sources.csv import read_csv
 from labridge.sources.records import SourceRow
-from labridge.store import duplicates, journal
+from labridge.store import duplicates, journal, tables
 from labridge.workflows.enrol import IN_PROGRESS, LEASE, Enroller, Options
 from labridge.workflows.sync import sync
+
+from .conftest import client_of
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
@@ -31,15 +33,10 @@ def _rows(n: int) -> list[SourceRow]:
     return list(read_csv(SAMPLE))[:n]
 
 
-def _client(app: Starlette) -> AsyncClient:
-    return AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0,
-                       transport=httpx.ASGITransport(app=app))  # fmt: skip
-
-
 @pytest.fixture
 async def la() -> AsyncIterator[tuple[Starlette, AsyncClient]]:
     app = create_app(test_hooks=True)
-    async with _client(app) as client:
+    async with client_of(app) as client:
         yield app, client
 
 
@@ -170,7 +167,7 @@ async def test_duplicates_made_by_another_store_are_found_after_a_run(
     # course right before sending finds them all the same and does not send them again.
     await sync(client, db)
     with db.begin() as session:  # as if the sync had happened before the other run
-        session.execute(journal.tables.candidates.delete())
+        session.execute(tables.candidates.delete())
     report = await Enroller(client, db, Options()).run(rows[:1])
     assert report.count("skipped") == 1
     assert "already enrolled in LA" in report.records[0].reason

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -21,6 +20,8 @@ from labridge.store import progress_history as sp
 from labridge.workflows.pull import PullReport, enrolled, pull
 from labridge.workflows.sync import sync
 
+from .conftest import client_of
+
 #: The sandbox's base clock: its "now" before any advance, so that every run simulates alike.
 BASE = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
 
@@ -28,16 +29,6 @@ BASE = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def sandbox(dialect: str) -> Starlette:
     return create_app(clock=lambda: BASE, dialect=dialect, test_hooks=True)
-
-
-def _client(transport: httpx.AsyncBaseTransport, **kw: Any) -> AsyncClient:
-    return AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0, transport=transport, **kw)
-
-
-@pytest.fixture
-async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
-    async with _client(httpx.ASGITransport(app=sandbox)) as la:
-        yield la
 
 
 async def _hook(app: Starlette, path: str, body: dict[str, Any]) -> None:
@@ -207,7 +198,7 @@ async def test_never_more_calls_in_flight_than_asked(
 ) -> None:
     _add_learners(sandbox, 20)
     transport = CountingTransport(sandbox)
-    async with _client(transport) as la:
+    async with client_of(transport) as la:
         report = await _synced_pull(la, db, concurrency=concurrency)
     assert report.learners >= 25
     assert transport.calls == report.learners == report.changed
@@ -217,7 +208,7 @@ async def test_never_more_calls_in_flight_than_asked(
 async def test_a_failing_learner_is_counted_and_pulled_again_next_time(
     sandbox: Starlette, db: store.Store
 ) -> None:
-    async with _client(httpx.ASGITransport(app=sandbox), read_attempts=2) as la:
+    async with client_of(httpx.ASGITransport(app=sandbox), read_attempts=2) as la:
         await sync(la, db)
         first = enrolled(db)[0]  # pulled first with one call at a time
         fault = {"operation": "GetProgress", "mode": "fail_before", "count": 2}
@@ -261,7 +252,7 @@ async def test_a_crash_keeps_what_was_pulled_before_it(
     client: AsyncClient, sandbox: Starlette, db: store.Store
 ) -> None:
     await sync(client, db)
-    async with _client(CrashingTransport(sandbox, at=4)) as la:
+    async with client_of(CrashingTransport(sandbox, at=4)) as la:
         with pytest.raises(RuntimeError, match="crash"):
             await pull(la, db, concurrency=1)
     assert len(_learners(db)) == 3

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import httpx
@@ -11,7 +10,6 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from labridge import AsyncClient, AuthenticationError, ConfigurationError, store
-from labridge.sandbox.app import create_app
 from labridge.workflows.sync import EmptyAnswerRefused, SyncReport, sync
 
 REFERENCE_TABLES = (
@@ -23,19 +21,6 @@ REFERENCE_TABLES = (
     "ethnicities",
     "candidates",
 )
-
-
-@pytest.fixture
-def sandbox(dialect: str) -> Starlette:
-    return create_app(dialect=dialect)
-
-
-@pytest.fixture
-async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
-    async with AsyncClient(
-        "http://sandbox", "sandbox", "sandbox", transport=httpx.ASGITransport(app=sandbox)
-    ) as la:
-        yield la
 
 
 def _writes_to_reference_tables(engine: sa.Engine) -> list[str]:

@@ -5,7 +5,6 @@ failures leave the journal ready for the next run."""
 from __future__ import annotations
 
 import csv
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from labridge import AsyncClient, TransportError, soap, store
-from labridge.sandbox.app import create_app
 from labridge.sandbox.seed import CANDIDATES, TRAINERS
 from labridge.sources.csv import read_csv
 from labridge.store import journal
@@ -54,19 +52,6 @@ class Export:
             writer = csv.DictWriter(fh, self.columns)
             writer.writeheader()
             writer.writerows(self.rows)
-
-
-@pytest.fixture
-def sandbox(dialect: str) -> Starlette:
-    return create_app(dialect=dialect, test_hooks=True)
-
-
-@pytest.fixture
-async def client(sandbox: Starlette) -> AsyncIterator[AsyncClient]:
-    transport = httpx.ASGITransport(app=sandbox)
-    async with AsyncClient("http://sandbox", "sandbox", "sandbox", backoff=0,
-                           transport=transport) as la:  # fmt: skip
-        yield la
 
 
 @pytest.fixture

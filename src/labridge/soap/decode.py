@@ -273,15 +273,21 @@ class _Decoder:
                 name = local(ch.tag)
                 _put(out, name, self.at(name, ch, None))
             return out
-        if slots is None:
-            slots = _slots(ctype)
-        xsi_type, floats, dates, absent, string, read_date, kinds = (
-            _XSI_TYPE_KEY, _FLOAT_TYPES, _DATES, _ABSENT, _string, _date, _KINDS
-        )  # fmt: skip
-        # A scalar member with at most an xsi:type (no href, nil or element children: the
-        # common case) is read here; any other goes through value(), which does the same
-        # checks one by one. Depth allows a member below this struct only under max_depth.
-        fast = self._depth < self._max_depth
+        self._members(children, ctype, slots or _slots(ctype), out)
+        return out
+
+    def _members(
+        self,
+        children: list[etree._Element],
+        ctype: c.ComplexType,
+        slots: dict[str, _Slot],
+        out: dict[str, Any],
+    ) -> None:
+        """``ctype``'s members into ``out``. A scalar member with at most an xsi:type (no href,
+        nil or element children: the common case) is read here; any other goes through value(),
+        which does the same checks one by one. Depth allows a member below this struct only
+        under max_depth."""
+        fast, absent, slow = self._depth < self._max_depth, _ABSENT, _SLOW
         for ch in children:
             slot = slots.get(ch.tag) or _new_slot(ctype, slots, ch.tag)
             if slot is None:  # a member the contract does not know (warned about once)
@@ -289,41 +295,40 @@ class _Decoder:
                 _put(out, name, self.at(name, ch, None))
                 continue
             name, mtype, convert = slot
-            if fast and convert is not None and not len(ch):
-                raw = ch.get(xsi_type)
-                if raw is None:
-                    if len(ch.attrib):
-                        _put(out, name, self.at(name, ch, mtype))
-                        continue
-                    kind = None
-                else:
-                    kind = kinds.get(raw) or _kind(raw)
-                    if len(ch.attrib) != 1 or kind == "Map" or kind == "Array":
-                        _put(out, name, self.at(name, ch, mtype))
-                        continue
-                self._budget -= 1
-                if self._budget < 0:
-                    raise ProtocolError(f"message expands to more than {self._limit} nodes")
-                text = ch.text or ""
-                value: Any = dates.get(text) if convert is read_date else None
-                if convert is string and kind not in floats:
-                    value = text
-                elif value is None:
-                    try:
-                        value = convert(text, kind)
-                    except (ValueError, ArithmeticError):
-                        # Read again through value(), to fail (or not) with the member's path.
-                        self._budget += 1
-                        value = self.at(name, ch, mtype)
-                if value is absent:
-                    continue
-                if name in out:
-                    _put(out, name, value)
-                else:
-                    out[name] = value
+            value = self._plain(ch, convert) if fast and convert else slow
+            if value is slow:
+                value = self.at(name, ch, mtype)
+            if value is absent:
+                continue
+            if name in out:
+                _put(out, name, value)
             else:
-                _put(out, name, self.at(name, ch, mtype))
-        return out
+                out[name] = value
+
+    def _plain(self, ch: etree._Element, convert: Callable[[str, str | None], Any]) -> Any:
+        """Member ``ch`` read straight from its text when it is a plain scalar (no children, no
+        attribute but an xsi:type of a scalar kind); :data:`_SLOW` when value() must read it."""
+        if len(ch):
+            return _SLOW
+        raw = ch.get(_XSI_TYPE_KEY)
+        kind = None if raw is None else (_KINDS.get(raw) or _kind(raw))
+        if len(ch.attrib) != (raw is not None) or kind == "Map" or kind == "Array":
+            return _SLOW
+        self._budget -= 1
+        if self._budget < 0:
+            raise ProtocolError(f"message expands to more than {self._limit} nodes")
+        text = ch.text or ""
+        if convert is _string and kind not in _FLOAT_TYPES:
+            return text
+        value = _DATES.get(text) if convert is _date else None
+        if value is not None:
+            return value
+        try:
+            return convert(text, kind)
+        except (ValueError, ArithmeticError):
+            # Read again through value(), to fail (or not) with the member's path.
+            self._budget += 1
+            return _SLOW
 
     def _map(self, items: list[etree._Element], expected: c.TypeExpr | None) -> dict[str, Any]:
         """An ``apachesoap:Map`` (a ColdFusion struct): ``<item><key/><value/></item>`` pairs,
@@ -374,6 +379,8 @@ UNREADABLE_HINT = (
 )
 #: A member sent empty where a number or boolean is expected: read as if it were not sent.
 _ABSENT: Any = object()
+#: A member the fast read leaves to value() (:meth:`_Decoder._plain`).
+_SLOW: Any = object()
 #: (type, member) pairs already warned about, so each unknown member is reported once a process.
 _WARNED: set[tuple[str, str]] = set()
 

@@ -13,13 +13,16 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from labridge.sandbox.server import RunningSandbox, start_background
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+pytestmark = pytest.mark.slow  # signals real processes mid-run
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 SEEDED = 9
 
 
@@ -36,7 +39,7 @@ def _env(sandbox: RunningSandbox) -> dict[str, str]:
             "LABRIDGE_PASSWORD": "sandbox"}  # fmt: skip
 
 
-def _stats(sandbox: RunningSandbox) -> dict[str, int]:
+def _stats(sandbox: RunningSandbox) -> dict[str, Any]:
     return dict(httpx.get(sandbox.url + "/_sandbox/stats", timeout=5).json())
 
 

@@ -4,33 +4,13 @@ from another system, a SQL query's time limit from labridge.toml."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from labridge.cli import app
-from labridge.sandbox.server import RunningSandbox, start_background
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)
-    return {
-        "LABRIDGE_URL": sandbox.url,
-        "LABRIDGE_USERNAME": "sandbox",
-        "LABRIDGE_PASSWORD": "sandbox",
-        "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}",
-    }
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 def _windows_export(tmp_path: Path) -> Path:
@@ -47,29 +27,35 @@ def _windows_export(tmp_path: Path) -> Path:
 
 
 def test_a_windows_export_is_explained_then_read_with_encoding(
-    env: dict[str, str], tmp_path: Path
+    shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     path = _windows_export(tmp_path)
     runner = CliRunner()
-    refused = runner.invoke(app, ["enrol", str(path), "--dry-run", "--create", "--json"], env=env)
+    refused = runner.invoke(
+        app, ["enrol", str(path), "--dry-run", "--create", "--json"], env=shared_env
+    )
     assert refused.exit_code == 2
     assert "mis-export.csv line 2 is not UTF-8" in refused.stderr
     assert "--encoding cp1252" in " ".join(refused.stderr.split())
     args = ["enrol", str(path), "--dry-run", "--create", "--json", "--encoding", "cp1252"]
-    read = runner.invoke(app, args, env=env)
+    read = runner.invoke(app, args, env=shared_env)
     assert read.exit_code == 1, read.stderr  # the sample's invalid rows
     assert json.loads(read.stdout)["would_enrol"] == 42
     # The same from labridge.toml's [source] encoding.
     (tmp_path / "labridge.toml").write_text('[source]\nencoding = "cp1252"\n', encoding="utf-8")
-    again = runner.invoke(app, ["enrol", str(path), "--dry-run", "--create", "--json"], env=env)
+    again = runner.invoke(
+        app, ["enrol", str(path), "--dry-run", "--create", "--json"], env=shared_env
+    )
     assert json.loads(again.stdout)["would_enrol"] == 42
 
 
-def test_a_wrong_header_is_one_error_not_one_per_row(env: dict[str, str], tmp_path: Path) -> None:
+def test_a_wrong_header_is_one_error_not_one_per_row(
+    shared_env: dict[str, str], tmp_path: Path
+) -> None:
     text = SAMPLE.read_text(encoding="utf-8").replace("learner_id", "Learner Ref", 1)
     path = tmp_path / "export.csv"
     path.write_text(text, encoding="utf-8")
-    result = CliRunner().invoke(app, ["enrol", str(path), "--dry-run", "--create"], env=env)
+    result = CliRunner().invoke(app, ["enrol", str(path), "--dry-run", "--create"], env=shared_env)
     assert result.exit_code == 2
     err = " ".join(result.stderr.split())
     assert err.count("no column for learner_id") == 1

@@ -1,5 +1,5 @@
-"""What the CLI tests share: the environment that points ``labridge`` at a sandbox and a store
-of the test's own, and running a command in-process."""
+"""What the CLI tests share (their fixtures are in conftest.py): the environment that points
+``labridge`` at a sandbox and a store of the test's own, and running a command in-process."""
 
 from __future__ import annotations
 
@@ -10,6 +10,11 @@ from typer.testing import CliRunner
 
 from labridge.cli import app
 from labridge.sandbox.server import RunningSandbox
+
+#: The credentials of the CLI tests' shared sandbox (``shared_sandbox``): a password no output,
+#: log or error may ever show.
+USERNAME = "ws-user"
+PASSWORD = "Wh1sper-only"
 
 
 def cli_env(

@@ -11,11 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from labridge.cli import app
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 def _labridge(*args: str, db: Path) -> str:
@@ -42,6 +43,7 @@ def _table(text: str) -> dict[str, list[int]]:
     return {name: [int(n) for n in re.findall(r"\d+", nums)] for name, nums in rows}
 
 
+@pytest.mark.slow
 def test_every_figure_the_demo_prints_agrees_with_the_store(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LABRIDGE_")}
     keep = tmp_path / "demo"

@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from clienv import cli_env, invoke
 from labridge.sandbox.app import create_app
 from labridge.sandbox.server import RunningSandbox, start_background
 
-PASSWORD = "Pr0gress-only"
+from .clienv import invoke
+
 KEYS = {"learners", "changed", "unchanged", "failed", "failures"}
 
 
@@ -23,14 +22,9 @@ KEYS = {"learners", "changed", "unchanged", "failed", "failures"}
 def sandbox() -> Iterator[RunningSandbox]:
     # A fixed base clock: the simulated progress is the same on every run.
     base = datetime(2025, 11, 3, 9, 0, tzinfo=UTC)
-    la = create_app(username="ws-user", password=PASSWORD, clock=lambda: base, test_hooks=True)
+    la = create_app(clock=lambda: base, test_hooks=True)
     with start_background(la) as running:
         yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    return cli_env(sandbox, tmp_path, monkeypatch, "ws-user", PASSWORD)
 
 
 def pull_json(env: dict[str, str], *extra: str, code: int = 0) -> dict[str, Any]:
@@ -112,6 +106,6 @@ def test_la_failing_for_every_learner_exits_3_with_a_hint(
     assert "what to do:" in err
 
 
-def test_pull_into_postgresql(env: dict[str, str], database_url: str) -> None:
-    data = pull_json(env, "--db", database_url)
+def test_pull_into_postgresql(env: dict[str, str], store_url: str) -> None:
+    data = pull_json(env, "--db", store_url)
     assert data["learners"] == data["changed"] > 0

@@ -17,17 +17,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 import typer
-from click.testing import Result
 from sqlalchemy.pool import NullPool
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from alteredla import altered_la, drop_member
 from labridge.cli import app, options, shell
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 from labridge.store import engine
 from labridge.store.engine import open_store
 
-PASSWORD = "Tr4celess-pw"
+from .clienv import PASSWORD
 
 
 def run(args: list[str], env: dict[str, str] | None = None) -> Result:
@@ -46,12 +45,6 @@ def assert_clean_failure(result: Result, code: int, *names: str) -> None:
     for name in names:
         assert "".join(name.split()) in squeezed, text
     assert "Traceback" not in result.output
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background(username="ws-user", password=PASSWORD) as running:
-        yield running
 
 
 @pytest.fixture
@@ -81,10 +74,11 @@ def short_lock_wait(monkeypatch: pytest.MonkeyPatch) -> None:
 # --- LA's answers ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_answer_missing_a_required_member_names_operation_and_member(
-    sandbox: RunningSandbox, in_tmp: Path
+    shared_sandbox: RunningSandbox, in_tmp: Path
 ) -> None:
-    with altered_la(sandbox.url, drop_member("GetTrainers", "TrainerUUID")) as url:
+    with altered_la(shared_sandbox.url, drop_member("GetTrainers", "TrainerUUID")) as url:
         env = {
             **os.environ, "LABRIDGE_URL": url, "LABRIDGE_USERNAME": "ws-user",
             "LABRIDGE_PASSWORD": PASSWORD, "LABRIDGE_DATABASE_URL": f"sqlite:///{in_tmp}/s.db",
@@ -158,6 +152,7 @@ def test_a_postgresql_table_locked_in_the_middle_of_a_command(
     assert_clean_failure(result, shell.EXIT_CONFIG, "locked by another program")
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_waiting_for_a_lock_exits_without_a_traceback(pg_url: str) -> None:
     """Ctrl+C while a command waits on a PostgreSQL lock: "interrupted", exit 130. Under a heavy
     load the interrupt was seen to go unanswered until the store's lock wait (60 s) ran out
@@ -301,13 +296,13 @@ DEEP_TABLES = "[columns]\nx = " + "{a=" * 5_000 + "1" + "}" * 5_000 + "\n"
     ids=["deep-arrays", "deep-tables", "not-toml", "table-for-text", "array-for-text", "scalar"],
 )
 def test_a_malformed_mapping_names_the_file(
-    sandbox: RunningSandbox, in_tmp: Path, text: str, says: str
+    shared_sandbox: RunningSandbox, in_tmp: Path, text: str, says: str
 ) -> None:
     mapping = in_tmp / "my-mapping.toml"
     mapping.write_text(text, encoding="utf-8")
     source = in_tmp / "learners.csv"
     source.write_text("learner_id,forename\nMIS-1,Ann\n", encoding="utf-8")
-    env = {"LABRIDGE_URL": sandbox.url, "LABRIDGE_USERNAME": "ws-user",
+    env = {"LABRIDGE_URL": shared_sandbox.url, "LABRIDGE_USERNAME": "ws-user",
            "LABRIDGE_PASSWORD": PASSWORD}  # fmt: skip
     result = run(["enrol", str(source), "--mapping", str(mapping), "--dry-run"], env)
     assert_clean_failure(result, shell.EXIT_CONFIG, "my-mapping.toml", says)

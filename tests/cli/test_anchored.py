@@ -20,7 +20,7 @@ import pytest
 
 from labridge.sandbox.server import serve_process
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 SECRET = "s3cr3t-Pa55"
 
 
@@ -190,6 +190,7 @@ def test_the_first_log_line_masks_the_store_password(tmp_path: Path) -> None:
     assert SECRET not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 def test_the_incident_replayed_makes_no_new_store_and_sends_no_update(tmp_path: Path) -> None:
     """The demo's store and LA (kept with --keep), then the daily cron line from elsewhere: the
     run uses the store beside its labridge.toml, so it finds nothing to send again."""

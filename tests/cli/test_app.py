@@ -8,28 +8,15 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from clienv import cli_env, invoke
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 from labridge.store import open_store
 
-PASSWORD = "Wh1sper-only"
-
-
-@pytest.fixture(scope="module")
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background(username="ws-user", password=PASSWORD) as running:
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    return cli_env(sandbox, tmp_path, monkeypatch, "ws-user", PASSWORD)
+from .clienv import PASSWORD, invoke
 
 
 def test_help_teaches_every_command() -> None:
@@ -39,8 +26,8 @@ def test_help_teaches_every_command() -> None:
         assert command in out
 
 
-def test_sync_json_then_nothing_changes(env: dict[str, str]) -> None:
-    code, out, _ = invoke(["sync", "--json"], env)
+def test_sync_json_then_nothing_changes(shared_env: dict[str, str]) -> None:
+    code, out, _ = invoke(["sync", "--json"], shared_env)
     assert code == 0
     first = json.loads(out)
     assert set(first) == {
@@ -49,93 +36,96 @@ def test_sync_json_then_nothing_changes(env: dict[str, str]) -> None:
     }  # fmt: skip
     assert all(set(v) == {"added", "changed", "removed", "total"} for v in first.values())
     assert first["ethnicities"] == {"added": 19, "changed": 0, "removed": 0, "total": 19}
-    code, out, _ = invoke(["sync", "--json"], env)
+    code, out, _ = invoke(["sync", "--json"], shared_env)
     second = json.loads(out)
     assert all(v["added"] == v["changed"] == v["removed"] == 0 for v in second.values())
     assert {k: v["total"] for k, v in second.items()} == {k: v["total"] for k, v in first.items()}
 
 
-def test_sync_table_and_status(env: dict[str, str]) -> None:
-    code, out, _ = invoke(["sync"], env)
+def test_sync_table_and_status(shared_env: dict[str, str]) -> None:
+    code, out, _ = invoke(["sync"], shared_env)
     assert code == 0
     assert "frameworks" in out
     assert "added" in out
-    code, out, _ = invoke(["status", "--json"], env)
+    code, out, _ = invoke(["status", "--json"], shared_env)
     assert code == 0
     status = json.loads(out)
     assert status["sets"]["ethnicities"] == {"present": 19, "removed": 0}
     assert status["last_sync"]["status"] == "ok"
-    code, out, _ = invoke(["status"], env)
+    code, out, _ = invoke(["status"], shared_env)
     assert "Last sync" in out
 
 
-def test_status_of_an_empty_store_says_to_sync(env: dict[str, str]) -> None:
-    code, _, err = invoke(["status"], env)  # no store yet: status makes none
+def test_status_of_an_empty_store_says_to_sync(shared_env: dict[str, str]) -> None:
+    code, _, err = invoke(["status"], shared_env)  # no store yet: status makes none
     assert code == 2
     assert "run `labridge sync` first" in " ".join(err.split())
-    open_store(env["LABRIDGE_DATABASE_URL"]).close()  # a store made, never synced
-    code, out, _ = invoke(["status"], env)
+    open_store(shared_env["LABRIDGE_DATABASE_URL"]).close()  # a store made, never synced
+    code, out, _ = invoke(["status"], shared_env)
     assert code == 0
     assert "Never synced" in out
 
 
-def test_sync_into_postgresql(env: dict[str, str], database_url: str) -> None:
-    code, out, err = invoke(["sync", "--json", "--db", database_url], env)
+def test_sync_into_postgresql(shared_env: dict[str, str], store_url: str) -> None:
+    code, out, err = invoke(["sync", "--json", "--db", store_url], shared_env)
     assert code == 0, err
     assert json.loads(out)["ethnicities"]["total"] == 19
 
 
-def test_missing_settings_exit_2_and_say_what_to_set(env: dict[str, str]) -> None:
+def test_missing_settings_exit_2_and_say_what_to_set(shared_env: dict[str, str]) -> None:
     # The URL defaults to LA's documented host; the username has no default.
-    del env["LABRIDGE_USERNAME"]
-    code, _, err = invoke(["sync"], env)
+    del shared_env["LABRIDGE_USERNAME"]
+    code, _, err = invoke(["sync"], shared_env)
     assert code == 2
     assert "LABRIDGE_USERNAME" in err
     assert "labridge init" in err
 
 
-def test_refused_credentials_exit_3_without_leaking_the_password(env: dict[str, str]) -> None:
-    env["LABRIDGE_PASSWORD"] = "Not-" + PASSWORD
-    code, out, err = invoke(["sync", "-vv"], env)
+def test_refused_credentials_exit_3_without_leaking_the_password(
+    shared_env: dict[str, str],
+) -> None:
+    shared_env["LABRIDGE_PASSWORD"] = "Not-" + PASSWORD
+    code, out, err = invoke(["sync", "-vv"], shared_env)
     assert code == 3
     assert "refused" in err
     assert "LABRIDGE_PASSWORD" in err
     assert PASSWORD not in out + err
 
 
-def test_unreachable_la_exits_3_with_a_hint(env: dict[str, str]) -> None:
+def test_unreachable_la_exits_3_with_a_hint(shared_env: dict[str, str]) -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env["LABRIDGE_URL"] = f"http://127.0.0.1:{port}"
-    code, _, err = invoke(["sync"], env)
+    shared_env["LABRIDGE_URL"] = f"http://127.0.0.1:{port}"
+    code, _, err = invoke(["sync"], shared_env)
     assert code == 3
     assert "cannot reach LA" in err
     assert "what to do" in err
 
 
 def test_init_writes_a_private_commented_file_and_refuses_to_overwrite(
-    env: dict[str, str], tmp_path: Path
+    shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     target = tmp_path / "labridge.toml"
-    code, _, _ = invoke(["init", "--url", "https://x.example", "--username", "me"], env)
+    code, _, _ = invoke(["init", "--url", "https://x.example", "--username", "me"], shared_env)
     assert code == 0
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     text = target.read_text()
     assert "# " in text
     assert 'url = "https://x.example"' in text
-    code, _, err = invoke(["init"], env)
+    code, _, err = invoke(["init"], shared_env)
     assert code == 2
     assert "--force" in err
-    code, _, _ = invoke(["init", "--force"], env)
+    code, _, _ = invoke(["init", "--force"], shared_env)
     assert code == 0
 
 
-def test_config_file_is_read(env: dict[str, str], tmp_path: Path) -> None:
-    (tmp_path / "other.toml").write_text(
-        f'[la]\nurl = "{env.pop("LABRIDGE_URL")}"\nusername = "{env.pop("LABRIDGE_USERNAME")}"\n'
+def test_config_file_is_read(shared_env: dict[str, str], tmp_path: Path) -> None:
+    url, username = shared_env.pop("LABRIDGE_URL"), shared_env.pop("LABRIDGE_USERNAME")
+    (tmp_path / "other.toml").write_text(f'[la]\nurl = "{url}"\nusername = "{username}"\n')
+    code, out, err = invoke(
+        ["sync", "--json", "--config", str(tmp_path / "other.toml")], shared_env
     )
-    code, out, err = invoke(["sync", "--json", "--config", str(tmp_path / "other.toml")], env)
     assert code == 0, err
     assert json.loads(out)["ethnicities"]["total"] == 19
 
@@ -146,6 +136,7 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@pytest.mark.slow
 def test_sandbox_serve_runs_until_stopped(tmp_path: Path) -> None:
     port = _free_port()
     proc = subprocess.Popen(
@@ -175,12 +166,16 @@ def _wait_for(url: str) -> dict[str, int]:
             time.sleep(0.1)
 
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
-def test_enrol_dry_run_json_sends_nothing(env: dict[str, str], sandbox: RunningSandbox) -> None:
-    before = httpx.get(sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
-    code, out, _ = invoke(["enrol", str(SAMPLE), "--dry-run", "--json", "--create"], env)
+def test_enrol_dry_run_json_sends_nothing(
+    shared_env: dict[str, str], shared_sandbox: RunningSandbox
+) -> None:
+    before = (
+        httpx.get(shared_sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
+    )
+    code, out, _ = invoke(["enrol", str(SAMPLE), "--dry-run", "--json", "--create"], shared_env)
     report = json.loads(out)
     assert code == 1  # the sample has records to fix
     assert report["would_enrol"] > 30
@@ -191,12 +186,14 @@ def test_enrol_dry_run_json_sends_nothing(env: dict[str, str], sandbox: RunningS
     assert outcomes <= {"would_enrol", "skipped", "invalid"}
     invalid = next(r for r in report["records"] if r["outcome"] == "invalid")
     assert set(invalid["problems"][0]) == {"field", "code", "message"}
-    after = httpx.get(sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
+    after = (
+        httpx.get(shared_sandbox.url + "/_sandbox/stats").json()["calls"].get("GroupEnrolment", 0)
+    )
     assert after == before
 
 
 def test_enrol_from_sql_then_enrolments_report(
-    env: dict[str, str], sandbox: RunningSandbox, tmp_path: Path
+    shared_env: dict[str, str], shared_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
     mis = tmp_path / "mis.db"
     import csv
@@ -215,7 +212,7 @@ def test_enrol_from_sql_then_enrolments_report(
     code, out, err = invoke(
         ["enrol", "--sql", query, "--source-db", f"sqlite:///{mis}", "--json", "--create",
          "--db", str(tmp_path / "sql-store.db")],
-        env,
+        shared_env,
     )  # fmt: skip
     report = json.loads(out)
     assert report["enrolled"] + report["invalid"] + report["skipped"] == 5, err
@@ -223,7 +220,7 @@ def test_enrol_from_sql_then_enrolments_report(
     code, out, _ = invoke(
         ["enrolments", "--json", "--db", str(tmp_path / "sql-store.db"), "--csv",
          str(tmp_path / "todo.csv")],
-        env,
+        shared_env,
     )  # fmt: skip
     assert code == 0
     listed = json.loads(out)
@@ -231,23 +228,23 @@ def test_enrol_from_sql_then_enrolments_report(
     assert all(e["state"] in ("enrolled", "invalid", "skipped") for e in listed)
     lines = (tmp_path / "todo.csv").read_text().splitlines()
     assert lines[0].startswith("source_id,course,course_name,state")
-    code, out, _ = invoke(["status", "--json", "--db", str(tmp_path / "sql-store.db")], env)
+    code, out, _ = invoke(["status", "--json", "--db", str(tmp_path / "sql-store.db")], shared_env)
     status = json.loads(out)
     assert status["enrolments"]["enrolled"] == report["enrolled"]
     assert status["progress"] == {"learners": 0, "failing": 0, "history_rows": 0, "last_pull": None}
-    code, out, _ = invoke(["status", "--db", str(tmp_path / "sql-store.db")], env)
+    code, out, _ = invoke(["status", "--db", str(tmp_path / "sql-store.db")], shared_env)
     assert "Enrolments (labridge's journal):" in out
     assert "Progress: never pulled" in out
 
 
-def test_enrol_needs_a_source(env: dict[str, str]) -> None:
-    code, _, err = invoke(["enrol"], env)
+def test_enrol_needs_a_source(shared_env: dict[str, str]) -> None:
+    code, _, err = invoke(["enrol"], shared_env)
     assert code == 2
     assert "--sql" in err
 
 
 def test_source_values_that_look_like_markup_are_shown_as_text(
-    env: dict[str, str], tmp_path: Path
+    shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     lines = SAMPLE.read_text(encoding="utf-8").splitlines()
     row = (
@@ -257,11 +254,11 @@ def test_source_values_that_look_like_markup_are_shown_as_text(
     )
     source = tmp_path / "odd.csv"
     source.write_text(f"{lines[0]}\n{row}\n", encoding="utf-8")
-    env["COLUMNS"] = "200"
-    code, out, err = invoke(["enrol", str(source), "--create"], env)
+    shared_env["COLUMNS"] = "200"
+    code, out, err = invoke(["enrol", str(source), "--create"], shared_env)
     assert code == 1, err  # invalid (unknown company), and reported, not a crash
     assert "MIS-[/bold]1" in out
     assert "'Acme [/] Ltd'" in out
-    code, out, _ = invoke(["enrolments"], env)
+    code, out, _ = invoke(["enrolments"], shared_env)
     assert code == 0
     assert "MIS-[/bold]1" in out

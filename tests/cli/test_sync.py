@@ -4,32 +4,12 @@ message and exit code 2, nothing written; `--accept-empty companies` empties the
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from labridge.cli import app
-from labridge.sandbox.server import RunningSandbox, start_background
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.chdir(tmp_path)  # no stray labridge.toml
-    values = {"LABRIDGE_URL": sandbox.url, "LABRIDGE_USERNAME": "sandbox",
-              "LABRIDGE_PASSWORD": "sandbox",
-              "LABRIDGE_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}  # fmt: skip
-    for key in values:
-        monkeypatch.delenv(key, raising=False)
-    return values
+from labridge.sandbox.server import RunningSandbox
 
 
 def _sync(env: dict[str, str], *extra: str) -> tuple[int, str, str]:

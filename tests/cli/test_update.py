@@ -5,33 +5,22 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from clienv import cli_env, invoke
 from labridge import soap
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 
-SAMPLE = Path(__file__).parent.parent / "examples" / "learners.csv"
+from .clienv import invoke
+
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 LEARNERS = ("MIS-200100", "MIS-200107", "MIS-200114")
 COUNTS = (
     "updated", "would_update", "unchanged", "uncertain", "refused", "invalid", "not_enrolled"
 )  # fmt: skip
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background(test_hooks=True) as running:  # one per test: each starts from LA's seed
-        yield running
-
-
-@pytest.fixture
-def env(sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    return cli_env(sandbox, tmp_path, monkeypatch, "sandbox", "sandbox", COLUMNS="250")
 
 
 @pytest.fixture
@@ -83,9 +72,9 @@ def _sent(sandbox: RunningSandbox) -> dict[str, Any]:
 
 
 def test_update_json_has_the_documented_shape_and_sends_only_the_change(
-    env: dict[str, str], export: Path, sandbox: RunningSandbox, database_url: str
+    env: dict[str, str], export: Path, sandbox: RunningSandbox, store_url: str
 ) -> None:
-    env["LABRIDGE_DATABASE_URL"] = database_url
+    env["LABRIDGE_DATABASE_URL"] = store_url
     _enrolled(export, env)
     old = _edit(export, "MIS-200107", email="ben.patel@example.net")["email"]
     code, out, err = invoke(["update", str(export), "--create", "--json"], env)

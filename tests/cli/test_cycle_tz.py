@@ -17,6 +17,8 @@ from labridge.cli.cycle import describe, next_cycle, status
 from labridge.config import RunSettings, load_settings
 from labridge.errors import ConfigurationError
 
+pytestmark = pytest.mark.slow  # the scheduler's cycles
+
 # In 2026 the UK clocks go forward on Sunday 29 March and back on Sunday 25 October.
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 import labridge
 from labridge.cli import app
 
-PYPROJECT = Path(__file__).parents[1] / "pyproject.toml"
+PYPROJECT = Path(__file__).parents[2] / "pyproject.toml"
 
 
 def test_version_flag_prints_the_installed_version() -> None:

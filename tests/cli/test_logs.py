@@ -21,7 +21,7 @@ import pytest
 from labridge.cli import logs
 from labridge.sandbox.server import serve_process
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 LIBRARIES = ("httpx", "httpcore", "alembic", "apscheduler", "sqlalchemy")
 #: A text log line: "2026-12-02 01:02:03,456 LEVEL logger: message".
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (?P<level>[A-Z]+) (?P<logger>\S+): ")

@@ -5,7 +5,6 @@ of a forgotten learner, and the retention step of `labridge run --once`."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,19 +13,13 @@ import sqlalchemy as sa
 from typer.testing import CliRunner, Result
 
 from labridge.cli import app
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 #: Ewan Shaw (the sample's fifth row) and what identifies them.
 LEARNER = "MIS-200128"
 CANARIES = ("Ewan", "Shaw", "ewan.shaw68@example.org", "WH963738C", "73 Queens Road", "4202221817")
 ENV = {"LABRIDGE_PASSWORD": "sandbox"}
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
 
 
 @pytest.fixture

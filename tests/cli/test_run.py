@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from itertools import pairwise
 from pathlib import Path
 
@@ -21,15 +20,9 @@ import pytest
 from typer.testing import CliRunner
 
 from labridge.cli import app
-from labridge.sandbox.server import RunningSandbox, start_background
+from labridge.sandbox.server import RunningSandbox
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background(test_hooks=True) as running:
-        yield running
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
 
 def _config(tmp_path: Path, sandbox: RunningSandbox, every_minutes: float = 60) -> Path:
@@ -92,6 +85,7 @@ def test_run_once_does_the_whole_cycle_and_carries_on_after_a_failed_step(
     assert stats["duplicate_source_ids"] == 0
 
 
+@pytest.mark.slow
 def test_scheduled_cycles_never_overlap_and_stop_cleanly(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

@@ -17,6 +17,8 @@ from labridge.cli.cycle import run_cycle, single_instance, trigger
 from labridge.config import RunSettings
 from labridge.errors import ConfigurationError, TransportError
 
+pytestmark = pytest.mark.slow  # the scheduler's cycles
+
 
 def test_a_failed_step_is_logged_and_the_cycle_carries_on(caplog: pytest.LogCaptureFixture) -> None:
     done: list[str] = []
@@ -27,11 +29,15 @@ def test_a_failed_step_is_logged_and_the_cycle_carries_on(caplog: pytest.LogCapt
     def bug() -> str:
         raise ZeroDivisionError("oops")
 
+    def _done(log: list[str], step: str, summary: str) -> str:
+        log.append(step)
+        return summary
+
     steps = [
         ("sync", fails),
-        ("enrol learners.csv", lambda: done.append("enrol") or "3 enrolled"),
+        ("enrol learners.csv", lambda: _done(done, "enrol", "3 enrolled")),
         ("update learners.csv", bug),
-        ("progress pull", lambda: done.append("progress") or "7 learners"),
+        ("progress pull", lambda: _done(done, "progress", "7 learners")),
     ]
     with caplog.at_level(logging.INFO, logger="labridge.run"):
         report = run_cycle(steps)

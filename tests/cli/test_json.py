@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -19,17 +18,11 @@ import pytest
 
 from labridge.cli import console
 from labridge.sandbox.faults import Fault, Mode
-from labridge.sandbox.server import RunningSandbox, free_port, start_background
+from labridge.sandbox.server import RunningSandbox, free_port
 
-SAMPLE = Path(__file__).parents[1] / "examples" / "learners.csv"
+SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 FINE = 30  # enrolments LA answers before it goes down
 PERSONAL = ("forename", "surname", "email", "ni_number", "birth_date", "address_line1", "uln")
-
-
-@pytest.fixture
-def sandbox() -> Iterator[RunningSandbox]:
-    with start_background() as running:
-        yield running
 
 
 def _env(url: str) -> dict[str, str]:
@@ -50,6 +43,7 @@ def _labridge(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProce
     return subprocess.run(command, env=_env(url), capture_output=True, text=True, timeout=300)
 
 
+@pytest.mark.slow
 def test_an_enrol_run_that_loses_la_prints_what_it_finished_and_the_error(
     sandbox: RunningSandbox, tmp_path: Path
 ) -> None:
