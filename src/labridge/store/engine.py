@@ -48,8 +48,10 @@ PG_WRITE_LOCK = 0x6C61_6272_0001
 class Store:
     """An open store: the engine and sessions on it. Close it (or use ``with``) when done."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, shown: str = "") -> None:
         self.engine = engine
+        #: The store's URL as messages show it (password masked).
+        self.shown = shown
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         writer = engine.execution_options(**{WRITE: True})
         self._write_sessions = sessionmaker(writer, expire_on_commit=False)
@@ -57,7 +59,7 @@ class Store:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session; the caller commits, or opens transactions with ``session.begin()``."""
-        with self._sessions() as session:
+        with self._failures_named(), self._sessions() as session:
             yield session
 
     @contextmanager
@@ -67,8 +69,17 @@ class Store:
         store's write lock (SQLite ``BEGIN IMMEDIATE``; a PostgreSQL transaction-level advisory
         lock) from its start: another labridge process on the store waits its turn, and a
         read-then-write inside it never meets a conflicting writer."""
-        with self._write_sessions.begin() as session:
+        with self._failures_named(), self._write_sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def _failures_named(self) -> Iterator[None]:
+        """A database failure inside (the store locked, its file gone, the server down) as the
+        store error that names this store and says what to do."""
+        try:
+            yield
+        except SQLAlchemyError as exc:
+            raise store_failure(exc, self.shown) from None
 
     def close(self) -> None:
         self.engine.dispose()
@@ -108,7 +119,7 @@ def open_store(url: str) -> Store:
     if db_file is not None:
         _private_sidecars(db_file)
     logger.debug("store %s ready", shown)
-    return Store(engine)
+    return Store(engine, shown)
 
 
 #: What SQLite keeps beside a store file while it is open (WAL, its index, a rollback journal).
