@@ -37,7 +37,7 @@ if TYPE_CHECKING:  # rendering needs the workflows' reports, not their imports (
     from ..workflows.pull import PullReport
     from ..workflows.sync import SyncReport
     from ..workflows.update import UpdateReport
-    from .cycle import CycleReport
+    from .cycle_report import CycleReport
 
 #: Human output goes to stderr when stdout carries JSON, so that ``--json | jq`` always works.
 out = Console()
@@ -277,23 +277,8 @@ def name_uuids(text: str, names: Mapping[str, str]) -> str:
     return _UUID.sub(lambda m: named(names.get(m.group(0), ""), m.group(0)), text)
 
 
-def outcome_summary(counts: Mapping[str, Any], outcomes: Sequence[str]) -> str:
-    """ "Records: 42 enrolled, 1 skipped, 8 invalid": the outcomes that happened, in order."""
-    return "Records: " + outcome_counts(counts, outcomes, empty="none")
-
-
-def outcome_counts(
-    counts: Mapping[str, Any], outcomes: Sequence[str], *, empty: str = "no records"
-) -> str:
-    """ "42 enrolled, 1 skipped, 8 invalid", or ``empty``."""
-    parts = [f"{counts[o]} {o.replace('_', ' ')}" for o in outcomes if counts[o]]
-    return ", ".join(parts) if parts else empty
-
-
 def enrol_summary(report: EnrolReport) -> str:
-    from ..workflows.enrol import OUTCOMES
-
-    return outcome_summary(report.as_dict(), OUTCOMES)
+    return "Records: " + report.counts_line(empty="none")
 
 
 def journal_table(
@@ -527,9 +512,7 @@ def _shown(value: str | None, names: Mapping[str, str]) -> str:
 
 
 def update_summary(report: UpdateReport) -> str:
-    from ..workflows.update import OUTCOMES
-
-    return outcome_summary(report.as_dict(), OUTCOMES)
+    return "Records: " + report.counts_line(empty="none")
 
 
 _STEP_STATUS = {

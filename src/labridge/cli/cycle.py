@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import TYPE_CHECKING
@@ -32,65 +31,13 @@ from .. import stopping, store
 from ..config import RunSettings, Settings, SourceSettings
 from ..errors import ConfigurationError, LabridgeError
 from ..store import locks
-from . import console
+from .cycle_report import CycleReport, Outcome, Step, StepResult
 from .local_store import forget
 
 if TYPE_CHECKING:  # the steps import what they run when they run: `labridge status` needs none
     from .operations import SourceSpec
 
 log = logging.getLogger("labridge.run")
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What a step did, in one line; ``warning`` when some records need a person (the step
-    itself ran to its end)."""
-
-    summary: str
-    warning: bool = False
-
-
-#: A step: a name for the log, and a function that does the work and returns a one-line summary
-#: (or an :class:`Outcome`, to flag records that need a person).
-Step = tuple[str, Callable[[], str | Outcome]]
-#: A step's status: ``ok``; ``warning`` (done, some records need fixing); ``failed``.
-STATUSES = ("ok", "warning", "failed")
-_SHOWN = {"ok": "ok", "warning": "with warnings", "failed": "failed"}
-
-
-@dataclass(frozen=True)
-class StepResult:
-    name: str
-    #: Only ``ok`` steps are ok: one with invalid or refused records is not.
-    ok: bool
-    summary: str
-    seconds: float
-    status: str = "ok"
-
-
-@dataclass
-class CycleReport:
-    started_at: datetime
-    finished_at: datetime | None = None
-    steps: list[StepResult] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(s.ok for s in self.steps)
-
-    def summary(self) -> str:
-        """ "6 steps: 4 ok, 1 with warnings, 1 failed": how the steps went."""
-        counts = [(n, sum(s.status == n for s in self.steps)) for n in STATUSES]
-        shown = ", ".join(f"{count} {_SHOWN[name]}" for name, count in counts if count)
-        return f"{len(self.steps)} step{'' if len(self.steps) == 1 else 's'}: {shown or 'none'}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "started_at": self.started_at.isoformat(),
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-            "ok": self.ok,
-            "steps": [s.__dict__ for s in self.steps],
-        }
 
 
 def run_cycle(steps: Sequence[Step]) -> CycleReport:
@@ -385,7 +332,7 @@ def _enrol_line(settings: Settings, source: SourceSettings) -> Outcome:
         send_login_details=source.send_login_details, settle_seconds=settings.la.settle_seconds
     )
     report, _ = enrol(settings, _spec(settings, source), options, quiet=True, fresh=False)
-    line = console.outcome_counts(report.as_dict(), enrol_workflow.OUTCOMES)
+    line = report.counts_line()
     if report.duplicates:
         line += f", {len(report.duplicates)} held twice in LA (labridge duplicates)"
     return _flagged(line, report.failed, PROBLEMS_HINT)
@@ -397,7 +344,7 @@ def _update_line(settings: Settings, source: SourceSettings) -> Outcome:
 
     spec = _spec(settings, source)
     report, _ = update(settings, spec, update_workflow.Options(), quiet=True, fresh=False)
-    line = console.outcome_counts(report.as_dict(), update_workflow.OUTCOMES)
+    line = report.counts_line()
     what = str(spec.path) if spec.path is not None else "--sql ..."
     return _flagged(line, report.failed, f"see labridge update {what} --dry-run")
 

@@ -67,6 +67,12 @@ class RecordsReport(Generic[OutcomeT]):
     def count(self, outcome: str) -> int:
         return sum(1 for r in self.records if r.outcome == outcome)
 
+    def counts_line(self, empty: str = "no records") -> str:
+        """ "42 enrolled, 1 skipped, 8 invalid": the outcomes that happened, in order; or
+        ``empty``."""
+        parts = [f"{n} {o.replace('_', ' ')}" for o in self.OUTCOMES if (n := self.count(o))]
+        return ", ".join(parts) if parts else empty
+
     @property
     def failed(self) -> bool:
         """Some record needs fixing in the source (or in LA)."""
