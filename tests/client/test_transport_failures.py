@@ -1,7 +1,7 @@
 """Transport failures the sandbox cannot produce: dropped connections, timeouts, proxies' HTTP
 errors, oversized or non-SOAP answers.
 
-design.md allows ``httpx.MockTransport`` for these only. The handler is a small scripted LA: it
+docs/architecture.md allows ``httpx.MockTransport`` for these only. The handler is a small scripted LA: it
 answers with real SOAP built by labridge's codec, and fails the attempts a test chooses.
 """
 
