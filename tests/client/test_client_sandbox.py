@@ -1,8 +1,8 @@
-"""The client against the real sandbox app, in-process (docs/architecture.md, "Tests run real things").
+"""The client against the real sandbox app, in-process (docs/architecture.md, "Tests run real
+things").
 
-The client's clock (seconds) and the sandbox's clock (UTC) are separate values the tests advance,
-so that either side's idea of the 30-minute session (docs/contract.md §2) can run ahead of the
-other's.
+The client's clock (seconds) and the sandbox's clock (UTC) are separate values the tests advance, so
+that either side's idea of the 30-minute session (docs/contract.md §2) can run ahead of the other's.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Transport failures the sandbox cannot produce: dropped connections, timeouts, proxies' HTTP
 errors, oversized or non-SOAP answers.
 
-docs/architecture.md allows ``httpx.MockTransport`` for these only. The handler is a small scripted LA: it
-answers with real SOAP built by labridge's codec, and fails the attempts a test chooses.
+docs/architecture.md allows ``httpx.MockTransport`` for these only. The handler is a small scripted
+LA: it answers with real SOAP built by labridge's codec, and fails the attempts a test chooses.
 """
 
 from __future__ import annotations

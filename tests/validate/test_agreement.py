@@ -1,11 +1,11 @@
 """labridge's pre-flight validation against the sandbox's own enrolment rules.
 
 Issue 3: every record labridge's validation passes, the sandbox accepts; every record the sandbox
-refuses, labridge's validation flags. The two sets of rules are written apart
-(docs/architecture.md, "The sandbox is LA, not a mirror of the client"), so this compares two real things: users generated
+refuses, labridge's validation flags. The two sets of rules are written apart (docs/architecture.md,
+"The sandbox is LA, not a mirror of the client"), so this compares two real things: users generated
 from the seed data, mostly valid with random mutations, go through the real client to the real
-sandbox app in-process. labridge may be stricter than LA (it refuses a lower-case gender, a
-learner who is 15 at the start); it must never be laxer.
+sandbox app in-process. labridge may be stricter than LA (it refuses a lower-case gender, a learner
+who is 15 at the start); it must never be laxer.
 """
 
 from __future__ import annotations
