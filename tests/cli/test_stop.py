@@ -153,7 +153,11 @@ def test_a_signal_during_sync_exits_with_the_signal_after_storing_it(tmp_path: P
         proc = subprocess.Popen(command, env=_env(slow), stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)  # fmt: skip
         deadline = time.monotonic() + 30
-        while not _stats(slow)["calls"].get("GetTrainers") and time.monotonic() < deadline:
+        # Counted as the read arrives, 0.4 s before its answer: the sync is surely in flight.
+        while (
+            not _stats(slow)["faults_fired"].get("GetTrainers:latency")
+            and time.monotonic() < deadline
+        ):
             assert proc.poll() is None, proc.communicate()
             time.sleep(0.02)
         proc.send_signal(signal.SIGTERM)

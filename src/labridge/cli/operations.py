@@ -88,9 +88,15 @@ def sync(
             return await _synced(settings, client, db, quiet=quiet, accept_empty=accept_empty)
 
     try:
-        return asyncio.run(go())
+        report = asyncio.run(go())
     finally:
         db.close()
+    stopping.check(SYNC_STORED)  # a stop asked for while the client closed
+    return report
+
+
+#: How far a sync stopped by a signal got: it is one transaction, stored whole or not at all.
+SYNC_STORED = "the sync was finished and stored, nothing after it was started"
 
 
 async def _synced(
@@ -114,7 +120,7 @@ async def _synced(
         bar.advance("Stored")
     # One transaction: a sync is stored whole or not at all, so a stop asked for during it takes
     # effect here, before whatever would have come next.
-    stopping.check("the sync was finished and stored, nothing after it was started")
+    stopping.check(SYNC_STORED)
     return report
 
 
