@@ -16,12 +16,12 @@ Names are imported on first use, so ``import labridge`` costs almost nothing; su
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from ._lazy import attributes
 
 if TYPE_CHECKING:
+    from ._version import __version__ as __version__
     from .client import AsyncClient, Client
     from .config import Settings, load_settings
     from .errors import (
@@ -51,11 +51,6 @@ if TYPE_CHECKING:
     from .workflows.update import RecordOutcome as UpdateOutcome
     from .workflows.update import UpdateReport, update
 
-try:  # the version lives in one place, pyproject.toml; the installed metadata carries it
-    __version__ = version("labridge")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree never installed
-    __version__ = "0+unknown"
-
 _ERRORS = (
     "AuthenticationError",
     "AuthenticationFault",
@@ -70,6 +65,7 @@ _ERRORS = (
 
 #: Public name -> (module, attribute in it).
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "__version__": ("._version", "__version__"),
     "AsyncClient": (".client", "AsyncClient"),
     "Client": (".client", "Client"),
     "Settings": (".config", "Settings"),

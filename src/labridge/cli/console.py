@@ -13,20 +13,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-)
 from rich.table import Table
 
 from ..errors import LabridgeError, Problem
 from ..logmask import mask
 
 if TYPE_CHECKING:  # rendering needs the workflows' reports, not their imports (start-up time)
+    from rich.progress import Progress, TaskID
+
     from ..doctor import Report as DoctorReport
     from ..overrides import Item
     from ..reports.problems import Item as TodoItem
@@ -100,6 +94,8 @@ class Steps:
 @contextmanager
 def progress(description: str, total: int, *, quiet: bool = False) -> Iterator[Steps]:
     """A progress bar on stderr (hidden with ``quiet``)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+
     bar = Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),

@@ -34,8 +34,7 @@ from ..workflows import enrol as enrol_workflow
 from ..workflows import pull as progress_workflow
 from ..workflows import sync as sync_workflow
 from ..workflows import update as update_workflow
-from ..workflows.records import RunOptions
-from ..workflows.tasks import PULL_CONCURRENCY
+from ..workflows.records import PULL_CONCURRENCY, RunOptions
 from . import console
 from .local_store import course_names
 

@@ -24,7 +24,8 @@ from ..clock import Clock, utc_now
 from ..errors import AuthenticationError, LabridgeError, TransportError
 from ..models import Candidate, Progress
 from ..store import progress_history as progress_store
-from .tasks import PULL_CONCURRENCY, Bounded, task_group
+from .records import PULL_CONCURRENCY
+from .tasks import Bounded, task_group
 
 #: Learners written per transaction.
 BATCH = 50

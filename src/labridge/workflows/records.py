@@ -15,6 +15,11 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from ..errors import Problem
 
+#: Progress pulls in flight by default (``labridge progress pull --concurrency``), beside the
+#: enrol and update runs' default: here, not in :mod:`.pull`, so that ``--help`` shows it without
+#: importing the workflow.
+PULL_CONCURRENCY = 8
+
 
 @dataclass(frozen=True)
 class RunOptions:

@@ -10,10 +10,6 @@ from typing import Any
 
 from .. import stopping
 
-#: Progress pulls in flight by default (``labridge progress pull --concurrency``; here, not in
-#: :mod:`.pull`, so that ``--help`` shows it without importing the workflow).
-PULL_CONCURRENCY = 8
-
 
 @asynccontextmanager
 async def task_group() -> AsyncIterator[asyncio.TaskGroup]:

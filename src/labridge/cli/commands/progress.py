@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ...errors import TransportError
 from ...reports.formats import ReportFormat
-from ...workflows.tasks import PULL_CONCURRENCY
+from ...workflows.records import PULL_CONCURRENCY
 from .. import console
 from ..options import (
     ConfigOpt,
