@@ -4,10 +4,13 @@ erasure. Importing this loads the store, not the client or the workflows."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+from sqlalchemy.orm import Session
 
 from .. import dburl, reports, store
 from ..config import CONFIG_FILE, Settings
@@ -57,25 +60,28 @@ def status(settings: Settings) -> dict[str, Any]:
     the rows that repeat a learner in one input too; ``enrolled_found_in_la`` says how many of
     the enrolled were in LA before labridge sent anything), progress; and which settings file
     and store these are."""
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            states = journal.counts(session)
-            # A row repeating a learner in one input is invalid with no journal row of its own.
-            states["invalid"] += repeats.count(session)
-            return {
-                "config": str(settings.config_file) if settings.config_file else None,
-                "store": dburl.shown(settings.store.database_url),
-                **store.status(session),
-                "enrolments": states,
-                "enrolled_found_in_la": journal.found_in_la(session),
-                "progress": progress_store.summary(session),
-            }
-    finally:
-        db.close()
+    with _reading(settings) as session:
+        states = journal.counts(session)
+        # A row repeating a learner in one input is invalid with no journal row of its own.
+        states["invalid"] += repeats.count(session)
+        return {
+            "config": str(settings.config_file) if settings.config_file else None,
+            "store": dburl.shown(settings.store.database_url),
+            **store.status(session),
+            "enrolments": states,
+            "enrolled_found_in_la": journal.found_in_la(session),
+            "progress": progress_store.summary(session),
+        }
 
 
-def course_names(session: Any) -> dict[str, Framework]:
+@contextmanager
+def _reading(settings: Settings) -> Iterator[Session]:
+    """A session on the settings' store, opened for one read and closed after it."""
+    with store.open_store(settings.store.database_url) as db, db.session() as session:
+        yield session
+
+
+def course_names(session: Session) -> dict[str, Framework]:
     courses = cast(list[Framework], store.list_set(session, "frameworks"))
     return {f.course_uuid: f for f in courses}
 
@@ -91,16 +97,9 @@ def problems(settings: Settings) -> tuple[list[problems_report.Item], int, dict[
     from ..reports import problems as problems_report  # it reads the workflows' wording
 
     settle = timedelta(seconds=settings.la.settle_seconds)
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            items, learners = (
-                problems_report.listing(session, settle),
-                sum(journal.counts(session).values()),
-            )
-            return items, learners, names_store.by_uuid(session)
-    finally:
-        db.close()
+    with _reading(settings) as session:
+        items = problems_report.listing(session, settle)
+        return items, sum(journal.counts(session).values()), names_store.by_uuid(session)
 
 
 def duplicates(settings: Settings) -> tuple[list[duplicates_store.Duplicate], dict[str, str]]:
@@ -110,22 +109,14 @@ def duplicates(settings: Settings) -> tuple[list[duplicates_store.Duplicate], di
 
 def _listing(settings: Settings, read: Callable[[Any], list[R]]) -> tuple[list[R], dict[str, str]]:
     """What ``read`` lists from the store, with course names by CourseUUID for display."""
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.session() as session:
-            names = {uuid: f.name for uuid, f in course_names(session).items()}
-            return read(session), names
-    finally:
-        db.close()
+    with _reading(settings) as session:
+        names = {uuid: f.name for uuid, f in course_names(session).items()}
+        return read(session), names
 
 
 def progress_report(settings: Settings, today: date) -> reports.ProgressReport:
-    db = store.open_store(settings.store.database_url)
-    try:
-        with db.engine.connect() as conn:
-            return reports.build_progress_report(conn, today)
-    finally:
-        db.close()
+    with store.open_store(settings.store.database_url) as db, db.engine.connect() as conn:
+        return reports.build_progress_report(conn, today)
 
 
 def forget(
@@ -139,9 +130,8 @@ def forget(
     """Erase the named learners, and those gone from LA since before ``gone_before``, in one
     transaction; then vacuum the store so that their data leaves its files too
     (:mod:`labridge.store.erase`)."""
-    db = store.open_store(settings.store.database_url)
-    try:
-        now = datetime.now(UTC)
+    now = datetime.now(UTC)
+    with store.open_store(settings.store.database_url) as db:
         with db.begin() as session:
             report = erase.forget(session, list(learner_ids), now, dry_run=dry_run)
             if gone_before is not None:
@@ -152,8 +142,6 @@ def forget(
             erase.vacuum(db.engine)
             report.vacuumed = True
         return report
-    finally:
-        db.close()
 
 
 def write_report(path: Path, text: str) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from .. import stopping, store
 from ..client import AsyncClient
+from ..clock import Clock, utc_now
 from ..config import Settings, SourceDefaults
 from ..errors import ConfigurationError
 from ..models import Candidate
@@ -80,16 +80,13 @@ def sync(
     settings: Settings, *, quiet: bool = False, accept_empty: Collection[str] = ()
 ) -> sync_workflow.SyncReport:
     """Sync; ``accept_empty`` names the sets LA may empty (``labridge sync --accept-empty``)."""
-    db = store.open_store(settings.store.database_url)
 
-    async def go() -> sync_workflow.SyncReport:
+    async def go(db: store.Store) -> sync_workflow.SyncReport:
         async with make_client(settings) as client:
             return await _synced(settings, client, db, quiet=quiet, accept_empty=accept_empty)
 
-    try:
-        report = asyncio.run(go())
-    finally:
-        db.close()
+    with store.open_store(settings.store.database_url) as db:
+        report = asyncio.run(go(db))
     stopping.check(SYNC_STORED)  # a stop asked for while the client closed
     return report
 
@@ -295,7 +292,7 @@ def progress_pull(
     full: bool = False,
     concurrency: int = PULL_CONCURRENCY,
     quiet: bool = False,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock = utc_now,
 ) -> progress_workflow.PullReport:
     """Sync (so that the list of enrolled learners is fresh), then pull their progress, with one
     store, one client and one event loop. ``clock`` dates the history rows (default: now)."""
@@ -323,7 +320,7 @@ def progress_pull(
                     db,
                     full=full,
                     concurrency=concurrency,
-                    clock=clock or (lambda: datetime.now(UTC)),
+                    clock=clock,
                     on_learner=lambda c, how: tick(f"{how.title()} {c.source_id}"),
                 )
                 return await puller.run(learners)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import anyio
@@ -41,7 +41,7 @@ from ..soap import Request as Call
 from ..soap.xml import collect_capped
 from . import clock as sandbox_clock
 from . import faults, services
-from .clock import SandboxClock, utc_now
+from .clock import Clock, SandboxClock, utc_now
 from .db import SandboxDB
 from .defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME, Dialect, parse_dialect
 from .dialects import SPEAKERS, Speaker
@@ -304,7 +304,7 @@ def create_app(
     database_url: str = "sqlite://",
     username: str = SANDBOX_USERNAME,
     password: str = SANDBOX_PASSWORD,
-    clock: Callable[[], datetime] | None = None,
+    clock: Clock | None = None,
     limits: Limits | None = None,
     dialect: Dialect | str = Dialect.SAMPLES,
     latency_ms: float = 0.0,

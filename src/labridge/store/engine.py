@@ -196,8 +196,9 @@ def migrate(engine: Engine) -> None:
     lock: two processes opening a new store at once migrate it once, one after the other. A
     store already at the newest revision is only read, without Alembic (which costs a command
     like ``labridge status`` most of its start-up)."""
+    head = head_in_files()
     with engine.connect() as connection:
-        if head_in_files() is not None and current_revision(connection) == head_in_files():
+        if head is not None and current_revision(connection) == head:
             return
     from alembic import command
 
