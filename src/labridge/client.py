@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 from urllib.parse import urljoin
@@ -39,6 +40,7 @@ from .errors import (
 from .logmask import mask
 from .session import Session
 from .soap.decode import UNREADABLE_HINT
+from .soap.unchanged import body_digest, header_only
 from .soap.xml import collect_capped
 
 log = logging.getLogger("labridge.client")
@@ -219,17 +221,48 @@ class AsyncClient:
         """Call any operation of the catalogue with arguments by labridge name; an argument
         already in wire form (:class:`~labridge.models.Wire`) is sent as it is."""
         op = c.operation(operation)
-        wire = _params(op, args)
+        response = await self._call(op, _params(op, args))
+        return _records(op, response.value)
+
+    async def list_candidates(
+        self,
+        course_qan: str = "",
+        *,
+        active: bool = True,
+        completed: bool = False,
+        test: bool = False,
+        unless: str = "",
+    ) -> Listing:
+        """GetCandidates as :meth:`get_candidates`, with the digest of the answer's Body. When
+        that digest is ``unless`` (a digest this method gave before), the Body is not decoded
+        unless :meth:`Listing.records` asks: only the header is read (a ``loggedin="NO"`` answer
+        still counts as no data)."""
+        op = c.operation("GetCandidates")
+        args = {"course_qan": course_qan, "active": active, "completed": completed, "test": test}
+        response = await self._call(op, _params(op, args), known=unless)
+        answer = response.value
+        assert isinstance(answer, _Digested)  # what _interpret gives when a digest is asked for
+        if answer.data is None:
+            records = _records(op, answer.value)
+            return Listing(answer.digest, False, lambda: records)
+        data, limits = answer.data, self._limits
+        return Listing(
+            answer.digest, True, lambda: _records(op, soap.decode_response(data, op, limits).value)
+        )
+
+    async def _call(
+        self, op: c.Operation, wire: Mapping[str, Any], known: str | None = None
+    ) -> soap.Response:
         token = await self._token()
         try:
-            response = await self._send(op, wire, token)
+            response = await self._send(op, wire, token, known)
         except _SESSION_LOST:
             # The token lapsed or was dropped by LA: log in once more and repeat, once. LA checks
             # the token before anything else, so repeating a write here cannot duplicate it.
             self._session.rejected(token)
             token = await self._token()
             try:
-                response = await self._send(op, wire, token)
+                response = await self._send(op, wire, token, known)
             except _SESSION_LOST as again:
                 raise AuthenticationError(
                     f"LA refused a fresh session for {op.name}: {_reason(again)}",
@@ -237,7 +270,7 @@ class AsyncClient:
                     "LA administrator to check its access",
                 ) from None
         self._session.succeeded(response.header.token)
-        return _records(op, response.value)
+        return response
 
     async def _token(self) -> m.Token:
         token = self._session.usable()
@@ -284,12 +317,16 @@ class AsyncClient:
         return token
 
     async def _send(
-        self, op: c.Operation, wire: Mapping[str, Any], token: m.Token | None
+        self,
+        op: c.Operation,
+        wire: Mapping[str, Any],
+        token: m.Token | None,
+        known: str | None = None,
     ) -> soap.Response:
         body = soap.encode_request(op, wire, token)
         url = self.base_url + c.service_of(op.name).path
         if not op.idempotent:
-            return await self._post(op, url, body)
+            return await self._post(op, url, body, known)
         async for attempt in stamina.retry_context(
             on=_Retriable,
             attempts=self._read_attempts,
@@ -298,10 +335,12 @@ class AsyncClient:
             wait_max=self._backoff * 16,
         ):
             with attempt:
-                return await self._post(op, url, body)
+                return await self._post(op, url, body, known)
         raise AssertionError("unreachable: stamina re-raises the last error")  # pragma: no cover
 
-    async def _post(self, op: c.Operation, url: str, body: bytes) -> soap.Response:
+    async def _post(
+        self, op: c.Operation, url: str, body: bytes, known: str | None = None
+    ) -> soap.Response:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._deadline):
@@ -328,7 +367,7 @@ class AsyncClient:
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
         if resp.is_redirect:
             raise redirected(url, resp.headers.get("location", ""), resp.status_code)
-        return self._interpret(op, resp.status_code, data)
+        return self._interpret(op, resp.status_code, data, known)
 
     async def _read(self, op: c.Operation, resp: httpx.Response) -> bytes:
         cap = self._limits.max_bytes
@@ -340,7 +379,11 @@ class AsyncClient:
                 hint=_TOO_BIG_HINT,
             ) from None
 
-    def _interpret(self, op: c.Operation, status: int, data: bytes) -> soap.Response:
+    def _interpret(
+        self, op: c.Operation, status: int, data: bytes, known: str | None = None
+    ) -> soap.Response:
+        """The answer ``data`` decoded. With ``known`` (a digest, "" for none) the value is a
+        :class:`_Digested`: an answer whose Body has the digest ``known`` is not decoded."""
         if status in _RETRY_STATUS:
             raise _Retriable(f"LA at {self.shown_url} answered HTTP {status}", maybe_sent=True)
         if status == 404:
@@ -351,12 +394,47 @@ class AsyncClient:
             )
         if status not in (200, 500):
             raise ProtocolError(f"LA answered {op.name} with HTTP {status}")
+        if known is not None:
+            digest = body_digest(data)
+            if known and digest == known and status == 200:
+                header = header_only(data)
+                _check_session(op, header)
+                return soap.Response(_Digested(digest, None, data), header)
         response = soap.decode_response(data, op, self._limits)
-        loggedin = response.header.loggedin
-        if op.authenticated and loggedin is not None and loggedin.strip().upper() != c.YES:
-            # LA may answer normally (an empty array) with loggedin="NO": that is no data.
-            raise SessionExpired(f"LA answered {op.name} with loggedin={loggedin!r}")
+        _check_session(op, response.header)
+        if known is not None:
+            return soap.Response(_Digested(digest, response.value, None), response.header)
         return response
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One GetCandidates answer (:meth:`AsyncClient.list_candidates`): the digest of its Body,
+    whether it is the answer whose digest the caller gave, and its records (those of an
+    unchanged answer decoded only when asked)."""
+
+    digest: str
+    unchanged: bool
+    _read: Callable[[], list[m.Candidate]] = field(repr=False)
+
+    def records(self) -> list[m.Candidate]:
+        return self._read()
+
+
+@dataclass(frozen=True)
+class _Digested:
+    """An answer's digest and its decoded value, or (``data``) its bytes, left undecoded."""
+
+    digest: str
+    value: Any
+    data: bytes | None
+
+
+def _check_session(op: c.Operation, header: soap.Header) -> None:
+    loggedin = header.loggedin
+    if op.authenticated and loggedin is not None and loggedin.strip().upper() != c.YES:
+        # LA may answer normally (an empty array) with loggedin="NO": that is no data.
+        raise SessionExpired(f"LA answered {op.name} with loggedin={loggedin!r}")
 
 
 def built(record: m.LAModel) -> m.Wire:

@@ -106,6 +106,11 @@ class SyncSettings(BaseModel):
     #: Also list LA's test learners (GetCandidates ``blnTest``), so that they are never enrolled
     #: again either.
     include_test: bool = False
+    #: GetCandidates calls in flight while the candidates are listed course by course.
+    concurrency: int = Field(default=8, ge=1, le=64)
+    #: Commands other than ``sync`` (enrol, update, progress pull) sync first only when the last
+    #: sync is older than this; 0 syncs every time.
+    max_age_minutes: float = Field(default=60, ge=0)
 
 
 def clean_url(url: str) -> str:
@@ -384,6 +389,12 @@ database_url = {database_url}
 [sync]
 # Also list LA's test learners, so that they are never enrolled again either.
 include_test = false
+# Candidates are listed course by course; how many of those calls may be in flight at once.
+concurrency = 8
+# enrol, update and progress pull sync first only when the last sync is older than this many
+# minutes (else enrol and update list again only the candidates of the courses they touch);
+# 0 syncs every time. `labridge sync` always syncs.
+max_age_minutes = 60
 
 [source]
 # The text encoding of CSV exports: "utf-8" (with or without BOM) or, for Windows exports from

@@ -121,6 +121,53 @@ async def test_an_empty_answer_under_loggedin_no_is_never_taken_as_data(
     assert la.calls == Counter({"Authenticate": 2, "GetCandidates": 2})
 
 
+# --- answers already seen (issue 11: a sync that finds nothing new) -----------------------------
+
+#: The loggedin="NO" answer's Body under a live session: the same bytes from <soapenv:Body> on.
+EMPTY_LOGGED_IN = LOGGED_OUT.replace(b'loggedin="NO"', b'loggedin="YES"')
+
+
+async def test_an_answer_seen_before_is_not_decoded_unless_asked(
+    make_client: MakeClient,
+) -> None:
+    la = ColdFusionLA(GetCandidates=[(200, CANDIDATES)])
+    client = make_client(la)
+    first = await client.list_candidates()
+    assert not first.unchanged
+    second = await client.list_candidates(unless=first.digest)
+    assert second.unchanged
+    assert second.digest == first.digest
+    # Decoded only when asked: the same records as the first time.
+    assert second.records() == first.records()
+    other = await client.list_candidates(unless="0" * 64)  # a digest of some other answer
+    assert not other.unchanged
+
+
+async def test_an_unchanged_body_under_loggedin_no_is_still_no_data(
+    make_client: MakeClient,
+) -> None:
+    """The Body of a loggedin="NO" answer may be the very empty array seen before; the header
+    still says the session is gone, so the client logs in again and asks once more."""
+    la = ColdFusionLA(
+        GetCandidates=[(200, EMPTY_LOGGED_IN), (200, LOGGED_OUT), (200, EMPTY_LOGGED_IN)]
+    )
+    client = make_client(la)
+    first = await client.list_candidates()
+    assert first.records() == []
+    again = await client.list_candidates(unless=first.digest)
+    assert again.unchanged
+    assert la.calls == Counter({"Authenticate": 2, "GetCandidates": 3})
+    assert client.logins == 2
+
+
+async def test_a_fault_is_never_taken_for_an_unchanged_answer(make_client: MakeClient) -> None:
+    la = ColdFusionLA(GetCandidates=[(200, CANDIDATES), (500, coldfusion("AuthFault.cf-detail"))])
+    client = make_client(la)
+    first = await client.list_candidates()
+    with pytest.raises(AuthenticationError):
+        await client.list_candidates(unless=first.digest)
+
+
 async def test_a_second_cf_authentication_fault_after_a_fresh_login_stops(
     make_client: MakeClient,
 ) -> None:

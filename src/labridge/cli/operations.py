@@ -8,6 +8,7 @@ unattended cycle all run through here, so that they share one code path.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,17 +20,18 @@ from .. import stopping, store
 from ..client import AsyncClient
 from ..clock import Clock, utc_now
 from ..config import Settings, SourceDefaults
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, LabridgeError
 from ..models import Candidate
 from ..soap import Limits
 from ..sources import SourceRow
 from ..sources.csv import DEFAULT_ENCODING, check_encoding
 from ..sources.mapping import SourceMapping, load_mapping
 from ..sources.open import open_source
-from ..sources.records import MANDATORY
+from ..sources.records import MANDATORY, SourceRecord
 from ..sources.sql import DEFAULT_TIMEOUT as DEFAULT_STATEMENT_TIMEOUT
 from ..sources.sql import read_sql
 from ..store import names as names_store
+from ..validate.lookups import LookupProblem, ReferenceData
 from ..workflows import enrol as enrol_workflow
 from ..workflows import pull as progress_workflow
 from ..workflows import sync as sync_workflow
@@ -37,6 +39,8 @@ from ..workflows import update as update_workflow
 from ..workflows.records import PULL_CONCURRENCY, RunOptions
 from . import console
 from .local_store import course_names
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 OptionsT = TypeVar("OptionsT", bound=RunOptions)
@@ -112,12 +116,53 @@ async def _synced(
             on_fetched=lambda name: bar.advance(f"Fetched {name}"),
             include_test=settings.sync.include_test,
             accept_empty=accept_empty,
+            concurrency=settings.sync.concurrency,
         )
         bar.advance("Stored")
     # One transaction: a sync is stored whole or not at all, so a stop asked for during it takes
     # effect here, before whatever would have come next.
     stopping.check(SYNC_STORED)
     return report
+
+
+async def _synced_unless_young(
+    settings: Settings, client: AsyncClient, db: store.Store
+) -> sync_workflow.SyncReport | None:
+    """Sync before a command, unless the last sync is younger than ``[sync] max_age_minutes``
+    (then ``None``: the command refreshes the candidates of the courses it touches instead)."""
+    age = last_sync_age(db)
+    limit = settings.sync.max_age_minutes
+    if age is not None and age < limit:
+        log.info(
+            "the last sync was %.0f min ago, younger than [sync] max_age_minutes = %g: "
+            "not synced again",
+            age,
+            limit,
+        )
+        return None
+    return await _synced(settings, client, db, quiet=True)
+
+
+def last_sync_age(db: store.Store, clock: Clock = utc_now) -> float | None:
+    """Minutes since the last sync finished, when it finished well."""
+    with db.session() as session:
+        last = store.last_sync(session)
+    if last is None or last.status != "ok" or last.finished_at is None:
+        return None
+    return max(0.0, (clock() - last.finished_at).total_seconds() / 60)
+
+
+async def _refresh(
+    settings: Settings, client: AsyncClient, db: store.Store, course_uuids: Collection[str]
+) -> None:
+    """The candidates of these courses listed again (when the command did not sync)."""
+    await sync_workflow.refresh_courses(
+        client,
+        db,
+        course_uuids,
+        include_test=settings.sync.include_test,
+        concurrency=settings.sync.concurrency,
+    )
 
 
 @dataclass(frozen=True)
@@ -165,24 +210,60 @@ class SourceSpec:
     def label(self) -> str:
         return self.path.name if self.path is not None else "SQL query"
 
-    def rows(self, course_qans: Collection[str]) -> tuple[int, Iterable[SourceRow]]:
-        """How many records the source holds, and the records. A file is read twice: once to
-        count and check it whole (a broken row stops the run before anything is sent), then
-        streamed, so that its records are never all in memory (40,000 learners' rows take
-        hundreds of MB); a query's rows are fetched once and held."""
+    def rows(self, course_qans: Collection[str]) -> tuple[int, Iterable[SourceRow], set[str]]:
+        """How many records the source holds, the records, and the courses they name (as
+        given). A file is read twice: once to count and check it whole (a broken row stops the
+        run before anything is sent), then streamed, so that its records are never all in
+        memory (40,000 learners' rows take hundreds of MB); a query's rows are fetched once and
+        held."""
         if self.sql is not None and self.source_db is not None:
             rows = list(
                 read_sql(self.sql, self.source_db, self.mapping, timeout=self.statement_timeout)
             )
-            return len(rows), rows
-        count = sum(1 for _ in self._file(course_qans))
-        return count, self._file(course_qans)
+            return len(rows), rows, _courses_named(rows)
+        count, named = 0, set()
+        for row in self._file(course_qans):
+            count += 1
+            named |= _courses_named((row,))
+        return count, self._file(course_qans), named
 
     def _file(self, course_qans: Collection[str]) -> Iterator[SourceRow]:
         assert self.path is not None
         return open_source(
             self.path, self.mapping, course_qans, required=MANDATORY, encoding=self.encoding
         )
+
+
+async def _refresh_after(
+    settings: Settings, client: AsyncClient, db: store.Store, course_uuids: Collection[str]
+) -> None:
+    """:func:`_refresh` after a run: a failure is a warning, the run's report stands."""
+    try:
+        await _refresh(settings, client, db, course_uuids)
+    except LabridgeError as exc:
+        log.warning("could not list the run's courses again after it: %s (%s)", exc, exc.hint)
+
+
+def _courses_named(rows: Iterable[SourceRow]) -> set[str]:
+    return {
+        row.fields["course"]
+        for row in rows
+        if isinstance(row, SourceRecord) and row.fields.get("course")
+    }
+
+
+def _touched(db: store.Store, named: Collection[str]) -> set[str]:
+    """The CourseUUIDs of the courses a source names (those that name none known are left out:
+    validation reports them)."""
+    with db.session() as session:
+        ref = ReferenceData.load(session)
+    found: set[str] = set()
+    for value in named:
+        try:
+            found.add(ref.course(value).course_uuid)
+        except LookupProblem:
+            continue
+    return found
 
 
 def _over_source(
@@ -200,7 +281,12 @@ def _over_source(
     just did), read the source, then ``run`` the workflow over its rows with ``options`` behind
     a progress bar: one store, one client (a connection per call in flight) and one event loop
     for all of it. Returns the report and names by UUID for display (``names``; default: course
-    names by CourseUUID)."""
+    names by CourseUUID).
+
+    When the last sync is younger than ``[sync] max_age_minutes`` it is not done again: only
+    the candidates of the courses the source names are listed again. After a run that was not a
+    dry run they are listed again too, so that the store holds whom the run enrolled (the
+    learners a progress pull then asks for)."""
     db = store.open_store(settings.store.database_url)
     done = total = 0
     started = False  # a stop before the first record keeps the sync's or the check's message
@@ -208,12 +294,14 @@ def _over_source(
     async def go() -> tuple[R, dict[str, str]]:
         nonlocal total, started
         async with make_client(settings, connections=_pool(options.concurrency)) as client:
-            if fresh:
-                await _synced(settings, client, db, quiet=True)
+            reused = fresh and await _synced_unless_young(settings, client, db) is None
             with db.session() as session:
                 courses = course_names(session)
                 shown = names(session) if names else {u: f.name for u, f in courses.items()}
-            total, rows = spec.rows([f.qan for f in courses.values() if f.qan])
+            total, rows, named = spec.rows([f.qan for f in courses.values() if f.qan])
+            touched = _touched(db, named)
+            if reused and touched:
+                await _refresh(settings, client, db, touched)
             stopping.check(f"{label.lower()}: none of the {total} records started")
             started = True
             with console.progress(label, total=total, quiet=quiet) as bar:
@@ -224,7 +312,9 @@ def _over_source(
                     bar.advance(f"{label} {who}")
 
                 report = await run(client, db, rows, options, on_record=lambda r: tick(r.source_id))
-                return report, shown
+            if touched and not options.dry_run and stopping.requested() is None:
+                await _refresh_after(settings, client, db, touched)
+            return report, shown
 
     try:
         return asyncio.run(go())
@@ -304,7 +394,7 @@ def progress_pull(
     async def go() -> progress_workflow.PullReport:
         nonlocal learners, started
         async with make_client(settings, connections=_pool(concurrency)) as client:
-            await _synced(settings, client, db, quiet=True)
+            await _synced_unless_young(settings, client, db)
             learners = progress_workflow.enrolled(db)
             stopping.check(f"progress pulled for none of the {len(learners)} learners yet")
             started = True

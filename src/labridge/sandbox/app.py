@@ -47,6 +47,7 @@ from .defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME, Dialect, parse_dialect
 from .dialects import SPEAKERS, Speaker
 from .faults import Fault, Faults, Mode, RandomFaults, RequestLog
 from .rules import shown
+from .seed import Generated
 from .sessions import SESSION_LIFETIME, SessionRefused, Sessions
 from .throttle import LoginThrottle, Throttled
 
@@ -318,6 +319,7 @@ def create_app(
     read_timeout: float = DEFAULT_READ_TIMEOUT,
     login_throttle: LoginThrottle | None = None,
     max_body_mib: float = DEFAULT_MAX_BODY_MIB,
+    generated: Generated | None = None,
 ) -> Starlette:
     """The sandbox app. ``db`` defaults to a new :class:`SandboxDB` at ``database_url``; it is
     seeded (idempotently) with the web-service user ``username``/``password``. ``clock`` gives
@@ -330,7 +332,8 @@ def create_app(
     probability ``fail_rate``, a dropped connection after the work with ``drop_rate``, and a wait
     of ``slow_ms`` before the work with ``slow_rate``. ``token_ttl`` (seconds) is the session
     lifetime instead of 30 minutes. A request body over ``max_body_mib`` is refused unread
-    (``limits``, when given, sets every cap instead).
+    (``limits``, when given, sets every cap instead). ``generated`` adds a big centre to the seed
+    of a new database (:class:`~.seed.Generated`).
 
     ``test_hooks`` serves ``/_sandbox/faults``, ``/_sandbox/last-request`` and
     ``/_sandbox/clock`` (off: 404). ``read_timeout`` is how long a request body may take to
@@ -347,7 +350,7 @@ def create_app(
     )
     if db is None:
         db = SandboxDB(database_url)
-    db.seed(username, password)
+    db.seed(username, password, generated)
     now = SandboxClock(clock or utc_now)
     lifetime = SESSION_LIFETIME if token_ttl is None else timedelta(seconds=token_ttl)
     sessions = Sessions(db, now, lifetime=lifetime)

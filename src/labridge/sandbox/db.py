@@ -39,6 +39,8 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    insert,
+    or_,
     select,
     update,
 )
@@ -47,6 +49,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.pool import QueuePool
+from sqlalchemy.sql.elements import ColumnElement
 
 from labridge import models as m
 
@@ -176,7 +179,7 @@ class CandidateRow(Base):
     employment_status: Mapped[str] = mapped_column(default="")
     company_uuid: Mapped[str] = mapped_column(default="")
     course_uuid: Mapped[str] = mapped_column(default="", index=True)
-    course_qan: Mapped[str] = mapped_column(default="")
+    course_qan: Mapped[str] = mapped_column(default="", index=True)
     start_date: Mapped[str] = mapped_column(default="")
     end_date: Mapped[str] = mapped_column(default="")  # planned (AnticipatedEndDate)
     status: Mapped[str] = mapped_column(default=ACTIVE)
@@ -357,6 +360,18 @@ def normalise_qan(qan: str) -> str:
     return re.sub(r"[\s/]+", "", qan).upper()
 
 
+def _on_qan(session: Session, given: str, wanted: str) -> ColumnElement[bool]:
+    """The candidates on the course(s) whose QAN is ``wanted`` once normalised, or holding the
+    QAN as ``given`` or as such a course spells it (the caller filters the rows again)."""
+    courses = session.execute(select(CourseRow.course_uuid, CourseRow.qan)).all()
+    matched = [(uuid, qan) for uuid, qan in courses if normalise_qan(qan) == wanted]
+    spellings = sorted({given, *(qan for _, qan in matched)})
+    return or_(
+        CandidateRow.course_uuid.in_([uuid for uuid, _ in matched]),
+        CandidateRow.course_qan.in_(spellings),
+    )
+
+
 def listed_statuses(active: bool, completed: bool) -> tuple[str, ...]:
     """Statuses GetCandidates lists (docs/contract.md §3.3): ``blnActive`` true → those in learning,
     Active and BreakInLearning (a learner on a break is still on programme); false → those not
@@ -510,8 +525,8 @@ def _candidate(row: Any, course_qan: str | None) -> m.Candidate:
 # Seed data → rows
 
 
-def _course_rows() -> Iterator[Base]:
-    for course in data.COURSES:
+def _course_rows(courses: Iterable[data.CourseSeed] = data.COURSES) -> Iterator[Base]:
+    for course in courses:
         cid = data.course_uuid(course.key)
         yield CourseRow(
             course_uuid=cid, name=course.name, qan=course.qan, level=course.level,
@@ -555,13 +570,53 @@ def _candidate_rows() -> Iterator[Base]:
             yield CandidateUnitRow(candidate_uuid=seed.uuid, unit_uuid=unit_uuid)
 
 
-def _insert_seed(session: Session) -> None:
+def _insert_seed(session: Session, generated: data.Generated | None = None) -> None:
     # Without relationship()s the unit of work does not order INSERTs by foreign key, so flush
     # table by table in dependency order: parents exist before children under enforced FKs.
-    rows = [*_course_rows(), *_reference_rows(), *_candidate_rows()]
+    _add_in_order(session, [*_course_rows(), *_reference_rows(), *_candidate_rows()])
+    if generated is not None and generated.candidates > 0:
+        _insert_generated(session, generated)
+
+
+def _insert_generated(session: Session, generated: data.Generated) -> None:
+    """A big centre's courses and learners, in bulk (tens of thousands of rows: no ORM objects).
+    Every course of such a centre has a QAN: a seeded standard without one takes its ST code, so
+    that GetCandidates can list each course on its own."""
+    keys = {data.course_uuid(c.key): c.key for c in data.COURSES}
+    for held in session.scalars(select(CourseRow).where(CourseRow.qan == "")):
+        held.qan = keys.get(held.course_uuid, held.course_uuid)
+    session.flush()
+    courses = data.generated_courses(max(1, generated.courses))
+    _add_in_order(session, list(_course_rows(courses)))
+    learners: list[dict[str, Any]] = []
+    enrolled: list[dict[str, Any]] = []
+    for row, course in data.generated_candidates(generated.candidates, courses):
+        learners.append(row)
+        enrolled += [
+            {"candidate_uuid": row["candidate_uuid"], "unit_uuid": unit}
+            for unit in (data.unit_uuid(course.key, u.reference) for u in course.units)
+        ]
+        if len(learners) >= _BULK:
+            _bulk(session, learners, enrolled)
+    _bulk(session, learners, enrolled)
+
+
+def _add_in_order(session: Session, rows: list[Base]) -> None:
     for table in Base.metadata.sorted_tables:
         session.add_all([row for row in rows if row.__table__ is table])
         session.flush()
+
+
+#: Rows per bulk INSERT of generated learners.
+_BULK = 5_000
+
+
+def _bulk(session: Session, learners: list[dict[str, Any]], enrolled: list[dict[str, Any]]) -> None:
+    if learners:
+        session.execute(insert(CandidateRow), learners)
+        session.execute(insert(CandidateUnitRow), enrolled)
+    learners.clear()
+    enrolled.clear()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -616,12 +671,13 @@ class SandboxDB:
 
     # -- seeding and users ------------------------------------------------------------------
 
-    def seed(self, username: str, password: str) -> None:
-        """Load the seed data once (a database that has courses is left alone), then make sure
-        the web-service user ``username`` exists with ``password``."""
+    def seed(self, username: str, password: str, generated: data.Generated | None = None) -> None:
+        """Load the seed data once (a database that has courses is left alone), with the
+        ``generated`` big centre if asked, then make sure the web-service user ``username``
+        exists with ``password``."""
         with self._writing() as session:
             if _count(session, CourseRow) == 0:
-                _insert_seed(session)
+                _insert_seed(session, generated)
         self.set_user(username, password)
 
     def set_user(self, username: str, password: str) -> None:
@@ -741,9 +797,11 @@ class SandboxDB:
         )
         if not test:
             stmt = stmt.where(CandidateRow.is_test.is_(False))
-        with self._reading() as session:
-            rows = session.execute(stmt).all()
         wanted = normalise_qan(course_qan)
+        with self._reading() as session:
+            if wanted:
+                stmt = stmt.where(_on_qan(session, course_qan, wanted))
+            rows = session.execute(stmt).all()
         return [
             _candidate(row, qan)
             for row, qan in rows

@@ -15,6 +15,7 @@ but are not claimed to be the real numbers of these titles.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 #: The project's fixed UUID5 namespace. Changing it changes every seeded UUID.
@@ -878,3 +879,82 @@ def candidate_record(seed: CandidateSeed) -> dict[str, str | bool]:
 def _line_manager_email(name: str, company: CompanySeed) -> str:
     domain = company.contact_email.split("@", 1)[1]
     return f"{name.lower().replace(' ', '.')}@{domain}"
+
+
+# ---------------------------------------------------------------------------------------------
+# A big centre, generated on request (``labridge sandbox serve --seed-candidates N``)
+
+_GEN_FORENAMES = ("Amelia", "Oliver", "Isla", "Noah", "Ava", "Leo", "Mia", "Arthur", "Ivy",
+                  "Oscar", "Freya", "Harry", "Grace", "Theo", "Lily", "Jack")  # fmt: skip
+_GEN_SURNAMES = ("Ashworth", "Brearley", "Crowther", "Dewhurst", "Entwistle", "Fairclough",
+                 "Greenhalgh", "Haworth", "Illingworth", "Jagger", "Kershaw", "Lumb")  # fmt: skip
+#: One learner in twenty of each kind not in learning, the rest Active.
+_GEN_STATUS = {1: "Withdrawn", 2: "Completed", 3: "BreakInLearning"}
+
+
+@dataclass(frozen=True)
+class Generated:
+    """How many learners to add to the seed, spread evenly over how many added courses (each a
+    qualification with a QAN, so that GetCandidates can list one course at a time)."""
+
+    candidates: int
+    courses: int = 300
+
+
+def generated_courses(count: int) -> list[CourseSeed]:
+    """``count`` invented qualifications, QANs 690/0001/1 on, two mandatory units each."""
+    units = (
+        _u("G1", "Working safely", MANDATORY, "Follow safe working practices", "Report hazards"),
+        _u("G2", "Working with others", MANDATORY, "Communicate with colleagues", "Review work"),
+    )
+    return [
+        CourseSeed(
+            f"GEN{i:04d}",
+            f"Generated Qualification {i} (Level 2)",
+            "2",
+            "qualification",
+            f"690/{i:04d}/{i % 10}",
+            units,
+        )
+        for i in range(1, count + 1)
+    ]
+
+
+def generated_candidates(
+    count: int, courses: list[CourseSeed]
+) -> Iterator[tuple[dict[str, str | bool], CourseSeed]]:
+    """``count`` invented learners spread evenly over ``courses``, each as a ``candidates`` row
+    with its course."""
+    assessors = [t.uuid for t in TRAINERS if t.is_assessor and t.active]
+    verifiers = [t.uuid for t in TRAINERS if t.is_verifier and t.active]
+    british, white = nationality_id("British"), ethnicity_id("31")
+    for position in range(1, count + 1):
+        course = courses[position % len(courses)]
+        company = COMPANIES[position % len(COMPANIES)]
+        forename = _GEN_FORENAMES[position % len(_GEN_FORENAMES)]
+        surname = _GEN_SURNAMES[(position // len(_GEN_FORENAMES)) % len(_GEN_SURNAMES)]
+        row: dict[str, str | bool] = {
+            "candidate_uuid": stable_uuid("candidate", f"generated:{position}"),
+            "source_id": f"GEN{position:07d}",
+            "forename": forename,
+            "surname": surname,
+            "birth_date": "2004-05-17",
+            "gender": "F" if position % 2 else "M",
+            "email": f"{forename}.{surname}.{position}@example.org".lower(),
+            "uln": make_uln(300_000_000 + 11 * position),
+            "postcode": "LS1 4AP",
+            "nationality_id": british,
+            "ethnicity_id": white,
+            "employment_status": "10",
+            "company_uuid": company.uuid,
+            "course_uuid": course_uuid(course.key),
+            "course_qan": course.qan,
+            "start_date": "2026-09-07",
+            "end_date": "2027-09-06",
+            "status": _GEN_STATUS.get(position % 20, "Active"),
+            "assessor_uuid": assessors[position % len(assessors)],
+            "verifier_uuid": verifiers[position % len(verifiers)],
+            "is_test": False,
+            "created_at": "2026-09-07T09:00:00Z",
+        }
+        yield row, course

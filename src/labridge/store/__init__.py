@@ -16,7 +16,14 @@ from __future__ import annotations
 from .engine import Store, current_revision, migrate, open_store
 from .meta import get_meta, set_meta
 from .overview import status
-from .reference_sets import SETS, SetCounts, list_set, upsert_set
+from .reference_sets import (
+    SETS,
+    SetCounts,
+    candidate_courses,
+    list_set,
+    present_count,
+    upsert_set,
+)
 from .sync_runs import SyncRun, finish_sync_run, last_sync, start_sync_run
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "SetCounts",
     "Store",
     "SyncRun",
+    "candidate_courses",
     "current_revision",
     "finish_sync_run",
     "get_meta",
@@ -31,6 +39,7 @@ __all__ = [
     "list_set",
     "migrate",
     "open_store",
+    "present_count",
     "set_meta",
     "start_sync_run",
     "status",

@@ -2,7 +2,8 @@
 
 labridge never sends a learner twice through one store, but two *separate* stores against one LA
 (a mistake: a provider shares one store between its machines, docs/reliability.md) can. After an
-enrol run that sent anything, the run asks LA for every candidate and :func:`record_found` keeps
+enrol run that sent anything, the run asks LA for every candidate of the courses it sent to (a
+duplicate is one learner twice on one course) and :func:`record_found` keeps
 what it finds; :func:`listing` joins those with the synced candidates for ``labridge
 duplicates``, the list someone merges in LA.
 """

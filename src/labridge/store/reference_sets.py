@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeAlias, cast
 
-from sqlalchemy import Table, Update, bindparam, insert, select, update
+from sqlalchemy import Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from ..models import (
     Candidate,
@@ -52,6 +53,9 @@ SETS: tuple[str, ...] = (
 
 Key: TypeAlias = tuple[Any, ...]
 Row: TypeAlias = dict[str, Any]
+
+#: Keys per ``IN`` list (SQLite allows 32,766 parameters a statement).
+_CHUNK = 500
 
 _TRACKING = ("extras", "first_seen_at", "updated_at", "removed_at")
 
@@ -137,18 +141,52 @@ class _Plan:
     changed: int = 0
 
 
-def upsert_set(session: Session, name: str, records: Sequence[LAModel], now: datetime) -> SetCounts:
+def upsert_set(
+    session: Session,
+    name: str,
+    records: Sequence[LAModel],
+    now: datetime,
+    *,
+    courses: Collection[str] | None = None,
+) -> SetCounts:
     """Bring set ``name`` in line with ``records``, the complete set as LA listed it.
 
     ``records`` are the set's models; for "units" they are the :class:`Framework` records whose
     units are stored. A key listed twice keeps its last record. Returns what changed.
+
+    ``courses`` (candidates only): ``records`` are the complete candidates of these CourseUUIDs
+    only (a sync lists them course by course). Stored candidates of other courses are left as
+    they are, except one listed again here under its new course, which is updated.
     """
     spec = _set(name)
     now = tables.aware(now)
     incoming = _incoming(spec, records)
-    plan = _plan(spec, incoming, _stored(session, spec))
+    if courses is None:
+        stored = _stored(session, spec)
+    else:
+        if spec.name != "candidates":
+            raise ValueError(f"only candidates are upserted course by course, not {spec.name}")
+        stored = _stored_of_courses(session, spec, set(courses), incoming)
+    plan = _plan(spec, incoming, stored)
     _write(session, spec, plan, now)
-    return SetCounts(plan.added, plan.changed, len(plan.removals), len(incoming))
+    total = len(incoming) if courses is None else present_count(session, name)
+    return SetCounts(plan.added, plan.changed, len(plan.removals), total)
+
+
+def present_count(session: Session, name: str, *, courses: Collection[str] | None = None) -> int:
+    """How many rows of set ``name`` are present (not removed); ``courses``: of these CourseUUIDs
+    only."""
+    table = _set(name).table
+    stmt = select(func.count()).select_from(table).where(table.c.removed_at.is_(None))
+    if courses is not None:
+        stmt = stmt.where(table.c.course_uuid.in_(sorted(courses)))
+    return int(session.execute(stmt).scalar_one())
+
+
+def candidate_courses(session: Session) -> set[str]:
+    """The CourseUUIDs of the present candidates."""
+    t = tables.candidates
+    return set(session.scalars(select(t.c.course_uuid).where(t.c.removed_at.is_(None)).distinct()))
 
 
 def _incoming(spec: _Set, records: Sequence[LAModel]) -> dict[Key, Row]:
@@ -185,11 +223,32 @@ def _row(spec: _Set, record: LAModel) -> Row:
     return row
 
 
-def _stored(session: Session, spec: _Set) -> dict[Key, Row]:
+def _stored(
+    session: Session, spec: _Set, where: ColumnElement[bool] | None = None
+) -> dict[Key, Row]:
     table = spec.table
     columns = [table.c[c] for c in (*spec.keys, *spec.compared, "removed_at")]
-    result = session.execute(select(*columns))
+    stmt = select(*columns)
+    result = session.execute(stmt if where is None else stmt.where(where))
     return {tuple(m[k] for k in spec.keys): dict(m) for m in result.mappings()}
+
+
+def _stored_of_courses(
+    session: Session, spec: _Set, courses: set[str], incoming: Mapping[Key, Row]
+) -> dict[Key, Row]:
+    """The stored candidates of ``courses``, and those of other courses listed in ``incoming``
+    (two columns of every row are read to find them; whole rows only of those)."""
+    t = spec.table
+    stored = _stored(session, spec, t.c.course_uuid.in_(sorted(courses))) if courses else {}
+    key = t.c.candidate_uuid
+    elsewhere = [
+        uuid
+        for uuid, course in session.execute(select(key, t.c.course_uuid))
+        if course not in courses and (uuid,) in incoming
+    ]
+    for start in range(0, len(elsewhere), _CHUNK):
+        stored.update(_stored(session, spec, key.in_(elsewhere[start : start + _CHUNK])))
+    return stored
 
 
 def _plan(spec: _Set, incoming: Mapping[Key, Row], stored: Mapping[Key, Row]) -> _Plan:

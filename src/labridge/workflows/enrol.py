@@ -460,13 +460,25 @@ class Enroller:
         return found
 
     async def _check_duplicates(self) -> None:
-        """Every learner LA holds twice; a failure here is a warning, the enrolments stand."""
+        """Every learner LA holds twice on the courses of this run's valid records (a duplicate
+        is one learner twice on one course; those elsewhere show at the next sync, in
+        ``labridge duplicates``); a failure here is a warning, the enrolments stand."""
+        run = {r.course for r in self.report.records if r.course and r.outcome != "invalid"}
+        run |= {key[1] for key in self._later}
+        qans = {self.courses[c].qan if c in self.courses else "" for c in run}
+        slots = asyncio.Semaphore(max(1, self.options.concurrency))
+
+        async def listed(qan: str) -> list[Candidate]:
+            async with slots:
+                return await self._every_status(qan)
+
         try:
-            listed = await self._every_status("")
+            async with task_group() as group:
+                calls = [group.create_task(listed(q)) for q in sorted({""} if "" in qans else qans)]
         except LabridgeError as exc:
             log.warning("could not check LA for duplicates after this run: %s (%s)", exc, exc.hint)
             return
-        found = duplicates.find(self.forgotten.keep(listed))  # the forgotten stay forgotten
+        found = duplicates.find(self.forgotten.keep(x for c in calls for x in c.result()))
         with self.db.begin() as session:
             self.report.duplicates = duplicates.record_found(session, found, self.clock())
 

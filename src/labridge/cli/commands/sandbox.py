@@ -84,6 +84,16 @@ def sandbox_serve(
     max_body_mib: Annotated[
         float, typer.Option("--max-body-mib", min=0.001, help="Largest request body read (MiB).")
     ] = 1.0,
+    seed_candidates: Annotated[
+        int,
+        typer.Option("--seed-candidates", min=0, metavar="N",
+                     help="Add N generated learners to the seed, spread over --seed-courses "
+                     "generated courses that each have a QAN: a big centre (e.g. 100000)."),
+    ] = 0,
+    seed_courses: Annotated[
+        int,
+        typer.Option("--seed-courses", min=1, metavar="M", help="Courses of --seed-candidates."),
+    ] = 300,
     contract_file: ContractOpt = None,
 ) -> None:  # fmt: skip
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
@@ -97,6 +107,7 @@ def sandbox_serve(
     faults_fired."""
     from ... import contract, overrides
     from ...sandbox.faults import BadFault
+    from ...sandbox.seed import Generated
     from ...sandbox.server import NOT_LOOPBACK_WARNING, is_loopback, serve
 
     faults: dict[str, Any] = {
@@ -104,6 +115,7 @@ def sandbox_serve(
         "slow_rate": slow_rate, "slow_ms": slow_ms, "token_ttl": token_ttl,
         "fault_seed": fault_seed, "test_hooks": test_hooks, "read_timeout": read_timeout,
         "max_body_mib": max_body_mib,
+        "generated": Generated(seed_candidates, seed_courses) if seed_candidates else None,
     }  # fmt: skip
     if not is_loopback(host):
         message = NOT_LOOPBACK_WARNING.format(host=host)
