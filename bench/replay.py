@@ -210,15 +210,34 @@ def candidates_answer(answers: dict[str, str], n: int, prefix: str = "R") -> byt
 # -- serving (stdlib only) -------------------------------------------------------------------------
 
 
+def call_key(body: bytes) -> str:
+    """The key a keyed answer is kept under: the operation, and for GetCandidates its four
+    parameters (``GetCandidates|603/4771/X|true|true|false``)."""
+    op = operation_of(body)
+    if op != "GetCandidates":
+        return op
+    params = (b"CourseQAN", b"blnActive", b"blnCompleted", b"blnTest")
+    return "|".join([op, *(_between(body, p).decode().strip().lower() for p in params)])
+
+
 class _Replay:
-    def __init__(self, answers: dict[str, str], latency: float, candidates: int) -> None:
+    def __init__(
+        self,
+        answers: dict[str, str],
+        latency: float,
+        candidates: int,
+        keyed: dict[str, str] | None = None,
+    ) -> None:
         self.latency = latency
+        self.keyed = {k: v.encode() for k, v in (keyed or {}).items()}
         self.fixed = {k: v.encode() for k, v in answers.items()}
-        self.listed = candidates_answer(answers, candidates)
-        self.none = self.fixed["candidates_none"]
+        self.listed = candidates_answer(answers, candidates) if answers else b""
+        self.none = self.fixed.get("candidates_none", b"")
         self.calls = 0
 
     def answer(self, body: bytes) -> bytes:
+        if self.keyed:
+            return self.keyed[call_key(body)]
         op = operation_of(body)
         if op == "GetCandidates":
             return self.none if _between(body, b"CourseQAN") else self.listed
@@ -273,8 +292,14 @@ class _Connection(asyncio.Protocol):
             )  # fmt: skip
 
 
-async def serve(answers: dict[str, str], latency: float, candidates: int, port: int) -> None:
-    replay = _Replay(answers, latency, candidates)
+async def serve(
+    answers: dict[str, str],
+    latency: float,
+    candidates: int,
+    port: int,
+    keyed: dict[str, str] | None = None,
+) -> None:
+    replay = _Replay(answers, latency, candidates, keyed)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Connection(replay), "127.0.0.1", port)
     bound = server.sockets[0].getsockname()[1]
@@ -319,21 +344,35 @@ def replay_la(latency_ms: float = 20.0, candidates: int = 0) -> Iterator[ReplayL
     """A replay LA in a child process for the ``with`` block."""
     with TemporaryDirectory() as tmp:
         path = answers_file(Path(tmp))
-        cmd = [sys.executable, __file__, "serve", str(path), "--latency-ms", str(latency_ms),
-               "--candidates", str(candidates)]  # fmt: skip
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-        try:
-            assert proc.stdout is not None
-            line = proc.stdout.readline()
-            if not line.startswith("READY "):
-                raise RuntimeError(f"replay LA did not start: {line!r}")
-            yield ReplayLA(line.split()[1], proc)
-        finally:
-            proc.terminate()
-            proc.wait(10)
-            if proc.stdout is not None:
-                proc.stdout.close()
+        with _child(["serve", str(path), "--latency-ms", str(latency_ms),
+                     "--candidates", str(candidates)]) as la:  # fmt: skip
+            yield la
+
+
+@contextmanager
+def keyed_la(answers: Path, latency_ms: float = 20.0) -> Iterator[ReplayLA]:
+    """A replay LA in a child process answering each call with its answer in ``answers`` (a JSON
+    file: :func:`call_key` → answer text)."""
+    with _child(["serve-keyed", str(answers), "--latency-ms", str(latency_ms)]) as la:
+        yield la
+
+
+@contextmanager
+def _child(args: list[str]) -> Iterator[ReplayLA]:
+    cmd = [sys.executable, __file__, *args]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("READY "):
+            raise RuntimeError(f"replay LA did not start: {line!r}")
+        yield ReplayLA(line.split()[1], proc)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 async def _every_operation(url: str, rounds: int) -> None:
@@ -380,6 +419,10 @@ def main(argv: list[str] | None = None) -> None:
     srv.add_argument("--latency-ms", type=float, default=20.0)
     srv.add_argument("--candidates", type=int, default=0)
     srv.add_argument("--port", type=int, default=0)
+    keyed = sub.add_parser("serve-keyed", help="answer each call with the answer recorded for it")
+    keyed.add_argument("answers", type=Path, help="JSON: call key (see call_key) -> answer")
+    keyed.add_argument("--latency-ms", type=float, default=20.0)
+    keyed.add_argument("--port", type=int, default=0)
     chk = sub.add_parser("check")
     chk.add_argument("--rounds", type=int, default=200)
     args = parser.parse_args(argv)
@@ -389,6 +432,10 @@ def main(argv: list[str] | None = None) -> None:
         answers = json.loads(args.answers.read_text(encoding="utf-8"))
         with suppress(KeyboardInterrupt):
             asyncio.run(serve(answers, args.latency_ms / 1000, args.candidates, args.port))
+    elif args.command == "serve-keyed":
+        by_call = json.loads(args.answers.read_text(encoding="utf-8"))
+        with suppress(KeyboardInterrupt):
+            asyncio.run(serve({}, args.latency_ms / 1000, 0, args.port, keyed=by_call))
     else:
         result = check(args.rounds)
         print(

@@ -107,7 +107,7 @@ class SyncSettings(BaseModel):
     #: again either.
     include_test: bool = False
     #: GetCandidates calls in flight while the candidates are listed course by course.
-    concurrency: int = Field(default=8, ge=1, le=64)
+    concurrency: int = Field(default=16, ge=1, le=64)
     #: Commands other than ``sync`` (enrol, update, progress pull) sync first only when the last
     #: sync is older than this; 0 syncs every time.
     max_age_minutes: float = Field(default=60, ge=0)
@@ -390,7 +390,7 @@ database_url = {database_url}
 # Also list LA's test learners, so that they are never enrolled again either.
 include_test = false
 # Candidates are listed course by course; how many of those calls may be in flight at once.
-concurrency = 8
+concurrency = 16
 # enrol, update and progress pull sync first only when the last sync is older than this many
 # minutes (else enrol and update list again only the candidates of the courses they touch);
 # 0 syncs every time. `labridge sync` always syncs.

@@ -22,6 +22,8 @@ from .reference_sets import (
     candidate_courses,
     list_set,
     present_count,
+    record_rows,
+    upsert_rows,
     upsert_set,
 )
 from .sync_runs import SyncRun, finish_sync_run, last_sync, start_sync_run
@@ -40,8 +42,10 @@ __all__ = [
     "migrate",
     "open_store",
     "present_count",
+    "record_rows",
     "set_meta",
     "start_sync_run",
     "status",
+    "upsert_rows",
     "upsert_set",
 ]

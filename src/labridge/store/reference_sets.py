@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -144,7 +144,7 @@ class _Plan:
 def upsert_set(
     session: Session,
     name: str,
-    records: Sequence[LAModel],
+    records: Iterable[LAModel],
     now: datetime,
     *,
     courses: Collection[str] | None = None,
@@ -158,9 +158,34 @@ def upsert_set(
     only (a sync lists them course by course). Stored candidates of other courses are left as
     they are, except one listed again here under its new course, which is updated.
     """
+    return upsert_rows(session, name, _rows(_set(name), records), now, courses=courses)
+
+
+def record_rows(name: str, records: Iterable[LAModel], shared: dict[str, str]) -> list[Row]:
+    """``records`` as set ``name`` stores them (see :func:`upsert_rows`). A value repeated
+    across rows (a course, a company, a status, a date) is kept once, in ``shared``: a big
+    centre's 100,000 candidates take half the memory so."""
+    rows = []
+    for row in _rows(_set(name), records):
+        for column, value in row.items():
+            if isinstance(value, str) and len(value) < 64:
+                row[column] = shared.setdefault(value, value)
+        rows.append(row)
+    return rows
+
+
+def upsert_rows(
+    session: Session,
+    name: str,
+    rows: Iterable[Row],
+    now: datetime,
+    *,
+    courses: Collection[str] | None = None,
+) -> SetCounts:
+    """:func:`upsert_set` of rows already built (:func:`record_rows`)."""
     spec = _set(name)
     now = tables.aware(now)
-    incoming = _incoming(spec, records)
+    incoming = _incoming(spec, rows)
     if courses is None:
         stored = _stored(session, spec)
     else:
@@ -189,10 +214,10 @@ def candidate_courses(session: Session) -> set[str]:
     return set(session.scalars(select(t.c.course_uuid).where(t.c.removed_at.is_(None)).distinct()))
 
 
-def _incoming(spec: _Set, records: Sequence[LAModel]) -> dict[Key, Row]:
+def _incoming(spec: _Set, given: Iterable[Row]) -> dict[Key, Row]:
     rows: dict[Key, Row] = {}
     count = 0
-    for row in _rows(spec, records):
+    for row in given:
         rows[tuple(row[k] for k in spec.keys)] = row
         count += 1
     if count != len(rows):
@@ -202,7 +227,7 @@ def _incoming(spec: _Set, records: Sequence[LAModel]) -> dict[Key, Row]:
     return rows
 
 
-def _rows(spec: _Set, records: Sequence[LAModel]) -> Iterator[Row]:
+def _rows(spec: _Set, records: Iterable[LAModel]) -> Iterator[Row]:
     parent = Framework if spec.name == "units" else spec.model
     for record in records:
         if not isinstance(record, parent):
@@ -273,18 +298,30 @@ def _plan(spec: _Set, incoming: Mapping[Key, Row], stored: Mapping[Key, Row]) ->
 
 def _write(session: Session, spec: _Set, plan: _Plan, now: datetime) -> None:
     # Each statement runs only when it has rows, so an unchanged set writes nothing.
-    if plan.inserts:
-        stamps = {"first_seen_at": now, "updated_at": now, "removed_at": None}
-        session.execute(insert(spec.table), [{**r, **stamps} for r in plan.inserts])
+    # In chunks: the parameters of 100,000 rows at once cost hundreds of MB (a big centre's
+    # first sync), a chunk's a few.
+    stamps = {"first_seen_at": now, "updated_at": now, "removed_at": None}
+    for chunk in _chunks(plan.inserts):
+        session.execute(insert(spec.table), [{**r, **stamps} for r in chunk])
     if plan.updates:
         stmt = _update_by_key(spec, (*spec.compared, "updated_at", "removed_at"))
         values = {"updated_at": now, "removed_at": None}
-        session.execute(stmt, [_params(spec, r, {**r, **values}) for r in plan.updates])
+        for chunk in _chunks(plan.updates):
+            session.execute(stmt, [_params(spec, r, {**r, **values}) for r in chunk])
     if plan.removals:
         stmt = _update_by_key(spec, ("updated_at", "removed_at"))
         values = {"updated_at": now, "removed_at": now}
         keyed = [dict(zip(spec.keys, k, strict=True)) for k in plan.removals]
         session.execute(stmt, [_params(spec, k, values) for k in keyed])
+
+
+#: Rows per bulk statement.
+_WRITE_CHUNK = 5_000
+
+
+def _chunks(rows: list[Row]) -> Iterator[list[Row]]:
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        yield rows[start : start + _WRITE_CHUNK]
 
 
 def _update_by_key(spec: _Set, columns: Sequence[str]) -> Update:

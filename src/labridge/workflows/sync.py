@@ -27,9 +27,18 @@ import asyncio
 import hashlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -64,7 +73,7 @@ READS: tuple[str, ...] = tuple(name for name, _ in _READS)
 _CANDIDATE_CALLS: tuple[tuple[bool, bool], ...] = ((True, True), (False, True))
 
 #: GetCandidates calls in flight during a sync ([sync] concurrency).
-SYNC_CONCURRENCY = 8
+SYNC_CONCURRENCY = 16
 
 
 class EmptyAnswerRefused(ConfigurationError):
@@ -126,7 +135,8 @@ class Listing:
     qan: str
     courses: frozenset[str] | None
     digests: dict[str, str]
-    candidates: list[Candidate] | None
+    #: As the store keeps them (:func:`labridge.store.reference_sets.record_rows`).
+    candidates: list[dict[str, Any]] | None
 
 
 def listing_units(frameworks: Sequence[LAModel]) -> list[tuple[str, frozenset[str] | None]]:
@@ -163,6 +173,7 @@ async def list_candidates(
     its call has ``candidates=None``: the store already holds what they say."""
     known = known or {}
     slots = asyncio.Semaphore(max(1, concurrency))
+    shared: dict[str, str] = {}
 
     async def call(qan: str, active: bool, completed: bool) -> tuple[str, client_mod.Listing]:
         key = call_key(qan, active, completed, include_test)
@@ -180,7 +191,8 @@ async def list_candidates(
         digests = {key: listing.digest for key, listing in answers}
         if all(listing.unchanged for _, listing in answers):
             return Listing(qan, courses, digests, None)
-        return Listing(qan, courses, digests, _union(x.records() for _, x in answers))
+        listed = _union(x.records() for _, x in answers)
+        return Listing(qan, courses, digests, store.record_rows("candidates", listed, shared))
 
     async with task_group() as group:
         tasks = [group.create_task(unit(qan, courses)) for qan, courses in units]
@@ -342,16 +354,33 @@ def _upsert_candidates(
     the candidates of the courses whose answers changed, and (when the listings are
     ``complete``, every course LA lists) of courses LA no longer lists."""
     changed = [x for x in listings if x.candidates is not None]
-    records = forgotten.keep(_union(x.candidates or [] for x in changed))
+    rows = _kept_rows(changed, forgotten)
     if any(x.courses is None for x in changed):
-        return store.upsert_set(session, "candidates", records, now)
+        return store.upsert_rows(session, "candidates", rows, now)
     covered = set().union(*(x.courses or () for x in listings))
     within = set().union(*(x.courses or () for x in changed))
     if complete and all(x.courses is not None for x in listings):
         within |= store.candidate_courses(session) - covered
     if not within:
         return store.SetCounts(total=store.present_count(session, "candidates"))
-    return store.upsert_set(session, "candidates", records, now, courses=within)
+    return store.upsert_rows(session, "candidates", rows, now, courses=within)
+
+
+def _kept_rows(listings: Sequence[Listing], forgotten: erase.Forgotten) -> Iterator[dict[str, Any]]:
+    """The listings' rows, each CandidateUUID once, less the forgotten learners' (a learner
+    erased on request is not mirrored again while LA still lists them). Each listing's rows are
+    let go as they are given: the store's rows are built from them, not beside them."""
+    seen: set[str] = set()
+    for listing in listings:
+        rows = listing.candidates or []
+        rows.reverse()
+        while rows:
+            row = rows.pop()
+            uuid = row["candidate_uuid"]
+            if uuid in seen or forgotten.on(row["source_id"] or uuid) is not None:
+                continue
+            seen.add(uuid)
+            yield row
 
 
 async def refresh_courses(
