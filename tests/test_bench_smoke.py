@@ -24,7 +24,15 @@ def bench() -> dict[str, ModuleType]:
     try:
         return {
             name: importlib.import_module(name)
-            for name in ("replay", "bound", "codec", "startup", "output", "enrol_memory")
+            for name in (
+                "replay",
+                "bound",
+                "codec",
+                "startup",
+                "output",
+                "enrol_memory",
+                "big_centre",
+            )
         }
     finally:
         sys.path.remove(str(BENCH))
@@ -72,6 +80,16 @@ def test_output_runs_the_cli_against_plain_json(bench: dict[str, ModuleType]) ->
 def test_memory_runs_a_dry_enrolment_through_the_cli(bench: dict[str, ModuleType]) -> None:
     text = bench["enrol_memory"].main(["--learners", "10", "--dry-json-only", "--no-write"])
     assert "| `labridge enrol --dry-run --json` | 10 |" in text
+
+
+def test_big_centre_syncs_twice_against_the_keyed_replay_la(
+    bench: dict[str, ModuleType],
+) -> None:
+    text = bench["big_centre"].main(["--candidates", "60", "--courses", "3", "--no-write"])
+    assert "| first sync |" in text
+    assert "| second sync (nothing changed) |" in text
+    assert "0 / 0 / 0 |" in text  # the second sync found nothing to change
+    assert "reference rows written by the second: 0" in text
 
 
 def test_sandbox_load_drives_a_sandbox_process_with_an_external_generator() -> None:
