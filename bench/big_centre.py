@@ -106,7 +106,7 @@ def measure(cmd: list[str], env: dict[str, str], out: Path) -> tuple[float, floa
         proc = subprocess.Popen(cmd, stdout=sink, stderr=errors_sink, env=env)
         _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
         wall = time.perf_counter() - start
-    code = os.waitstatus_to_exitcode(status)
+    code = proc.returncode = os.waitstatus_to_exitcode(status)
     assert code == 0, (cmd, errors.read_text(encoding="utf-8", errors="replace"))
     cpu = usage.ru_utime + usage.ru_stime
     return wall, cpu, usage.ru_maxrss / 1024, out.read_text(encoding="utf-8")
