@@ -2,6 +2,7 @@
 
     python bench/sandbox_load.py                      # 5,000 calls, 16 in flight; writes results
     python bench/sandbox_load.py --calls 200 --concurrency 4 --no-write
+    python bench/sandbox_load.py --generator wrk      # Debian's wrk (apt-get install wrk)
 
 The sandbox runs as ``labridge sandbox serve`` in a process of its own (in-memory database, the
 seeded learners, no injected latency). This process is the load generator: it logs in once, then
@@ -15,6 +16,11 @@ the loop, so what is measured is the sandbox). Every answer must be an HTTP 200 
   (``/proc/<pid>/stat``), divided by their number: its throughput on one core is 1000 / that;
 - **generator CPU ms / call**: the same for this process, to show whether the generator, not the
   sandbox, was the limit (both share the machine's cores).
+
+``--generator wrk`` drives the sandbox with Debian's ``wrk`` instead (one thread, ``--seconds``
+a run, the same envelopes through a Lua script; the login and a checked first call are made with
+httpx): a generator in C, whose own CPU per call is a fraction of httpx's, so that on two cores
+the figure is the sandbox's. Its non-2xx answers must be none.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ import argparse
 import asyncio
 import os
 import platform
+import re
+import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -132,12 +141,66 @@ async def drive(url: str, calls: int, concurrency: int, pid: int, warmup: int) -
     return Result(calls, concurrency, wall, server, client)
 
 
-def measure(calls: int, concurrencies: list[int], warmup: int) -> list[Result]:
+def wrk_script(bodies: list[bytes], path: str) -> str:
+    """A wrk Lua script POSTing ``bodies`` in turn to ``path``."""
+    listed = ",\n".join(f"[==[{b.decode('utf-8')}]==]" for b in bodies)
+    return f"""local bodies = {{
+{listed}
+}}
+local i = 0
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "text/xml; charset=utf-8"
+wrk.headers["SOAPAction"] = '""'
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, "{path}", nil, bodies[i])
+end
+"""
+
+
+def drive_wrk(url: str, seconds: float, concurrency: int, pid: int) -> Result:
+    async def prepare() -> list[bytes]:
+        async with httpx.AsyncClient(timeout=60) as http:
+            bodies = envelopes(await login(http, url))
+            target = url + c.service_of("GetProgress").path
+            resp = await http.post(target, content=bodies[0], headers=_HEADERS)
+            if resp.status_code != 200 or b"GetProgressReturn" not in resp.content:
+                raise RuntimeError(f"GetProgress answered {resp.status_code}")
+            return bodies
+
+    bodies = asyncio.run(prepare())
+    path = c.service_of("GetProgress").path
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", encoding="utf-8") as script:
+        script.write(wrk_script(bodies, path))
+        script.flush()
+        command = ["wrk", "-t1", f"-c{concurrency}", f"-d{seconds:g}s", "-s", script.name, url]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        server0, t0 = cpu_seconds(pid), time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        out = proc.communicate()[0]
+        wall = time.perf_counter() - t0
+        server = cpu_seconds(pid) - server0
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0 or "Non-2xx" in out:
+        raise RuntimeError(f"wrk: {out}")
+    calls = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    served = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    client = usage.ru_utime + usage.ru_stime - before.ru_utime - before.ru_stime
+    return Result(calls, concurrency, calls / served if served else wall, server, client)
+
+
+def measure(
+    calls: int, concurrencies: list[int], warmup: int, generator: str = "httpx", seconds: float = 10
+) -> list[Result]:
+    if generator == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("--generator wrk needs Debian's wrk: apt-get install wrk")
     port = free_port()
     with tempfile.NamedTemporaryFile() as log:
         proc = start_sandbox(port, log)
         try:
             url = f"http://{DEFAULT_HOST}:{port}"
+            if generator == "wrk":
+                return [drive_wrk(url, seconds, n, proc.pid) for n in concurrencies]
             return [asyncio.run(drive(url, calls, n, proc.pid, warmup)) for n in concurrencies]
         finally:
             proc.terminate()
@@ -157,9 +220,12 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--calls", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[4, 16, 64])
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--generator", choices=["httpx", "wrk"], default="httpx")
+    parser.add_argument("--seconds", type=float, default=10, help="a wrk run's length")
     parser.add_argument("--no-write", action="store_true", help="do not write the results file")
     args = parser.parse_args(argv)
-    text = table(measure(args.calls, args.concurrency, args.warmup))
+    results = measure(args.calls, args.concurrency, args.warmup, args.generator, args.seconds)
+    text = table(results)
     print(text)
     if not args.no_write:
         python = platform.python_version()
@@ -167,8 +233,8 @@ def main(argv: list[str] | None = None) -> str:
         (HERE / "sandbox_load-results.md").write_text(
             "# Sandbox throughput: GetProgress on loopback\n\n"
             f"`python bench/sandbox_load.py` ({machine}; `labridge sandbox serve` in its own "
-            "process, in-memory database, no injected latency; an httpx load generator in this "
-            "one).\n\n" + text + "\n",
+            f"process, in-memory database, no injected latency; load generator: {args.generator})."
+            "\n\n" + text + "\n",
             encoding="utf-8",
         )
     return text

@@ -21,15 +21,15 @@ fault, logged; nothing a client sends crashes or hangs the app.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -52,6 +52,10 @@ from .sessions import SESSION_LIFETIME, SessionRefused, Sessions
 from .throttle import LoginThrottle, Throttled
 
 log = logging.getLogger("labridge.sandbox")
+
+T = TypeVar("T")
+#: Worker threads a sandbox answers in (see :meth:`Sandbox.in_thread`).
+WORKERS = 2
 
 #: SOAP 1.1 fault codes (the envelope of encode_fault binds the ``soapenv`` prefix).
 CLIENT_FAULT = "soapenv:Client"
@@ -116,6 +120,7 @@ class Sandbox:
         self.requests = RequestLog()
         self.read_timeout = read_timeout
         self.throttle = LoginThrottle() if throttle is None else throttle  # len() 0 is falsy
+        self._workers: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
 
     # -- HTTP ----------------------------------------------------------------------------------
 
@@ -139,8 +144,18 @@ class Sandbox:
             f"Operations: {listing}.\n"
         )
 
+    async def in_thread(self, func: Callable[..., T], *args: Any) -> T:
+        """``func(*args)`` in a worker thread, at most :data:`WORKERS` at once: the calls are
+        short and share one GIL, and forty threads contending for it (anyio's default) cost
+        several times the CPU of two (GetProgress driven by wrk, docs/benchmarks.md: 2.5 ms of
+        CPU a call at 4 in flight and 7.6 at 64 with forty threads, 1.7-1.9 with two). Waits
+        (latency, slow faults, throttled logins) are awaited in the event loop, holding none."""
+        if self._workers is None:
+            self._workers = anyio.CapacityLimiter(WORKERS)
+        return await anyio.to_thread.run_sync(functools.partial(func, *args), limiter=self._workers)
+
     async def stats(self, request: Request) -> Response:
-        figures: dict[str, Any] = dict(await run_in_threadpool(self.db.stats))
+        figures: dict[str, Any] = dict(await self.in_thread(self.db.stats))
         figures["faults_fired"] = self.faults.fired()
         return JSONResponse(figures)
 
@@ -149,7 +164,7 @@ class Sandbox:
         # scrypt): keep them off the event loop, in one trip to a worker thread for most calls.
         try:
             body = await read_capped(request, self.limits.max_bytes, self.read_timeout)
-            received, fault, answered = await run_in_threadpool(self.take_call, service, body)
+            received, fault, answered = await self.in_thread(self.take_call, service, body)
         except Exception as exc:
             return self.failure(service, exc)
         if answered is not None:
@@ -197,7 +212,7 @@ class Sandbox:
             return faults.unavailable(fault)
         await faults.before_work(fault)
         try:
-            response = await run_in_threadpool(self.dispatch, service, received, client)
+            response = await self.in_thread(self.dispatch, service, received, client)
         except Exception as exc:
             response = self.failure(service, exc)
         return await faults.deliver(fault, response)
