@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> str:
     if not args.no_write:
         python = platform.python_version()
         machine = f"{platform.machine()}, {os.cpu_count()} cores, Python {python}"
-        (HERE / "sandbox_load-results.md").write_text(
+        suffix = "" if args.generator == "httpx" else f"-{args.generator}"
+        (HERE / f"sandbox_load{suffix}-results.md").write_text(
             "# Sandbox throughput: GetProgress on loopback\n\n"
             f"`python bench/sandbox_load.py` ({machine}; `labridge sandbox serve` in its own "
             f"process, in-memory database, no injected latency; load generator: {args.generator})."
