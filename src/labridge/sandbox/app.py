@@ -148,7 +148,8 @@ class Sandbox:
         """``func(*args)`` in a worker thread, at most :data:`WORKERS` at once: the calls are
         short and share one GIL, and forty threads contending for it (anyio's default) cost
         several times the CPU of two (GetProgress driven by wrk, docs/benchmarks.md: 2.5 ms of
-        CPU a call at 4 in flight and 7.6 at 64 with forty threads, 1.7-1.9 with two). Waits
+        CPU a call at 4 in flight and 7.6 at 64 with forty threads, 2.1-2.6 with four, 1.7-1.9
+        with two). Waits
         (latency, slow faults, throttled logins) are awaited in the event loop, holding none."""
         if self._workers is None:
             self._workers = anyio.CapacityLimiter(WORKERS)
