@@ -29,6 +29,7 @@ from . import models as m
 from . import soap
 from .config import clean_url
 from .errors import (
+    AnswerTooBig,
     AuthenticationError,
     AuthenticationFault,
     ConfigurationError,
@@ -374,7 +375,7 @@ class AsyncClient:
         try:
             return await collect_capped(resp.aiter_bytes(), cap, "LA's answer")
         except ProtocolError:
-            raise ProtocolError(
+            raise AnswerTooBig(
                 f"LA's answer to {op.name} exceeds the limit of {cap} bytes ({cap / 2**20:g} MiB)",
                 hint=_TOO_BIG_HINT,
             ) from None

@@ -68,6 +68,10 @@ class ProtocolError(LabridgeError):
     )
 
 
+class AnswerTooBig(ProtocolError):
+    """An answer of LA's bigger than ``[la] max_answer_mib``: read no further."""
+
+
 class SoapFault(LabridgeError):
     """A SOAP fault answered by the server (docs/contract.md §1: HTTP 500 with a Fault body)."""
 

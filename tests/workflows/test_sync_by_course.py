@@ -13,9 +13,11 @@ import sqlalchemy as sa
 from starlette.applications import Starlette
 
 from labridge import AsyncClient, soap, store
+from labridge.errors import AnswerTooBig
 from labridge.models import Candidate, Framework
 from labridge.sandbox.app import create_app
 from labridge.sandbox.seed import Generated
+from labridge.soap import Limits
 from labridge.store import answer_digests, tables
 from labridge.workflows.sync import (
     EmptyAnswerRefused,
@@ -203,3 +205,30 @@ async def test_refreshing_some_courses_lists_those_only_and_keeps_the_rest(
     assert counts.changed == 1
     assert counts.total == first.counts["candidates"].total  # the other courses are kept
     assert set(recording.asked) == set(wanted.values())
+
+
+async def test_a_centre_listed_in_one_answer_too_big_names_the_courses_without_a_qan(
+    db: store.Store,
+) -> None:
+    """The seed's standards have no QAN: everyone comes in one answer, and an answer over the
+    cap says why and what to do."""
+    app = create_app()
+    with app.state.db.engine.begin() as conn:  # a few hundred more learners on a seed course
+        rows = conn.execute(sa.text("SELECT * FROM candidates LIMIT 1")).mappings().one()
+        for k in range(400):
+            copy = {**rows, "candidate_uuid": f"00000000-0000-4000-8000-{k:012d}",
+                    "source_id": f"BIG{k:05d}"}  # fmt: skip
+            columns = ", ".join(copy)
+            conn.execute(
+                sa.text(f"INSERT INTO candidates ({columns}) VALUES "
+                        f"({', '.join(':' + c for c in copy)})"),
+                copy,
+            )  # fmt: skip
+    async with client_of(app, limits=Limits.for_answers(200_000)) as la:
+        with pytest.raises(AnswerTooBig) as too_big:
+            await sync(la, db)
+    assert "GetCandidates" in str(too_big.value)
+    hint = too_big.value.hint
+    assert "have no QAN ('" in hint
+    assert "course by course" in hint
+    assert "[la] max_answer_mib" in hint

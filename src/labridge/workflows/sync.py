@@ -47,7 +47,7 @@ from .. import contract, stopping, store
 from .._version import __version__
 from ..client import AsyncClient
 from ..clock import Clock, utc_now
-from ..errors import ConfigurationError
+from ..errors import AnswerTooBig, ConfigurationError
 from ..models import Candidate, Framework, LAModel
 from ..store import answer_digests, erase
 from .tasks import task_group
@@ -318,10 +318,14 @@ async def _fetch_all(
         return records
 
     async def candidates(frameworks: asyncio.Task[Sequence[LAModel]]) -> list[Listing]:
-        units = listing_units(await frameworks)
-        listings = await list_candidates(
-            client, units, include_test=include_test, known=known, concurrency=concurrency
-        )
+        courses = await frameworks
+        units = listing_units(courses)
+        try:
+            listings = await list_candidates(
+                client, units, include_test=include_test, known=known, concurrency=concurrency
+            )
+        except AnswerTooBig as exc:
+            raise _too_big(exc, units, courses) from None
         fetched("candidates")
         return listings
 
@@ -329,6 +333,26 @@ async def _fetch_all(
         tasks = {name: group.create_task(one(name)) for name in fetchers}
         listed = group.create_task(candidates(tasks["frameworks"]))
     return {name: task.result() for name, task in tasks.items()}, listed.result()
+
+
+def _too_big(
+    exc: AnswerTooBig,
+    units: Sequence[tuple[str, frozenset[str] | None]],
+    courses: Sequence[LAModel],
+) -> AnswerTooBig:
+    """``exc`` with a hint saying why the candidates came in one answer, when they did."""
+    if units != [("", None)]:
+        return exc
+    without = [c.name for c in courses if isinstance(c, Framework) and not c.qan.strip()]
+    if not without:
+        return exc
+    named = ", ".join(repr(n) for n in without[:3]) + (" ..." if len(without) > 3 else "")
+    return AnswerTooBig(
+        str(exc.args[0]),
+        hint=f"{len(without)} of LA's courses have no QAN ({named}), so every candidate came in "
+        "one answer; with a QAN on every course in LA, labridge lists them course by course. "
+        "Or raise [la] max_answer_mib in labridge.toml",
+    )
 
 
 def _upsert_all(
