@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> str:
     parser.add_argument("--record-to", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.record_to is not None:
-        record(args.candidates, args.courses, args.record_to)
+        print(record(args.candidates, args.courses, args.record_to))  # the GetCandidates calls
         return ""
     with TemporaryDirectory() as tmp_dir:
         tmp = Path(tmp_dir)
@@ -172,10 +172,10 @@ def main(argv: list[str] | None = None) -> str:
         started = time.perf_counter()
         # In a child: a process's peak RSS counts what its parent held when it forked, so the
         # parent of the measured runs must stay small.
-        subprocess.run([sys.executable, __file__, "--record-to", str(answers),
-                        "--candidates", str(args.candidates), "--courses", str(args.courses)],
-                       check=True)  # fmt: skip
-        calls = sum(1 for k in json.loads(answers.read_text("utf-8")) if k.startswith("GetCand"))
+        flags = ["--candidates", str(args.candidates), "--courses", str(args.courses)]
+        done = subprocess.run([sys.executable, __file__, "--record-to", str(answers), *flags],
+                              check=True, capture_output=True, text=True)  # fmt: skip
+        calls = int(done.stdout.split()[-1])
         recorded_in = time.perf_counter() - started
         with replay.keyed_la(answers, args.latency_ms) as la:
             runs = sync_twice(la.url, tmp, la)
