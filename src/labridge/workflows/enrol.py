@@ -37,11 +37,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy.orm import Session
+
 from .. import store
 from ..client import AsyncClient, built
 from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
-from ..models import Candidate, EnrolmentUser, Framework
+from ..models import Candidate, EnrolmentUser, Framework, Wire
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import duplicates, erase, journal, locks, repeats
 from ..store.duplicates import Duplicate
@@ -166,6 +168,13 @@ class Enroller:
         self.run_id = str(uuid4())
         self.settle = timedelta(seconds=options.settle_seconds)
         self._batch: list[tuple[str, str, str, str, tuple[Problem, ...]]] = []
+        #: Learners claimed and sent together (up to the calls in flight); the journal's
+        #: writes since its last transaction, and the learners done whose claims go with them.
+        self._chunk = max(1, options.concurrency)
+        self._writes: list[journal.Write] = []
+        self._released: list[Key] = []
+        #: Learners journalled ``pending`` whose send has not started yet, as they were claimed.
+        self._unsent: dict[Key, journal.Entry] = {}
         #: Every learner and course this run read, and the rows that repeated one of them.
         self._read: set[Key] = set()
         self._repeats: list[repeats.Repeat] = []
@@ -195,6 +204,7 @@ class Enroller:
                 exc.partial = self.report  # completed in place below: what was finished
                 raise
             finally:
+                self._finish_journal()
                 self._flush()
                 self._keep_repeats()
                 self.report.records.extend(outcome for _, outcome in self._later.values())
@@ -205,9 +215,16 @@ class Enroller:
     async def _all(self, rows: Iterable[SourceRow]) -> None:
         async with task_group() as group:
             sends = Bounded(group, self.options.concurrency)
+            chunk: list[Checked] = []
             for checked in check_all(self._records(rows), self.ref, today=self.options.today):
                 if not self._settled(checked):
-                    await sends.start(self._attempt(checked))
+                    chunk.append(checked)
+                if len(chunk) >= self._chunk:
+                    await self._attempt(sends, chunk)
+                    chunk = []
+            if chunk:
+                await self._attempt(sends, chunk)
+        self._write_now()  # what the second look reads of the journal is written
 
     async def _second_look(self) -> None:
         """The learners that became uncertain in this run and whose settle window has passed
@@ -222,9 +239,9 @@ class Enroller:
         self._views.clear()  # what LA listed earlier in the run is stale for these
         async with task_group() as group:
             sends = Bounded(group, self.options.concurrency)
-            for key in due:
-                checked, _ = self._later.pop(key)
-                await sends.start(self._attempt(checked, tick=False))
+            for start in range(0, len(due), self._chunk):
+                chunk = [self._later.pop(key)[0] for key in due[start : start + self._chunk]]
+                await self._attempt(sends, chunk, tick=False)
 
     # -- the decisions that need no call ----------------------------------------------------------
 
@@ -316,55 +333,87 @@ class Enroller:
 
     # -- claiming and sending ---------------------------------------------------------------------
 
-    async def _attempt(self, checked: Checked, *, tick: bool = True) -> None:
-        key = (checked.record.source_id, checked.course_uuid)
-        entry = self._claim(key, checked.record.origin)
-        if entry is None:
-            self._done(self._skip(checked, "", IN_PROGRESS), tick=tick)
+    async def _attempt(self, sends: Bounded, chunk: list[Checked], *, tick: bool = True) -> None:
+        """Claim a chunk of learners in one transaction, decide each, and journal those to send
+        as ``pending`` in one more, committed before any of them is sent; then send them as
+        slots free up, even after a stop is requested (they are journalled as going out). Their
+        outcomes are journalled a few at a time (:meth:`_record`), their claims released with
+        them (docs/reliability.md, "The batched journal")."""
+        await sends.check_stop()
+        looks: list[tuple[Checked, journal.Entry]] = []
+        for checked, entry in self._claim(chunk):
+            if entry is None:
+                self._done(self._skip(checked, "", IN_PROGRESS), tick=tick)
+            elif self._ready(checked, entry, tick):
+                looks.append((checked, entry))
+            else:
+                self._released.append(entry.key)
+        courses = {entry.course for _, entry in looks}
+        views = dict(zip(courses, await asyncio.gather(*map(self._view, courses)), strict=True))
+        sending: list[tuple[Checked, journal.Entry, Wire]] = []
+        for checked, entry in looks:
+            found = views[entry.course].get(entry.key)
+            if found is None:
+                assert checked.user is not None
+                # Built once: the struct journalled as sent is the very one that goes out.
+                sending.append((checked, entry, built(checked.user)))
+                continue
+            if entry.state in ("pending", "uncertain"):  # the send whose answer was lost landed
+                reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
+                self._enrolled(checked, found.candidate_uuid, tick, reason)
+            else:
+                reason = f"already enrolled in LA (candidate {found.candidate_uuid})"
+                self._record(entry.key, "enrolled", checked.record.origin,
+                             candidate_uuid=found.candidate_uuid)  # fmt: skip
+                self._done(self._skip(checked, found.candidate_uuid, reason), tick=tick)
+            self._released.append(entry.key)
+        if not sending:
             return
-        try:
-            await self._decide(checked, entry, tick)
-        finally:
-            with self.db.begin() as session:
-                journal.release(session, *key, self.run_id)
-
-    def _claim(self, key: Key, origin: str) -> journal.Entry | None:
-        """This run's claim on the learner, and their row as it is now; ``None`` when another
-        live run holds it. A claim left by a run that died is taken over at once."""
+        now = self.clock()
+        pending = [journal.Write(*entry.key, "pending", now, checked.record.origin,
+                                 pushed=wire.members, sent=True)
+                   for checked, entry, wire in sending]  # fmt: skip
         with self.db.begin() as session:
-            entry = journal.claim(session, *key, self.run_id, self.clock(), LEASE, origin=origin)
-            holder = None if entry is not None else journal.get(session, *key)
-        if holder is None or holder.claimed_by is None:
-            return entry
-        if locks.held(self.db.engine, presence_lock(holder.claimed_by)):
-            return None
-        locks.forget(self.db.engine, presence_lock(holder.claimed_by))
-        with self.db.begin() as session:
-            return journal.take_over(
-                session, *key, holder.claimed_by, self.run_id, self.clock(), LEASE
-            )
+            self._write(session)
+            journal.record_many(session, pending)
+        self._sent = True
+        self._unsent.update((entry.key, entry) for _, entry, _ in sending)
+        for checked, entry, wire in sending:
+            await sends.start(self._send(checked, entry.key, wire, tick), stoppable=False)
 
-    async def _decide(self, checked: Checked, entry: journal.Entry, tick: bool) -> None:
-        key = entry.key
+    def _claim(self, chunk: list[Checked]) -> list[tuple[Checked, journal.Entry | None]]:
+        """This run's claim on each learner of ``chunk``, and their row as it is now; ``None``
+        when another live run holds it. A claim left by a run that died is taken over at once.
+        The outcomes journalled meanwhile are written in the same transaction."""
+        learners = [(c.record.source_id, c.course_uuid, c.record.origin) for c in chunk]
+        now = self.clock()
+        with self.db.begin() as session:
+            self._write(session)
+            won, held = journal.claim_many(session, learners, self.run_id, now, LEASE)
+        live: dict[str, bool] = {}
+        for key, holder in held.items():
+            dead = holder.claimed_by
+            if dead is None:  # released since: left alone this run, as another run's
+                continue
+            if dead not in live:
+                live[dead] = locks.held(self.db.engine, presence_lock(dead))
+                if not live[dead]:
+                    locks.forget(self.db.engine, presence_lock(dead))
+            if not live[dead]:
+                with self.db.begin() as session:
+                    entry = journal.take_over(session, *key, dead, self.run_id, self.clock(), LEASE)
+                if entry is not None:
+                    won[key] = entry
+        return [(c, won.get((c.record.source_id, c.course_uuid))) for c in chunk]
+
+    def _ready(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
+        """Whether LA's view decides a claimed learner (else its outcome is decided here)."""
         if entry.state == "enrolled":  # another run enrolled the learner meanwhile
             reason = f"already enrolled (candidate {entry.candidate_uuid}, in labridge's journal)"
             self._done(self._skip(checked, entry.candidate_uuid or "", reason), tick=tick)
-            return
+            return False
         unsettled = entry.state in ("pending", "uncertain")
-        if unsettled and not self._window_passed(checked, entry, tick):
-            return
-        found = (await self._view(key[1])).get(key)
-        if found is None:
-            await self._send(checked, tick)
-        elif unsettled:  # the send whose answer was lost did land
-            reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
-            self._enrolled(checked, found.candidate_uuid, tick, reason)
-        else:
-            reason = f"already enrolled in LA (candidate {found.candidate_uuid})"
-            self._record(
-                key, "enrolled", checked.record.origin, candidate_uuid=found.candidate_uuid
-            )
-            self._done(self._skip(checked, found.candidate_uuid, reason), tick=tick)
+        return not unsettled or self._window_passed(checked, entry, tick)
 
     def _window_passed(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
         """Whether LA may be asked about an unsettled row now; else it is reported uncertain.
@@ -378,14 +427,19 @@ class Enroller:
             return False
         return True
 
-    async def _send(self, checked: Checked, tick: bool) -> None:
+    async def _send(self, checked: Checked, key: Key, wire: Wire, tick: bool) -> None:
+        # From here on the request may have left: its pending row stays unless an answer comes.
+        del self._unsent[key]
+        try:
+            await self._outcome(checked, key, wire, tick)
+        finally:
+            self._released.append(key)
+            if len(self._writes) >= 2 * self._chunk:
+                self._write_now()
+
+    async def _outcome(self, checked: Checked, key: Key, wire: Wire, tick: bool) -> None:
         assert checked.user is not None
         rec, user = checked.record, checked.user
-        key = (rec.source_id, checked.course_uuid)
-        # Built once: the struct journalled as sent is the very one that goes out.
-        wire = built(user)
-        self._record(key, "pending", rec.origin, pushed=wire.members, sent=True)
-        self._sent = True
         try:
             answer = await self.client.group_enrolment(
                 wire, send_login_details=self.options.send_login_details
@@ -473,8 +527,29 @@ class Enroller:
     # -- journal and report ---------------------------------------------------------------------
 
     def _record(self, key: Key, state: str, origin: str, **kw: Any) -> None:
+        """Journal a learner's new state with the next transaction (:meth:`_write`)."""
+        self._writes.append(journal.Write(*key, state, self.clock(), origin, **kw))
+
+    def _write(self, session: Session) -> None:
+        """The states journalled since the last write, and the claims of the learners done."""
+        journal.record_many(session, self._writes)
+        journal.release_many(session, set(self._released), self.run_id)
+        self._writes.clear()
+        self._released.clear()
+
+    def _write_now(self) -> None:
+        if self._writes or self._released:
+            with self.db.begin() as session:
+                self._write(session)
+
+    def _finish_journal(self) -> None:
+        """At the end of a run, however it ends: every outcome written; learners journalled
+        ``pending`` whose send never started put back to ``queued``; every claim released."""
         with self.db.begin() as session:
-            journal.record(session, key[0], key[1], state, self.clock(), origin=origin, **kw)
+            self._write(session)
+            journal.unsend_many(session, list(self._unsent.values()), self.clock())
+            self._unsent.clear()
+            journal.release_all(session, self.run_id)
 
     def _journal_later(
         self, source_id: str, course: str, state: str, origin: str, problems: tuple[Problem, ...]
