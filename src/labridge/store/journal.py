@@ -33,7 +33,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    RowMapping,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -290,6 +304,19 @@ def _ensure_rows(
     session.execute(dialect_insert(tables.enrolments).on_conflict_do_nothing(), values)
 
 
+def _claim_statement() -> Any:
+    """The one conditional UPDATE of :func:`claim_many`: built once."""
+    t = tables.enrolments
+    now = bindparam("now", type_=tables.UTCDateTime())
+    free = or_(t.c.claimed_by.is_(None), t.c.lease_until < now, t.c.claimed_by == bindparam("run"))
+    keyed = tuple_(t.c.source_id, t.c.course).in_(bindparam("keys", expanding=True))
+    until = bindparam("until", type_=tables.UTCDateTime())
+    return update(t).where(keyed, free).values(claimed_by=bindparam("run"), lease_until=until)
+
+
+_CLAIM = _claim_statement().returning(*tables.enrolments.c)
+
+
 def claim_many(
     session: Session,
     learners: Sequence[tuple[str, str, str]],
@@ -311,74 +338,99 @@ def claim_many(
             {k: e for k, e in others.items() if e is not None},
         )
     _ensure_rows(session, [(s, c, "queued", o) for s, c, o in learners], now)
-    t = tables.enrolments
     keys = {(s, c) for s, c, _ in learners}
-    free = or_(t.c.claimed_by.is_(None), t.c.lease_until < now, t.c.claimed_by == run_id)
-    stmt = (
-        update(t)
-        .where(_keyed(keys), free)
-        .values(claimed_by=run_id, lease_until=now + lease)
-        .returning(*t.c)
-    )
-    won = {e.key: e for e in map(_entry, session.execute(stmt).mappings())}
+    params = {"keys": list(keys), "now": now, "run": run_id, "until": now + lease}
+    won = {e.key: e for e in map(_entry, session.execute(_CLAIM, params).mappings())}
     rest = keys - won.keys()
     if not rest:
         return won, {}
-    rows = session.execute(select(t).where(_keyed(rest))).mappings()
+    rows = session.execute(select(tables.enrolments).where(_keyed(rest))).mappings()
     return won, {e.key: e for e in map(_entry, rows)}
 
 
-def record_many(session: Session, writes: Sequence[Write]) -> None:
-    """:func:`record` for many learners at once (without ``unless`` or ``release``): their rows
-    made where missing, each one's change, and its event, one statement each for all. The
-    writes are applied in order; a learner written twice ends in its last state."""
-    if not writes:
-        return
-    for write in writes:
-        if write.state not in STATES:
-            raise ValueError(f"journal state must be one of {STATES}, not {write.state!r}")
-    _ensure_rows(session, [(w.source_id, w.course, w.state, w.origin) for w in writes],
-                 min(w.at for w in writes))  # fmt: skip
+def _record_statement() -> Any:
+    """The one UPDATE of :func:`record_many`, run for every write: built once."""
     t = tables.enrolments
     keep = func.coalesce  # a value not given keeps the row's own, as record() does
-    stmt = (
+    when = tables.UTCDateTime()
+    # A learner done gives up the claim with the write, if this run still holds it.
+    released = and_(bindparam("v_release", type_=Boolean()), t.c.claimed_by == bindparam("run"))
+    return (
         update(t)
         .where(t.c.source_id == bindparam("k_source_id"), t.c.course == bindparam("k_course"))
         .values(
             state=bindparam("v_state"),
             problems=bindparam("v_problems"),
-            updated_at=bindparam("v_at", type_=tables.UTCDateTime()),
-            uncertain_since=bindparam("v_uncertain_since", type_=tables.UTCDateTime()),
-            candidate_uuid=keep(bindparam("v_candidate_uuid", type_=t.c.candidate_uuid.type),
-                                t.c.candidate_uuid),
-            origin=keep(func.nullif(bindparam("v_origin", type_=t.c.origin.type), ""),
-                        t.c.origin),
-            pushed=keep(bindparam("v_pushed", type_=t.c.pushed.type), t.c.pushed),
-            attempts=t.c.attempts + bindparam("v_sent", type_=t.c.attempts.type),
+            updated_at=bindparam("v_at", type_=when),
+            uncertain_since=bindparam("v_uncertain_since", type_=when),
+            candidate_uuid=keep(bindparam("v_candidate_uuid", type_=String()), t.c.candidate_uuid),
+            origin=keep(func.nullif(bindparam("v_origin", type_=String()), ""), t.c.origin),
+            pushed=keep(bindparam("v_pushed", type_=String()), t.c.pushed),
+            attempts=t.c.attempts + bindparam("v_sent", type_=Integer()),
+            claimed_by=case((released, None), else_=t.c.claimed_by),
+            lease_until=case((released, None), else_=t.c.lease_until),
         )
-    )  # fmt: skip
+    )
+
+
+_RECORD = _record_statement()
+
+
+def record_many(
+    session: Session,
+    writes: Sequence[Write],
+    *,
+    existing: bool = False,
+    run_id: str = "",
+    release: Collection[Key] = (),
+) -> None:
+    """:func:`record` for many learners at once (without ``unless``): their rows made where
+    missing (``existing``: every row is there already, claimed), each one's change, and its
+    event, one statement each for all, in order (a learner written twice ends in its last
+    state). ``run_id`` gives up its claims on the learners ``release`` names, with their write,
+    or alone when they have none."""
+    released = set(release)
+    if writes:
+        _record_all(session, writes, existing, run_id, released)
+    release_many(session, released - {w.key for w in writes}, run_id)
+
+
+def _record_all(
+    session: Session, writes: Sequence[Write], existing: bool, run_id: str, release: set[Key]
+) -> None:
+    for write in writes:
+        if write.state not in STATES:
+            raise ValueError(f"journal state must be one of {STATES}, not {write.state!r}")
+    if not existing:
+        _ensure_rows(session, [(w.source_id, w.course, w.state, w.origin) for w in writes],
+                     min(w.at for w in writes))  # fmt: skip
     changes = [
         {
             "k_source_id": w.source_id,
             "k_course": w.course,
             "v_state": w.state,
-            "v_problems": _problems_json(w.problems),
+            "v_problems": _problems_json(w.problems) if w.problems else "[]",
             "v_at": w.at,
             "v_uncertain_since": w.at if w.state == "uncertain" else None,
             "v_candidate_uuid": w.candidate_uuid,
             "v_origin": w.origin,
             "v_pushed": None if w.pushed is None else json.dumps(dict(w.pushed), sort_keys=True),
             "v_sent": int(w.sent),
+            "v_release": w.key in release,
+            "run": run_id,
         }
         for w in writes
     ]
-    session.execute(stmt, changes)
+    session.execute(_RECORD, changes)
     session.execute(
-        insert(tables.enrolment_events),
+        _EVENT,
         [{"source_id": c["k_source_id"], "course": c["k_course"], "state": c["v_state"],
           "candidate_uuid": w.candidate_uuid, "problems": c["v_problems"], "at": w.at}
          for c, w in zip(changes, writes, strict=True)],
     )  # fmt: skip
+
+
+_EVENT = insert(tables.enrolment_events)
 
 
 def unsend_many(session: Session, entries: Sequence[Entry], now: datetime) -> None:

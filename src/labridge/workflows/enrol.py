@@ -172,6 +172,7 @@ class Enroller:
         #: writes since its last transaction, and the learners done whose claims go with them.
         self._chunk = max(1, options.concurrency)
         self._writes: list[journal.Write] = []
+        self._unclaimed: list[journal.Write] = []
         self._released: list[Key] = []
         #: Learners journalled ``pending`` whose send has not started yet, as they were claimed.
         self._unsent: dict[Key, journal.Entry] = {}
@@ -323,7 +324,8 @@ class Enroller:
         else:
             reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
             self._done(self._skip(checked, candidate.candidate_uuid, reason))
-            self._record(key, "enrolled", rec.origin, candidate_uuid=candidate.candidate_uuid)
+            self._record(key, "enrolled", rec.origin, new=True,
+                         candidate_uuid=candidate.candidate_uuid)  # fmt: skip
         return True
 
     def _skip(self, checked: Checked, candidate: str, reason: str) -> RecordOutcome:
@@ -334,25 +336,73 @@ class Enroller:
     # -- claiming and sending ---------------------------------------------------------------------
 
     async def _attempt(self, sends: Bounded, chunk: list[Checked], *, tick: bool = True) -> None:
-        """Claim a chunk of learners in one transaction, decide each, and journal those to send
-        as ``pending`` in one more, committed before any of them is sent; then send them as
-        slots free up, even after a stop is requested (they are journalled as going out). Their
-        outcomes are journalled a few at a time (:meth:`_record`), their claims released with
-        them (docs/reliability.md, "The batched journal")."""
+        """Claim a chunk of learners, decide each, and journal those to send as ``pending``,
+        committed before any of them is sent (one transaction, or two when a course's view of
+        LA is still to be fetched in between); then send them as slots free up, even after a
+        stop is requested (they are journalled as going out). Their outcomes are journalled a
+        few at a time (:meth:`_record`), their claims released with them (docs/reliability.md,
+        "The batched journal")."""
         await sends.check_stop()
+        viewed = all(self._viewed(c.course_uuid) for c in chunk)
+        with self.db.begin() as session:
+            looks = self._claim(session, chunk, tick)
+            sending = self._pending(session, looks, tick) if viewed else []
+        if not viewed:
+            await asyncio.gather(*map(self._view, {entry.course for _, entry in looks}))
+            with self.db.begin() as session:
+                sending = self._pending(session, looks, tick)
+        self._unsent.update((entry.key, entry) for _, entry, _ in sending)
+        for checked, entry, wire in sending:
+            await sends.start(self._send(checked, entry.key, wire, tick), stoppable=False)
+
+    def _viewed(self, course_uuid: str) -> bool:
+        """Whether LA's view of the course was fetched in this run (and may be read at once)."""
+        task = self._views.get(course_uuid)
+        return task is not None and task.done()
+
+    def _claim(
+        self, session: Session, chunk: list[Checked], tick: bool
+    ) -> list[tuple[Checked, journal.Entry]]:
+        """This run's claim on each learner of ``chunk`` (the outcomes journalled meanwhile
+        written first), and those whose fate LA's view decides, with their row as it is now. A
+        learner another live run holds is skipped; a claim left by a run that died is taken
+        over at once."""
+        self._write(session)
+        learners = [(c.record.source_id, c.course_uuid, c.record.origin) for c in chunk]
+        now = self.clock()
+        won, held = journal.claim_many(session, learners, self.run_id, now, LEASE)
+        live: dict[str, bool] = {}
+        for key, holder in held.items():
+            dead = holder.claimed_by
+            if dead is None:  # released since: left alone this run, as another run's
+                continue
+            if dead not in live:
+                live[dead] = locks.held(self.db.engine, presence_lock(dead))
+                if not live[dead]:
+                    locks.forget(self.db.engine, presence_lock(dead))
+            taken = None if live[dead] else journal.take_over(session, *key, dead, self.run_id,
+                                                              now, LEASE)  # fmt: skip
+            if taken is not None:
+                won[key] = taken
         looks: list[tuple[Checked, journal.Entry]] = []
-        for checked, entry in self._claim(chunk):
+        for checked in chunk:
+            entry = won.get((checked.record.source_id, checked.course_uuid))
             if entry is None:
                 self._done(self._skip(checked, "", IN_PROGRESS), tick=tick)
             elif self._ready(checked, entry, tick):
                 looks.append((checked, entry))
             else:
                 self._released.append(entry.key)
-        courses = {entry.course for _, entry in looks}
-        views = dict(zip(courses, await asyncio.gather(*map(self._view, courses)), strict=True))
+        return looks
+
+    def _pending(
+        self, session: Session, looks: list[tuple[Checked, journal.Entry]], tick: bool
+    ) -> list[tuple[Checked, journal.Entry, Wire]]:
+        """Of the learners claimed, those LA does not list, journalled ``pending`` with the
+        struct about to be sent; the others' outcomes (LA lists them)."""
         sending: list[tuple[Checked, journal.Entry, Wire]] = []
         for checked, entry in looks:
-            found = views[entry.course].get(entry.key)
+            found = self._views[entry.course].result().get(entry.key)
             if found is None:
                 assert checked.user is not None
                 # Built once: the struct journalled as sent is the very one that goes out.
@@ -367,44 +417,14 @@ class Enroller:
                              candidate_uuid=found.candidate_uuid)  # fmt: skip
                 self._done(self._skip(checked, found.candidate_uuid, reason), tick=tick)
             self._released.append(entry.key)
-        if not sending:
-            return
+        self._write(session)  # the states decided above (an uncertain row's, say) come first
         now = self.clock()
         pending = [journal.Write(*entry.key, "pending", now, checked.record.origin,
                                  pushed=wire.members, sent=True)
                    for checked, entry, wire in sending]  # fmt: skip
-        with self.db.begin() as session:
-            self._write(session)
-            journal.record_many(session, pending)
-        self._sent = True
-        self._unsent.update((entry.key, entry) for _, entry, _ in sending)
-        for checked, entry, wire in sending:
-            await sends.start(self._send(checked, entry.key, wire, tick), stoppable=False)
-
-    def _claim(self, chunk: list[Checked]) -> list[tuple[Checked, journal.Entry | None]]:
-        """This run's claim on each learner of ``chunk``, and their row as it is now; ``None``
-        when another live run holds it. A claim left by a run that died is taken over at once.
-        The outcomes journalled meanwhile are written in the same transaction."""
-        learners = [(c.record.source_id, c.course_uuid, c.record.origin) for c in chunk]
-        now = self.clock()
-        with self.db.begin() as session:
-            self._write(session)
-            won, held = journal.claim_many(session, learners, self.run_id, now, LEASE)
-        live: dict[str, bool] = {}
-        for key, holder in held.items():
-            dead = holder.claimed_by
-            if dead is None:  # released since: left alone this run, as another run's
-                continue
-            if dead not in live:
-                live[dead] = locks.held(self.db.engine, presence_lock(dead))
-                if not live[dead]:
-                    locks.forget(self.db.engine, presence_lock(dead))
-            if not live[dead]:
-                with self.db.begin() as session:
-                    entry = journal.take_over(session, *key, dead, self.run_id, self.clock(), LEASE)
-                if entry is not None:
-                    won[key] = entry
-        return [(c, won.get((c.record.source_id, c.course_uuid))) for c in chunk]
+        journal.record_many(session, pending)
+        self._sent = self._sent or bool(sending)
+        return sending
 
     def _ready(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
         """Whether LA's view decides a claimed learner (else its outcome is decided here)."""
@@ -434,7 +454,7 @@ class Enroller:
             await self._outcome(checked, key, wire, tick)
         finally:
             self._released.append(key)
-            if len(self._writes) >= 2 * self._chunk:
+            if len(self._writes) >= 2 * self._chunk:  # not left for long in memory
                 self._write_now()
 
     async def _outcome(self, checked: Checked, key: Key, wire: Wire, tick: bool) -> None:
@@ -526,19 +546,23 @@ class Enroller:
 
     # -- journal and report ---------------------------------------------------------------------
 
-    def _record(self, key: Key, state: str, origin: str, **kw: Any) -> None:
-        """Journal a learner's new state with the next transaction (:meth:`_write`)."""
-        self._writes.append(journal.Write(*key, state, self.clock(), origin, **kw))
+    def _record(self, key: Key, state: str, origin: str, *, new: bool = False, **kw: Any) -> None:
+        """Journal a learner's new state with the next transaction (:meth:`_write`); ``new``:
+        a learner this run did not claim, who may have no row yet."""
+        write = journal.Write(*key, state, self.clock(), origin, **kw)
+        (self._unclaimed if new else self._writes).append(write)
 
     def _write(self, session: Session) -> None:
         """The states journalled since the last write, and the claims of the learners done."""
-        journal.record_many(session, self._writes)
-        journal.release_many(session, set(self._released), self.run_id)
+        journal.record_many(session, self._unclaimed)
+        journal.record_many(session, self._writes, existing=True, run_id=self.run_id,
+                            release=self._released)  # fmt: skip
+        self._unclaimed.clear()
         self._writes.clear()
         self._released.clear()
 
     def _write_now(self) -> None:
-        if self._writes or self._released:
+        if self._writes or self._unclaimed or self._released:
             with self.db.begin() as session:
                 self._write(session)
 
