@@ -16,7 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from labridge import TransportError, store
 from labridge.sources.csv import read_csv
-from labridge.sources.records import SourceRecord, SourceRow
+from labridge.sources.records import SourceRecord
 from labridge.store import journal
 from labridge.workflows.enrol import Enroller, Options
 from labridge.workflows.sync import sync
@@ -27,7 +27,7 @@ SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 LEARNER = re.compile(rb"SourceSystemLearnerUUID[^>]*>([^<]+)<")
 
 
-def _one_course(n: int) -> list[SourceRow]:
+def _one_course(n: int) -> list[SourceRecord]:
     """``n`` learners LA accepts, all on the sample's first learner's course."""
     first = next(r for r in read_csv(SAMPLE) if isinstance(r, SourceRecord))
     made = ({**first.fields, "learner_id": f"MIS-9{i:05d}", "email": f"batch.{i}@example.org"}
@@ -139,4 +139,47 @@ async def test_learners_journalled_pending_whose_send_never_started_are_queued_a
     assert [r.outcome for r in report.records] == ["skipped", "enrolled", "enrolled", "enrolled"]
     stats = _stats(sandbox)
     assert stats["calls"]["GroupEnrolment"] == 4
+    assert stats["duplicate_source_ids"] == 0
+
+
+async def test_a_learner_another_live_run_is_sending_is_left_to_it_though_la_lists_them(
+    db: store.Store, sandbox: Starlette
+) -> None:
+    """Another run on the store has sent the learner (LA lists them, the sync saw them) and not
+    yet journalled the answer: its row is ``pending``, its claim held. This run must not report
+    the learner as its own enrolment (two runs at once each counted one learner enrolled)."""
+    from datetime import UTC, datetime
+
+    from labridge.store import locks
+    from labridge.validate.learners import check_all
+    from labridge.validate.lookups import ReferenceData
+    from labridge.workflows.enrol import IN_PROGRESS, LEASE, presence_lock
+
+    rows = _one_course(2)
+    other = "11111111-2222-3333-4444-555555555555"
+    async with client_of(sandbox) as client:
+        await sync(client, db)
+        with db.session() as session:
+            ref = ReferenceData.load(session)
+        (checked,) = check_all(rows[:1], ref)
+        assert checked.user is not None
+        await client.group_enrolment(checked.user)  # the other run's send, answer not journalled
+        now = datetime.now(UTC)
+        with db.begin() as session:
+            journal.record(session, rows[0].source_id, checked.course_uuid, "pending", now,
+                           sent=True)  # fmt: skip
+            assert journal.claim(session, rows[0].source_id, checked.course_uuid, other, now,
+                                 LEASE)  # fmt: skip
+        await sync(client, db)  # this run's sync sees the learner in LA
+        with locks.hold(db.engine, presence_lock(other)):  # the other run is alive
+            report = await Enroller(client, db, Options()).run(rows)
+        assert [r.outcome for r in report.records] == ["skipped", "enrolled"]
+        assert report.records[0].reason == IN_PROGRESS
+        # Once that run is gone without journalling its answer, LA's listing settles the row.
+        locks.forget(db.engine, presence_lock(other))
+        again = await Enroller(client, db, Options()).run(rows)
+    assert [r.outcome for r in again.records] == ["enrolled", "skipped"]
+    assert "found in LA after an uncertain send" in again.records[0].reason
+    stats = _stats(sandbox)
+    assert stats["calls"]["GroupEnrolment"] == 2
     assert stats["duplicate_source_ids"] == 0

@@ -318,9 +318,9 @@ class Enroller:
             reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
             self._done(self._skip(checked, candidate.candidate_uuid, reason))
         elif entry is not None and entry.state in ("pending", "uncertain"):
-            # An earlier send whose answer was lost did land: LA lists the learner.
-            reason = f"found in LA after an uncertain send (candidate {candidate.candidate_uuid})"
-            self._enrolled(checked, candidate.candidate_uuid, True, reason)
+            if checked.ok:  # settled once claimed (_ready): a live run may be sending them now
+                return False
+            self._found_after_uncertain(checked, candidate, True)
         else:
             reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
             self._done(self._skip(checked, candidate.candidate_uuid, reason))
@@ -409,8 +409,7 @@ class Enroller:
                 sending.append((checked, entry, built(checked.user)))
                 continue
             if entry.state in ("pending", "uncertain"):  # the send whose answer was lost landed
-                reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
-                self._enrolled(checked, found.candidate_uuid, tick, reason)
+                self._found_after_uncertain(checked, found, tick)
             else:
                 reason = f"already enrolled in LA (candidate {found.candidate_uuid})"
                 self._record(entry.key, "enrolled", checked.record.origin,
@@ -433,7 +432,15 @@ class Enroller:
             self._done(self._skip(checked, entry.candidate_uuid or "", reason), tick=tick)
             return False
         unsettled = entry.state in ("pending", "uncertain")
+        listed = self.in_la.get(entry.key) if unsettled else None
+        if listed is not None:  # LA listed them at the sync: a send whose answer was lost landed
+            self._found_after_uncertain(checked, listed, tick)
+            return False
         return not unsettled or self._window_passed(checked, entry, tick)
+
+    def _found_after_uncertain(self, checked: Checked, found: Candidate, tick: bool) -> None:
+        reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
+        self._enrolled(checked, found.candidate_uuid, tick, reason)
 
     def _window_passed(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
         """Whether LA may be asked about an unsettled row now; else it is reported uncertain.
