@@ -8,6 +8,7 @@ import json
 import os
 import random
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -100,3 +101,45 @@ def test_killed_and_resumed_enrolment_enrols_everyone_exactly_once(
     assert stats["candidates"] == 9 + 42  # 9 seeded (2 withdrawn)
     # The killed runs' presence locks were swept away by the runs after them.
     assert list(tmp_path.glob("labridge.db.enrol-*.lock")) == []
+
+
+def _states(store: Path) -> dict[str, int]:
+    with sqlite3.connect(store) as conn:
+        rows = conn.execute("SELECT state, count(*) FROM enrolments GROUP BY state").fetchall()
+    return {state: int(n) for state, n in rows}
+
+
+def test_killed_between_the_pending_commit_and_the_outcomes_enrols_nobody_twice(
+    tmp_path: Path,
+) -> None:
+    """A chunk of learners is journalled pending in one transaction and sent; their outcomes are
+    written later, several at a time. A run killed while LA holds the chunk's answers leaves
+    them pending (with the next chunk, journalled ahead): the next run finds the sent ones in
+    LA, sends only the others, and so enrols everyone once."""
+    store = tmp_path / "labridge.db"
+    with start_background(test_hooks=True) as sandbox:
+        # The first four enrolments are done at once, their answers held back for 3 s.
+        fault = {"operation": "GroupEnrolment", "mode": "delay", "seconds": 3, "count": 4}
+        httpx.post(sandbox.url + "/_sandbox/faults", json=fault).raise_for_status()
+        env = _env(sandbox)
+        before = _candidates(sandbox)
+        proc = subprocess.Popen(_command(store, "--json", "--concurrency", "4"), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        _wait_for_candidates(sandbox, proc, before + 4)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL, "the run ended before the kill"
+        states = _states(store)
+        # The four sent, unanswered, and at most one more chunk journalled ahead of its send.
+        assert 4 <= states.get("pending", 0) <= 8, states
+        final = subprocess.run(_command(store, "--json"), env=env, capture_output=True,
+                               text=True, timeout=120)  # fmt: skip
+        stats = httpx.get(sandbox.url + "/_sandbox/stats").json()
+    report = json.loads(final.stdout)
+    found = [r for r in report["records"] if "found in LA after an uncertain send" in r["reason"]]
+    assert len(found) == 4  # the four LA did enrol: not sent again
+    assert (report["enrolled"], report["invalid"], report["uncertain"]) == (42, 8, 0)
+    assert stats["calls"]["GroupEnrolment"] == 42  # every valid learner sent exactly once
+    assert stats["duplicate_source_ids"] == 0
+    assert stats["candidates"] == 9 + 42
+    assert _states(store).get("pending", 0) == 0

@@ -12,7 +12,10 @@ refused update leaves the row alone and logs an ``update_refused`` event with LA
 Several runs may work on one store at once (cron overlapping a person, several machines on one
 PostgreSQL store). Only the run holding a learner's *claim* sends for that learner: a lease (run
 id, expiry) on the row, taken by :func:`claim` with one conditional UPDATE, released with the
-outcome. States (docs/reliability.md):
+outcome. An enrol run claims and journals a chunk of learners at once (:func:`claim_many`,
+:func:`record_many`, :func:`release_many`): the same statements, one per chunk rather than one
+per learner, in the transactions docs/reliability.md ("The batched journal") describes. States
+(docs/reliability.md):
 
 - ``queued``: claimed, nothing sent yet (safe to send);
 - ``pending``: GroupEnrolment is about to go out or is in flight;
@@ -30,12 +33,28 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, or_, select, update
+from sqlalchemy import (
+    Boolean,
+    Integer,
+    RowMapping,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..errors import Problem
 from . import tables
+
+Key = tuple[str, str]
 
 STATES = ("queued", "pending", "uncertain", "enrolled", "refused", "invalid", "skipped")
 
@@ -243,6 +262,208 @@ def release(session: Session, source_id: str, course: str, run_id: str) -> None:
     session.execute(update(t).where(*where).values(claimed_by=None, lease_until=None))
 
 
+@dataclass(frozen=True)
+class Write:
+    """One learner's new state for :func:`record_many`, as :func:`record` takes it: ``at`` is
+    when it was decided (``uncertain`` rows keep it as the moment their outcome became
+    unknown)."""
+
+    source_id: str
+    course: str
+    state: str
+    at: datetime
+    origin: str = ""
+    candidate_uuid: str | None = None
+    problems: tuple[Problem, ...] = ()
+    pushed: Mapping[str, Any] | None = None
+    sent: bool = False
+
+    @property
+    def key(self) -> Key:
+        return (self.source_id, self.course)
+
+
+def _keyed(keys: Collection[Key]) -> Any:
+    t = tables.enrolments
+    return tuple_(t.c.source_id, t.c.course).in_(list(keys))
+
+
+def _ensure_rows(
+    session: Session, rows: Sequence[tuple[str, str, str, str]], now: datetime
+) -> None:
+    """:func:`_ensure_row` for many (source_id, course, state, origin) at once: one statement."""
+    dialect = session.get_bind().dialect.name
+    if dialect not in ("postgresql", "sqlite"):
+        for source_id, course, state, origin in rows:
+            _ensure_row(session, source_id, course, state, now, origin)
+        return
+    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = [{"source_id": source_id, "course": course, "state": state, "origin": origin,
+               "problems": "[]", "attempts": 0, "created_at": now, "updated_at": now}
+              for source_id, course, state, origin in rows]  # fmt: skip
+    session.execute(dialect_insert(tables.enrolments).on_conflict_do_nothing(), values)
+
+
+def _claim_statement() -> Any:
+    """The one conditional UPDATE of :func:`claim_many`: built once."""
+    t = tables.enrolments
+    now = bindparam("now", type_=tables.UTCDateTime())
+    free = or_(t.c.claimed_by.is_(None), t.c.lease_until < now, t.c.claimed_by == bindparam("run"))
+    keyed = tuple_(t.c.source_id, t.c.course).in_(bindparam("keys", expanding=True))
+    until = bindparam("until", type_=tables.UTCDateTime())
+    return update(t).where(keyed, free).values(claimed_by=bindparam("run"), lease_until=until)
+
+
+_CLAIM = _claim_statement().returning(*tables.enrolments.c)
+
+
+def claim_many(
+    session: Session,
+    learners: Sequence[tuple[str, str, str]],
+    run_id: str,
+    now: datetime,
+    lease: timedelta,
+) -> tuple[dict[Key, Entry], dict[Key, Entry]]:
+    """:func:`claim` for many learners (source_id, course, origin) at once: their rows made
+    (``queued``) where missing, then one conditional UPDATE over them all, as atomic as
+    :func:`claim`'s. Returns the rows this run now holds and, apart, the rows another run holds
+    (their holder's id in ``claimed_by``)."""
+    if not learners:
+        return {}, {}
+    if not session.get_bind().dialect.update_returning:
+        each = {(s, c): claim(session, s, c, run_id, now, lease, origin=o) for s, c, o in learners}
+        others = {k: get(session, *k) for k, e in each.items() if e is None}
+        return (
+            {k: e for k, e in each.items() if e is not None},
+            {k: e for k, e in others.items() if e is not None},
+        )
+    _ensure_rows(session, [(s, c, "queued", o) for s, c, o in learners], now)
+    keys = {(s, c) for s, c, _ in learners}
+    params = {"keys": list(keys), "now": now, "run": run_id, "until": now + lease}
+    won = {e.key: e for e in map(_entry, session.execute(_CLAIM, params).mappings())}
+    rest = keys - won.keys()
+    if not rest:
+        return won, {}
+    rows = session.execute(select(tables.enrolments).where(_keyed(rest))).mappings()
+    return won, {e.key: e for e in map(_entry, rows)}
+
+
+def _record_statement() -> Any:
+    """The one UPDATE of :func:`record_many`, run for every write: built once."""
+    t = tables.enrolments
+    keep = func.coalesce  # a value not given keeps the row's own, as record() does
+    when = tables.UTCDateTime()
+    # A learner done gives up the claim with the write, if this run still holds it.
+    released = and_(bindparam("v_release", type_=Boolean()), t.c.claimed_by == bindparam("run"))
+    return (
+        update(t)
+        .where(t.c.source_id == bindparam("k_source_id"), t.c.course == bindparam("k_course"))
+        .values(
+            state=bindparam("v_state"),
+            problems=bindparam("v_problems"),
+            updated_at=bindparam("v_at", type_=when),
+            uncertain_since=bindparam("v_uncertain_since", type_=when),
+            candidate_uuid=keep(bindparam("v_candidate_uuid", type_=String()), t.c.candidate_uuid),
+            origin=keep(func.nullif(bindparam("v_origin", type_=String()), ""), t.c.origin),
+            pushed=keep(bindparam("v_pushed", type_=String()), t.c.pushed),
+            attempts=t.c.attempts + bindparam("v_sent", type_=Integer()),
+            claimed_by=case((released, None), else_=t.c.claimed_by),
+            lease_until=case((released, None), else_=t.c.lease_until),
+        )
+    )
+
+
+_RECORD = _record_statement()
+
+
+def record_many(
+    session: Session,
+    writes: Sequence[Write],
+    *,
+    existing: bool = False,
+    run_id: str = "",
+    release: Collection[Key] = (),
+) -> None:
+    """:func:`record` for many learners at once (without ``unless``): their rows made where
+    missing (``existing``: every row is there already, claimed), each one's change, and its
+    event, one statement each for all, in order (a learner written twice ends in its last
+    state). ``run_id`` gives up its claims on the learners ``release`` names, with their write,
+    or alone when they have none."""
+    released = set(release)
+    if writes:
+        _record_all(session, writes, existing, run_id, released)
+    release_many(session, released - {w.key for w in writes}, run_id)
+
+
+def _record_all(
+    session: Session, writes: Sequence[Write], existing: bool, run_id: str, release: set[Key]
+) -> None:
+    for write in writes:
+        if write.state not in STATES:
+            raise ValueError(f"journal state must be one of {STATES}, not {write.state!r}")
+    if not existing:
+        _ensure_rows(session, [(w.source_id, w.course, w.state, w.origin) for w in writes],
+                     min(w.at for w in writes))  # fmt: skip
+    changes = [
+        {
+            "k_source_id": w.source_id,
+            "k_course": w.course,
+            "v_state": w.state,
+            "v_problems": _problems_json(w.problems) if w.problems else "[]",
+            "v_at": w.at,
+            "v_uncertain_since": w.at if w.state == "uncertain" else None,
+            "v_candidate_uuid": w.candidate_uuid,
+            "v_origin": w.origin,
+            "v_pushed": None if w.pushed is None else json.dumps(dict(w.pushed), sort_keys=True),
+            "v_sent": int(w.sent),
+            "v_release": w.key in release,
+            "run": run_id,
+        }
+        for w in writes
+    ]
+    session.execute(_RECORD, changes)
+    session.execute(
+        _EVENT,
+        [{"source_id": c["k_source_id"], "course": c["k_course"], "state": c["v_state"],
+          "candidate_uuid": w.candidate_uuid, "problems": c["v_problems"], "at": w.at}
+         for c, w in zip(changes, writes, strict=True)],
+    )  # fmt: skip
+
+
+_EVENT = insert(tables.enrolment_events)
+
+
+def unsend_many(session: Session, entries: Sequence[Entry], now: datetime) -> None:
+    """Undo the ``pending`` of learners whose GroupEnrolment was certainly never started (a run
+    that stopped between journalling a chunk and sending all of it): ``queued``, with the
+    attempt count and what was last sent as they were before (``entries``: the rows as claimed).
+    """
+    t = tables.enrolments
+    for entry in entries:
+        pushed = None if entry.pushed is None else json.dumps(entry.pushed, sort_keys=True)
+        values = {"state": "queued", "problems": "[]", "updated_at": now, "uncertain_since": None,
+                  "pushed": pushed, "attempts": entry.attempts}  # fmt: skip
+        where = (t.c.source_id == entry.source_id, t.c.course == entry.course)
+        session.execute(update(t).where(*where, t.c.state == "pending").values(**values))
+        _event(session, entry.source_id, entry.course, "queued", None, (), now)
+
+
+def release_many(session: Session, keys: Collection[Key], run_id: str) -> None:
+    """:func:`release` for many learners at once: one statement."""
+    if not keys:
+        return
+    t = tables.enrolments
+    stmt = update(t).where(_keyed(keys), t.c.claimed_by == run_id)
+    session.execute(stmt.values(claimed_by=None, lease_until=None))
+
+
+def release_all(session: Session, run_id: str) -> None:
+    """Give up every claim ``run_id`` still holds (at the end of its run)."""
+    t = tables.enrolments
+    stmt = update(t).where(t.c.claimed_by == run_id).values(claimed_by=None, lease_until=None)
+    session.execute(stmt)
+
+
 def mark_update_uncertain(
     session: Session,
     source_id: str,
@@ -358,9 +579,6 @@ def found_in_la(session: Session) -> int:
     t = tables.enrolments
     stmt = select(func.count()).where(t.c.state == "enrolled", t.c.attempts == 0)
     return int(session.execute(stmt).scalar_one())
-
-
-Key = tuple[str, str]
 
 
 def refused_updates(session: Session) -> dict[Key, tuple[Problem, ...]]:

@@ -37,11 +37,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
+from sqlalchemy.orm import Session
+
 from .. import store
 from ..client import AsyncClient, built
 from ..clock import Clock, utc_now
 from ..errors import ConfigurationError, LabridgeError, Problem, ProtocolError, TransportError
-from ..models import Candidate, EnrolmentUser, Framework
+from ..models import Candidate, EnrolmentUser, Framework, Wire
 from ..sources.records import SkippedRecord, SourceRecord, SourceRow
 from ..store import duplicates, erase, journal, locks, repeats
 from ..store.duplicates import Duplicate
@@ -166,6 +168,14 @@ class Enroller:
         self.run_id = str(uuid4())
         self.settle = timedelta(seconds=options.settle_seconds)
         self._batch: list[tuple[str, str, str, str, tuple[Problem, ...]]] = []
+        #: Learners claimed and sent together (up to the calls in flight); the journal's
+        #: writes since its last transaction, and the learners done whose claims go with them.
+        self._chunk = max(1, options.concurrency)
+        self._writes: list[journal.Write] = []
+        self._unclaimed: list[journal.Write] = []
+        self._released: list[Key] = []
+        #: Learners journalled ``pending`` whose send has not started yet, as they were claimed.
+        self._unsent: dict[Key, journal.Entry] = {}
         #: Every learner and course this run read, and the rows that repeated one of them.
         self._read: set[Key] = set()
         self._repeats: list[repeats.Repeat] = []
@@ -195,6 +205,7 @@ class Enroller:
                 exc.partial = self.report  # completed in place below: what was finished
                 raise
             finally:
+                self._finish_journal()
                 self._flush()
                 self._keep_repeats()
                 self.report.records.extend(outcome for _, outcome in self._later.values())
@@ -205,9 +216,16 @@ class Enroller:
     async def _all(self, rows: Iterable[SourceRow]) -> None:
         async with task_group() as group:
             sends = Bounded(group, self.options.concurrency)
+            chunk: list[Checked] = []
             for checked in check_all(self._records(rows), self.ref, today=self.options.today):
                 if not self._settled(checked):
-                    await sends.start(self._attempt(checked))
+                    chunk.append(checked)
+                if len(chunk) >= self._chunk:
+                    await self._attempt(sends, chunk)
+                    chunk = []
+            if chunk:
+                await self._attempt(sends, chunk)
+        self._write_now()  # what the second look reads of the journal is written
 
     async def _second_look(self) -> None:
         """The learners that became uncertain in this run and whose settle window has passed
@@ -222,9 +240,9 @@ class Enroller:
         self._views.clear()  # what LA listed earlier in the run is stale for these
         async with task_group() as group:
             sends = Bounded(group, self.options.concurrency)
-            for key in due:
-                checked, _ = self._later.pop(key)
-                await sends.start(self._attempt(checked, tick=False))
+            for start in range(0, len(due), self._chunk):
+                chunk = [self._later.pop(key)[0] for key in due[start : start + self._chunk]]
+                await self._attempt(sends, chunk, tick=False)
 
     # -- the decisions that need no call ----------------------------------------------------------
 
@@ -300,13 +318,14 @@ class Enroller:
             reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
             self._done(self._skip(checked, candidate.candidate_uuid, reason))
         elif entry is not None and entry.state in ("pending", "uncertain"):
-            # An earlier send whose answer was lost did land: LA lists the learner.
-            reason = f"found in LA after an uncertain send (candidate {candidate.candidate_uuid})"
-            self._enrolled(checked, candidate.candidate_uuid, True, reason)
+            if checked.ok:  # settled once claimed (_ready): a live run may be sending them now
+                return False
+            self._found_after_uncertain(checked, candidate, True)
         else:
             reason = f"already enrolled in LA (candidate {candidate.candidate_uuid})"
             self._done(self._skip(checked, candidate.candidate_uuid, reason))
-            self._record(key, "enrolled", rec.origin, candidate_uuid=candidate.candidate_uuid)
+            self._record(key, "enrolled", rec.origin, new=True,
+                         candidate_uuid=candidate.candidate_uuid)  # fmt: skip
         return True
 
     def _skip(self, checked: Checked, candidate: str, reason: str) -> RecordOutcome:
@@ -316,55 +335,112 @@ class Enroller:
 
     # -- claiming and sending ---------------------------------------------------------------------
 
-    async def _attempt(self, checked: Checked, *, tick: bool = True) -> None:
-        key = (checked.record.source_id, checked.course_uuid)
-        entry = self._claim(key, checked.record.origin)
-        if entry is None:
-            self._done(self._skip(checked, "", IN_PROGRESS), tick=tick)
-            return
-        try:
-            await self._decide(checked, entry, tick)
-        finally:
+    async def _attempt(self, sends: Bounded, chunk: list[Checked], *, tick: bool = True) -> None:
+        """Claim a chunk of learners, decide each, and journal those to send as ``pending``,
+        committed before any of them is sent (one transaction, or two when a course's view of
+        LA is still to be fetched in between); then send them as slots free up, even after a
+        stop is requested (they are journalled as going out). Their outcomes are journalled a
+        few at a time (:meth:`_record`), their claims released with them (docs/reliability.md,
+        "The batched journal")."""
+        await sends.check_stop()
+        viewed = all(self._viewed(c.course_uuid) for c in chunk)
+        with self.db.begin() as session:
+            looks = self._claim(session, chunk, tick)
+            sending = self._pending(session, looks, tick) if viewed else []
+        if not viewed:
+            await asyncio.gather(*map(self._view, {entry.course for _, entry in looks}))
             with self.db.begin() as session:
-                journal.release(session, *key, self.run_id)
+                sending = self._pending(session, looks, tick)
+        self._unsent.update((entry.key, entry) for _, entry, _ in sending)
+        for checked, entry, wire in sending:
+            await sends.start(self._send(checked, entry.key, wire, tick), stoppable=False)
 
-    def _claim(self, key: Key, origin: str) -> journal.Entry | None:
-        """This run's claim on the learner, and their row as it is now; ``None`` when another
-        live run holds it. A claim left by a run that died is taken over at once."""
-        with self.db.begin() as session:
-            entry = journal.claim(session, *key, self.run_id, self.clock(), LEASE, origin=origin)
-            holder = None if entry is not None else journal.get(session, *key)
-        if holder is None or holder.claimed_by is None:
-            return entry
-        if locks.held(self.db.engine, presence_lock(holder.claimed_by)):
-            return None
-        locks.forget(self.db.engine, presence_lock(holder.claimed_by))
-        with self.db.begin() as session:
-            return journal.take_over(
-                session, *key, holder.claimed_by, self.run_id, self.clock(), LEASE
-            )
+    def _viewed(self, course_uuid: str) -> bool:
+        """Whether LA's view of the course was fetched in this run (and may be read at once)."""
+        task = self._views.get(course_uuid)
+        return task is not None and task.done()
 
-    async def _decide(self, checked: Checked, entry: journal.Entry, tick: bool) -> None:
-        key = entry.key
+    def _claim(
+        self, session: Session, chunk: list[Checked], tick: bool
+    ) -> list[tuple[Checked, journal.Entry]]:
+        """This run's claim on each learner of ``chunk`` (the outcomes journalled meanwhile
+        written first), and those whose fate LA's view decides, with their row as it is now. A
+        learner another live run holds is skipped; a claim left by a run that died is taken
+        over at once."""
+        self._write(session)
+        learners = [(c.record.source_id, c.course_uuid, c.record.origin) for c in chunk]
+        now = self.clock()
+        won, held = journal.claim_many(session, learners, self.run_id, now, LEASE)
+        live: dict[str, bool] = {}
+        for key, holder in held.items():
+            dead = holder.claimed_by
+            if dead is None:  # released since: left alone this run, as another run's
+                continue
+            if dead not in live:
+                live[dead] = locks.held(self.db.engine, presence_lock(dead))
+                if not live[dead]:
+                    locks.forget(self.db.engine, presence_lock(dead))
+            taken = None if live[dead] else journal.take_over(session, *key, dead, self.run_id,
+                                                              now, LEASE)  # fmt: skip
+            if taken is not None:
+                won[key] = taken
+        looks: list[tuple[Checked, journal.Entry]] = []
+        for checked in chunk:
+            entry = won.get((checked.record.source_id, checked.course_uuid))
+            if entry is None:
+                self._done(self._skip(checked, "", IN_PROGRESS), tick=tick)
+            elif self._ready(checked, entry, tick):
+                looks.append((checked, entry))
+            else:
+                self._released.append(entry.key)
+        return looks
+
+    def _pending(
+        self, session: Session, looks: list[tuple[Checked, journal.Entry]], tick: bool
+    ) -> list[tuple[Checked, journal.Entry, Wire]]:
+        """Of the learners claimed, those LA does not list, journalled ``pending`` with the
+        struct about to be sent; the others' outcomes (LA lists them)."""
+        sending: list[tuple[Checked, journal.Entry, Wire]] = []
+        for checked, entry in looks:
+            found = self._views[entry.course].result().get(entry.key)
+            if found is None:
+                assert checked.user is not None
+                # Built once: the struct journalled as sent is the very one that goes out.
+                sending.append((checked, entry, built(checked.user)))
+                continue
+            if entry.state in ("pending", "uncertain"):  # the send whose answer was lost landed
+                self._found_after_uncertain(checked, found, tick)
+            else:
+                reason = f"already enrolled in LA (candidate {found.candidate_uuid})"
+                self._record(entry.key, "enrolled", checked.record.origin,
+                             candidate_uuid=found.candidate_uuid)  # fmt: skip
+                self._done(self._skip(checked, found.candidate_uuid, reason), tick=tick)
+            self._released.append(entry.key)
+        self._write(session)  # the states decided above (an uncertain row's, say) come first
+        now = self.clock()
+        pending = [journal.Write(*entry.key, "pending", now, checked.record.origin,
+                                 pushed=wire.members, sent=True)
+                   for checked, entry, wire in sending]  # fmt: skip
+        journal.record_many(session, pending)
+        self._sent = self._sent or bool(sending)
+        return sending
+
+    def _ready(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
+        """Whether LA's view decides a claimed learner (else its outcome is decided here)."""
         if entry.state == "enrolled":  # another run enrolled the learner meanwhile
             reason = f"already enrolled (candidate {entry.candidate_uuid}, in labridge's journal)"
             self._done(self._skip(checked, entry.candidate_uuid or "", reason), tick=tick)
-            return
+            return False
         unsettled = entry.state in ("pending", "uncertain")
-        if unsettled and not self._window_passed(checked, entry, tick):
-            return
-        found = (await self._view(key[1])).get(key)
-        if found is None:
-            await self._send(checked, tick)
-        elif unsettled:  # the send whose answer was lost did land
-            reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
-            self._enrolled(checked, found.candidate_uuid, tick, reason)
-        else:
-            reason = f"already enrolled in LA (candidate {found.candidate_uuid})"
-            self._record(
-                key, "enrolled", checked.record.origin, candidate_uuid=found.candidate_uuid
-            )
-            self._done(self._skip(checked, found.candidate_uuid, reason), tick=tick)
+        listed = self.in_la.get(entry.key) if unsettled else None
+        if listed is not None:  # LA listed them at the sync: a send whose answer was lost landed
+            self._found_after_uncertain(checked, listed, tick)
+            return False
+        return not unsettled or self._window_passed(checked, entry, tick)
+
+    def _found_after_uncertain(self, checked: Checked, found: Candidate, tick: bool) -> None:
+        reason = f"found in LA after an uncertain send (candidate {found.candidate_uuid})"
+        self._enrolled(checked, found.candidate_uuid, tick, reason)
 
     def _window_passed(self, checked: Checked, entry: journal.Entry, tick: bool) -> bool:
         """Whether LA may be asked about an unsettled row now; else it is reported uncertain.
@@ -378,14 +454,19 @@ class Enroller:
             return False
         return True
 
-    async def _send(self, checked: Checked, tick: bool) -> None:
+    async def _send(self, checked: Checked, key: Key, wire: Wire, tick: bool) -> None:
+        # From here on the request may have left: its pending row stays unless an answer comes.
+        del self._unsent[key]
+        try:
+            await self._outcome(checked, key, wire, tick)
+        finally:
+            self._released.append(key)
+            if len(self._writes) >= 2 * self._chunk:  # not left for long in memory
+                self._write_now()
+
+    async def _outcome(self, checked: Checked, key: Key, wire: Wire, tick: bool) -> None:
         assert checked.user is not None
         rec, user = checked.record, checked.user
-        key = (rec.source_id, checked.course_uuid)
-        # Built once: the struct journalled as sent is the very one that goes out.
-        wire = built(user)
-        self._record(key, "pending", rec.origin, pushed=wire.members, sent=True)
-        self._sent = True
         try:
             answer = await self.client.group_enrolment(
                 wire, send_login_details=self.options.send_login_details
@@ -484,9 +565,34 @@ class Enroller:
 
     # -- journal and report ---------------------------------------------------------------------
 
-    def _record(self, key: Key, state: str, origin: str, **kw: Any) -> None:
+    def _record(self, key: Key, state: str, origin: str, *, new: bool = False, **kw: Any) -> None:
+        """Journal a learner's new state with the next transaction (:meth:`_write`); ``new``:
+        a learner this run did not claim, who may have no row yet."""
+        write = journal.Write(*key, state, self.clock(), origin, **kw)
+        (self._unclaimed if new else self._writes).append(write)
+
+    def _write(self, session: Session) -> None:
+        """The states journalled since the last write, and the claims of the learners done."""
+        journal.record_many(session, self._unclaimed)
+        journal.record_many(session, self._writes, existing=True, run_id=self.run_id,
+                            release=self._released)  # fmt: skip
+        self._unclaimed.clear()
+        self._writes.clear()
+        self._released.clear()
+
+    def _write_now(self) -> None:
+        if self._writes or self._unclaimed or self._released:
+            with self.db.begin() as session:
+                self._write(session)
+
+    def _finish_journal(self) -> None:
+        """At the end of a run, however it ends: every outcome written; learners journalled
+        ``pending`` whose send never started put back to ``queued``; every claim released."""
         with self.db.begin() as session:
-            journal.record(session, key[0], key[1], state, self.clock(), origin=origin, **kw)
+            self._write(session)
+            journal.unsend_many(session, list(self._unsent.values()), self.clock())
+            self._unsent.clear()
+            journal.release_all(session, self.run_id)
 
     def _journal_later(
         self, source_id: str, course: str, state: str, origin: str, problems: tuple[Problem, ...]

@@ -41,22 +41,31 @@ class Bounded:
         self._limit = max(1, limit)
         self._slots = asyncio.Semaphore(self._limit)
 
-    async def start(self, work: Coroutine[Any, Any, None]) -> None:
-        if stopping.requested() is not None:
+    async def start(self, work: Coroutine[Any, Any, None], *, stoppable: bool = True) -> None:
+        """Start ``work`` once a slot is free. ``stoppable=False``: work already promised (an
+        enrolment journalled as going out) starts even after a stop is requested."""
+        if stoppable and stopping.requested() is not None:
             await self._stop(work)
         try:
             await self._slots.acquire()
         except BaseException:  # cancelled while waiting: the work never starts, say so cleanly
             work.close()
             raise
-        if stopping.requested() is not None:
+        if stoppable and stopping.requested() is not None:
             self._slots.release()
             await self._stop(work)
         task = self._group.create_task(work)
         task.add_done_callback(lambda _: self._slots.release())
 
-    async def _stop(self, work: Coroutine[Any, Any, None]) -> None:
-        work.close()
+    async def check_stop(self) -> None:
+        """Before new work is prepared: once a stop is requested, wait for the tasks in flight,
+        then raise :class:`~labridge.stopping.StopRequested`."""
+        if stopping.requested() is not None:
+            await self._stop(None)
+
+    async def _stop(self, work: Coroutine[Any, Any, None] | None) -> None:
+        if work is not None:
+            work.close()
         for _ in range(self._limit):  # every slot back: nothing of ours is in flight any more
             await self._slots.acquire()
         stopping.check("new work was not started")
