@@ -68,6 +68,12 @@ class Snapshot:
 
 _SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
 
+#: A snapshot's values in field order (its key first: level, unit_uuid, outcome_uuid), as a plain
+#: tuple. :class:`Known` holds every key of every learner so for a whole pull; the garbage
+#: collector stops tracking a tuple of strings and numbers, where each collection would walk
+#: that many :class:`Snapshot` objects (issue 11: most of a full pull's collector time).
+Values: TypeAlias = tuple[str, str, str, str, str, float, bool, str, int | None]
+
 
 @dataclass(frozen=True)
 class HistoryRow:
@@ -113,12 +119,18 @@ class Failed:
 
 @dataclass
 class Known:
-    """What the store held before a pull: the latest snapshot of every key of every learner,
-    and the learners that have a ``progress_learners`` row. :func:`write_batch` keeps it current
-    (load it again after a batch whose transaction was rolled back)."""
+    """What the store held before a pull: the latest snapshot of every key of every learner
+    (as :data:`Values`; :meth:`snapshot` gives one as a :class:`Snapshot`), and the learners that
+    have a ``progress_learners`` row. :func:`write_batch` keeps it current (load it again after a
+    batch whose transaction was rolled back)."""
 
-    latest: dict[str, dict[Key, Snapshot]] = field(default_factory=dict)
+    latest: dict[str, dict[Key, Values]] = field(default_factory=dict)
     learners: set[str] = field(default_factory=set)
+
+    def snapshot(self, candidate_uuid: str, key: Key) -> Snapshot | None:
+        """The latest snapshot of one key of one learner, if the store has one."""
+        values = self.latest.get(candidate_uuid, {}).get(key)
+        return None if values is None else Snapshot(*values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,47 +139,57 @@ class Known:
 
 def snapshots(progress: Progress, *, full: bool = False) -> dict[Key, Snapshot]:
     """The snapshots of one pull by key (a key LA listed twice keeps its last values)."""
-    learner = Snapshot(
-        "learner", percentage=progress.overall_progress, completed=progress.status == "Completed"
-    )
-    found = [learner]
+    return {key: Snapshot(*values) for key, values in snapshot_values(progress, full=full).items()}
+
+
+def snapshot_values(progress: Progress, *, full: bool = False) -> dict[Key, Values]:
+    """:func:`snapshots` as :data:`Values`, by key (a key LA listed twice keeps its last values)."""
+    found: dict[Key, Values] = {}
+    key: Key = ("learner", "", "")
+    found[key] = (
+        *key, "", "", progress.overall_progress, progress.status == "Completed", "", None,
+    )  # fmt: skip
     for unit in progress.units:
-        found.append(_unit_snapshot(unit))
+        values = _unit_values(unit)
+        found[values[:3]] = values
         if full:
-            found.extend(_outcome_snapshot(unit.unit_uuid, outcome) for outcome in unit.outcomes)
-    return {s.key: s for s in found}
+            for outcome in unit.outcomes:
+                values = _outcome_values(unit.unit_uuid, outcome)
+                found[values[:3]] = values
+    return found
 
 
-def _unit_snapshot(unit: UnitProgress) -> Snapshot:
-    return Snapshot(
+def _unit_values(unit: UnitProgress) -> Values:
+    return (
         "unit",
         unit.unit_uuid,
         "",
         unit.name,
-        _cut(unit.reference, _TEXT_LEN),
+        unit.reference[:_TEXT_LEN],
         unit.progress,
         unit.completed,
-        _cut(unit.completed_date, _DATE_LEN),
+        unit.completed_date[:_DATE_LEN],
+        None,
     )
 
 
-def _outcome_snapshot(unit_uuid: str, outcome: OutcomeProgress) -> Snapshot:
-    return Snapshot(
+def _outcome_values(unit_uuid: str, outcome: OutcomeProgress) -> Values:
+    return (
         "outcome",
         unit_uuid,
         outcome.outcome_uuid,
         outcome.description,
-        _cut(outcome.reference, _TEXT_LEN),
+        outcome.reference[:_TEXT_LEN],
         100.0 if outcome.completed else 0.0,
         outcome.completed,
-        _cut(outcome.completed_date, _DATE_LEN),
+        outcome.completed_date[:_DATE_LEN],
         outcome.evidence_count,
     )
 
 
-def changed(latest: Mapping[Key, Snapshot], pulled: Mapping[Key, Snapshot]) -> list[Snapshot]:
-    """The pulled snapshots that differ from (or have no) latest row of their key."""
-    return [s for key, s in pulled.items() if latest.get(key) != s]
+def changed(latest: Mapping[Key, Values], pulled: Mapping[Key, Values]) -> list[Values]:
+    """The pulled values that differ from (or have no) latest row of their key."""
+    return [v for key, v in pulled.items() if latest.get(key) != v]
 
 
 def _cut(value: str, length: int) -> str:
@@ -188,8 +210,8 @@ def load_known(session: Session) -> Known:
     )
     known = Known()
     for row in session.execute(select(t).join(newest, t.c.id == newest.c.id)).mappings():
-        snap = _snapshot(row)
-        known.latest.setdefault(row["candidate_uuid"], {})[snap.key] = snap
+        values = _values(row)
+        known.latest.setdefault(row["candidate_uuid"], {})[values[:3]] = values
     learners = session.execute(select(tables.progress_learners.c.candidate_uuid)).scalars()
     known.learners.update(learners)
     return known
@@ -222,14 +244,16 @@ def write_batch(
 def _history_rows(known: Known, result: Pulled, now: datetime) -> list[dict[str, Any]]:
     uuid = result.candidate.candidate_uuid
     latest = known.latest.setdefault(uuid, {})
-    fresh = changed(latest, snapshots(result.progress, full=result.full))
-    latest.update((s.key, s) for s in fresh)
-    return [_history_values(uuid, s, now) for s in fresh]
+    fresh = changed(latest, snapshot_values(result.progress, full=result.full))
+    latest.update((v[:3], v) for v in fresh)
+    return [_history_values(uuid, v, now) for v in fresh]
 
 
-def _history_values(candidate_uuid: str, snap: Snapshot, now: datetime) -> dict[str, Any]:
-    values = {f: getattr(snap, f) for f in _SNAPSHOT_FIELDS}
-    return {"candidate_uuid": candidate_uuid, "pulled_at": now, **values}
+def _history_values(candidate_uuid: str, values: Values, now: datetime) -> dict[str, Any]:
+    row = dict(zip(_SNAPSHOT_FIELDS, values, strict=True))
+    row["candidate_uuid"] = candidate_uuid
+    row["pulled_at"] = now
+    return row
 
 
 def _pulled_values(result: Pulled, now: datetime) -> dict[str, Any]:
@@ -329,7 +353,11 @@ def history(
 
 
 def _snapshot(row: RowMapping) -> Snapshot:
-    return Snapshot(**{f: row[f] for f in _SNAPSHOT_FIELDS})
+    return Snapshot(*_values(row))
+
+
+def _values(row: RowMapping) -> Values:
+    return tuple(row[f] for f in _SNAPSHOT_FIELDS)  # type: ignore[return-value]
 
 
 def summary(session: Session) -> dict[str, Any]:
