@@ -250,7 +250,7 @@ def _history_rows(known: Known, result: Pulled, now: datetime) -> list[dict[str,
 
 
 def _history_values(candidate_uuid: str, values: Values, now: datetime) -> dict[str, Any]:
-    row = dict(zip(_SNAPSHOT_FIELDS, values, strict=True))
+    row: dict[str, Any] = dict(zip(_SNAPSHOT_FIELDS, values, strict=True))
     row["candidate_uuid"] = candidate_uuid
     row["pulled_at"] = now
     return row
@@ -357,7 +357,7 @@ def _snapshot(row: RowMapping) -> Snapshot:
 
 
 def _values(row: RowMapping) -> Values:
-    return tuple(row[f] for f in _SNAPSHOT_FIELDS)  # type: ignore[return-value]
+    return tuple(row[f] for f in _SNAPSHOT_FIELDS)
 
 
 def summary(session: Session) -> dict[str, Any]:
