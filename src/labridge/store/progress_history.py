@@ -21,12 +21,13 @@ more than the progress report, which reads the same tables with its own aggregat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeAlias
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Dialect, RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Candidate, OutcomeProgress, Progress, UnitProgress
@@ -224,12 +225,12 @@ def write_batch(
     with ``pulled_at`` ``now``. Returns the number of history rows written per candidate pulled
     (0 when nothing changed; failed learners are not in it)."""
     written: dict[str, int] = {}
-    history: list[dict[str, Any]] = []
+    history: list[tuple[Any, ...]] = []
     learners: dict[str, dict[str, Any]] = {}  # a learner twice in a batch keeps its last result
     for result in results:
         uuid = result.candidate.candidate_uuid
         if isinstance(result, Pulled):
-            rows = _history_rows(known, result, now)
+            rows = _history_rows(known, result)
             history.extend(rows)
             written[uuid] = written.get(uuid, 0) + len(rows)
             learners[uuid] = _pulled_values(result, now)
@@ -237,23 +238,74 @@ def write_batch(
             learners[uuid] = _failed_values(result, now, known_row=uuid in known.learners)
     _write_learners(session, known, list(learners.values()))
     if history:
-        session.execute(insert(tables.progress_history), history)
+        _insert_history(session, history, now)
     return written
 
 
-def _history_rows(known: Known, result: Pulled, now: datetime) -> list[dict[str, Any]]:
+def _history_rows(known: Known, result: Pulled) -> list[tuple[Any, ...]]:
+    """The history rows of one pull, as :data:`_HISTORY_COLUMNS` less ``pulled_at``."""
     uuid = result.candidate.candidate_uuid
     latest = known.latest.setdefault(uuid, {})
     fresh = changed(latest, snapshot_values(result.progress, full=result.full))
     latest.update((v[:3], v) for v in fresh)
-    return [_history_values(uuid, v, now) for v in fresh]
+    return [(uuid, *v) for v in fresh]
 
 
-def _history_values(candidate_uuid: str, values: Values, now: datetime) -> dict[str, Any]:
-    row: dict[str, Any] = dict(zip(_SNAPSHOT_FIELDS, values, strict=True))
-    row["candidate_uuid"] = candidate_uuid
-    row["pulled_at"] = now
-    return row
+#: The columns a history row is written with, in the order :func:`_history_rows` gives them.
+_HISTORY_COLUMNS = ("candidate_uuid", *_SNAPSHOT_FIELDS, "pulled_at")
+
+
+@dataclass(frozen=True)
+class _HistoryInsert:
+    """The history's INSERT as one dialect's driver takes it, compiled once."""
+
+    sql: str
+    #: The positions of :data:`_HISTORY_COLUMNS` in the driver's parameters (positional style;
+    #: empty when they are in the columns' own order), or ``None`` when it takes them by name.
+    order: tuple[int, ...] | None
+    #: Each column's bind processor (what SQLAlchemy does to a value on its way to the driver).
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+_history_inserts: WeakKeyDictionary[Dialect, _HistoryInsert] = WeakKeyDictionary()
+
+
+def _history_insert(dialect: Dialect) -> _HistoryInsert:
+    made = _history_inserts.get(dialect)
+    if made is None:
+        t = tables.progress_history
+        compiled = insert(t).inline().compile(dialect=dialect, column_keys=list(_HISTORY_COLUMNS))
+        names = compiled.positiontup
+        order = None if names is None else tuple(_HISTORY_COLUMNS.index(n) for n in names)
+        if order == tuple(range(len(_HISTORY_COLUMNS))):
+            order = ()  # positional, in the columns' own order
+        processors = tuple(t.c[name].type.bind_processor(dialect) for name in _HISTORY_COLUMNS)
+        made = _history_inserts[dialect] = _HistoryInsert(str(compiled), order, processors)
+    return made
+
+
+def _insert_history(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:
+    """Append ``rows`` (:func:`_history_rows`) with ``pulled_at`` ``now``: one INSERT run by the
+    driver for every row (executemany), each value converted as SQLAlchemy's own INSERT would,
+    without its work per row and per value (most of a first full pull's store time: issue 11)."""
+    connection = session.connection()
+    statement = _history_insert(connection.dialect)
+    *processors, at = statement.processors
+    pulled_at = now if at is None else at(now)
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for i, process in convert:
+            values[i] = process(values[i])
+        values.append(pulled_at)
+        if statement.order is None:
+            params.append(dict(zip(_HISTORY_COLUMNS, values, strict=True)))
+        elif statement.order:
+            params.append(tuple(values[i] for i in statement.order))
+        else:
+            params.append(tuple(values))
+    connection.exec_driver_sql(statement.sql, params)
 
 
 def _pulled_values(result: Pulled, now: datetime) -> dict[str, Any]:
