@@ -3,6 +3,7 @@ only when something changed."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -162,9 +163,12 @@ def test_load_known_finds_the_newest_row_of_each_key(store: Store) -> None:
     with store.session() as session:
         known = sp.load_known(session)
     assert known.learners == {"C-00001", "C-00002"}
-    assert known.latest["C-00001"][("learner", "", "")].percentage == 30.0
-    assert known.latest["C-00001"][("unit", "U-1", "")].percentage == 30.0
-    assert known.latest["C-00001"][("unit", "U-2", "")].percentage == 0.0
+    assert known.snapshot("C-00001", ("learner", "", "")) == sp.Snapshot(
+        "learner", "", "", "", "", 30.0, False, ""
+    )
+    assert getattr(known.snapshot("C-00001", ("unit", "U-1", "")), "percentage", None) == 30.0
+    assert getattr(known.snapshot("C-00001", ("unit", "U-2", "")), "percentage", None) == 0.0
+    assert known.snapshot("C-00001", ("unit", "U-3", "")) is None
     assert set(known.latest["C-00002"]) == {("learner", "", ""), ("unit", "U-1", "")}
 
 
@@ -240,3 +244,27 @@ def test_thousands_of_learners_take_a_handful_of_statements(
     reads = [s for s in statements.statements if s.lstrip().upper().startswith("SELECT")]
     assert len(reads) == 2  # the latest rows of every key, and the learners
     assert len(statements.writes()) == 2  # one UPDATE of the learners, one INSERT of history
+
+
+def test_what_a_pull_keeps_of_every_key_is_not_walked_by_the_garbage_collector(
+    store: Store,
+) -> None:
+    # A pull keeps the latest values of every key of every learner (133 keys a learner of 12 units
+    # of 10 outcomes) for its whole run: as objects the collector tracks, each collection walked
+    # them all (issue 11: the most of a full pull's collector time).
+    outcomes = [outcome(1, o, done=o % 2 == 0, evidence=o) for o in range(1, 4)]
+    batch = [pulled(n, 10.0, [unit(1, 10.0, outcomes), unit(2)], full=True) for n in range(3)]
+    with store.begin() as session:
+        known = sp.load_known(session)
+        sp.write_batch(session, known, batch, T0)
+    with store.session() as session:
+        loaded = sp.load_known(session)
+    gc.collect()
+    for held in (known, loaded):
+        values = [v for keys in held.latest.values() for v in keys.values()]
+        assert len(values) == 3 * 6
+        assert not any(gc.is_tracked(v) for v in values)
+    assert loaded.latest == known.latest
+    assert loaded.snapshot("C-00001", ("outcome", "U-1", "O-1-2")) == sp.Snapshot(
+        "outcome", "U-1", "O-1-2", "Outcome 1.2", "1.2", 100.0, True, "2026-01-02", 2
+    )

@@ -4,6 +4,7 @@ history only when something changed, bounded concurrency, failed learners retrie
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
 from datetime import UTC, datetime
 from typing import Any
@@ -296,3 +297,14 @@ async def test_report_shape(client: AsyncClient, db: store.Store) -> None:
     assert list(data) == ["learners", "changed", "unchanged", "failed", "failures"]
     assert data["failures"] == []
     assert data["changed"] + data["unchanged"] + data["failed"] == data["learners"]
+
+
+async def test_a_pull_runs_with_the_heap_it_started_with_frozen(
+    client: AsyncClient, db: store.Store
+) -> None:
+    await sync(client, db)
+    frozen: list[int] = []
+    report = await pull(client, db, on_learner=lambda _c, _o: frozen.append(gc.get_freeze_count()))
+    assert len(frozen) == report.learners > 0
+    assert min(frozen) > 0
+    assert gc.get_freeze_count() == 0

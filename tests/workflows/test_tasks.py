@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
+import weakref
 from collections.abc import Iterator
 
 import pytest
 
 from labridge import stopping
-from labridge.workflows.tasks import Bounded, task_group
+from labridge.workflows.tasks import Bounded, frozen_heap, task_group
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +57,44 @@ async def test_without_a_stop_everything_runs() -> None:
         for i in range(7):
             await bounded.start(work(i))
     assert sorted(done) == list(range(7))
+
+
+class _Node:
+    link: object = None
+
+
+def test_a_frozen_heap_spares_what_was_there_until_the_last_run_ends() -> None:
+    assert gc.get_freeze_count() == 0
+    gc.disable()  # no collection of its own between the garbage made and the run's start
+    try:
+        node = _Node()
+        node.link = node  # garbage in a cycle, there on entry
+        alive = weakref.ref(node)
+        del node
+        with frozen_heap():
+            frozen = gc.get_freeze_count()
+            assert frozen > 0
+            with frozen_heap():  # a run inside another
+                pass
+            assert gc.get_freeze_count() == frozen  # the inner end leaves the outer run's alone
+            gc.collect()
+            assert alive() is not None
+        assert gc.get_freeze_count() == 0
+        gc.collect()
+        assert alive() is None
+    finally:
+        gc.enable()
+
+
+def test_a_frozen_heap_unfreezes_when_the_run_fails() -> None:
+    seen: list[int] = []
+
+    def run() -> None:
+        with frozen_heap():
+            seen.append(gc.get_freeze_count())
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        run()
+    assert seen[0] > 0
+    assert gc.get_freeze_count() == 0

@@ -21,12 +21,13 @@ more than the progress report, which reads the same tables with its own aggregat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, TypeAlias
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import RowMapping, bindparam, func, insert, select, update
+from sqlalchemy import Dialect, RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Candidate, OutcomeProgress, Progress, UnitProgress
@@ -67,6 +68,12 @@ class Snapshot:
 
 
 _SNAPSHOT_FIELDS = tuple(f.name for f in fields(Snapshot))
+
+#: A snapshot's values in field order (its key first: level, unit_uuid, outcome_uuid), as a plain
+#: tuple. :class:`Known` holds every key of every learner so for a whole pull; the garbage
+#: collector stops tracking a tuple of strings and numbers, where each collection would walk
+#: that many :class:`Snapshot` objects (issue 11: most of a full pull's collector time).
+Values: TypeAlias = tuple[str, str, str, str, str, float, bool, str, int | None]
 
 
 @dataclass(frozen=True)
@@ -113,12 +120,18 @@ class Failed:
 
 @dataclass
 class Known:
-    """What the store held before a pull: the latest snapshot of every key of every learner,
-    and the learners that have a ``progress_learners`` row. :func:`write_batch` keeps it current
-    (load it again after a batch whose transaction was rolled back)."""
+    """What the store held before a pull: the latest snapshot of every key of every learner
+    (as :data:`Values`; :meth:`snapshot` gives one as a :class:`Snapshot`), and the learners that
+    have a ``progress_learners`` row. :func:`write_batch` keeps it current (load it again after a
+    batch whose transaction was rolled back)."""
 
-    latest: dict[str, dict[Key, Snapshot]] = field(default_factory=dict)
+    latest: dict[str, dict[Key, Values]] = field(default_factory=dict)
     learners: set[str] = field(default_factory=set)
+
+    def snapshot(self, candidate_uuid: str, key: Key) -> Snapshot | None:
+        """The latest snapshot of one key of one learner, if the store has one."""
+        values = self.latest.get(candidate_uuid, {}).get(key)
+        return None if values is None else Snapshot(*values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -127,47 +140,57 @@ class Known:
 
 def snapshots(progress: Progress, *, full: bool = False) -> dict[Key, Snapshot]:
     """The snapshots of one pull by key (a key LA listed twice keeps its last values)."""
-    learner = Snapshot(
-        "learner", percentage=progress.overall_progress, completed=progress.status == "Completed"
-    )
-    found = [learner]
+    return {key: Snapshot(*values) for key, values in snapshot_values(progress, full=full).items()}
+
+
+def snapshot_values(progress: Progress, *, full: bool = False) -> dict[Key, Values]:
+    """:func:`snapshots` as :data:`Values`, by key (a key LA listed twice keeps its last values)."""
+    found: dict[Key, Values] = {}
+    key: Key = ("learner", "", "")
+    found[key] = (
+        *key, "", "", progress.overall_progress, progress.status == "Completed", "", None,
+    )  # fmt: skip
     for unit in progress.units:
-        found.append(_unit_snapshot(unit))
+        values = _unit_values(unit)
+        found[values[:3]] = values
         if full:
-            found.extend(_outcome_snapshot(unit.unit_uuid, outcome) for outcome in unit.outcomes)
-    return {s.key: s for s in found}
+            for outcome in unit.outcomes:
+                values = _outcome_values(unit.unit_uuid, outcome)
+                found[values[:3]] = values
+    return found
 
 
-def _unit_snapshot(unit: UnitProgress) -> Snapshot:
-    return Snapshot(
+def _unit_values(unit: UnitProgress) -> Values:
+    return (
         "unit",
         unit.unit_uuid,
         "",
         unit.name,
-        _cut(unit.reference, _TEXT_LEN),
+        unit.reference[:_TEXT_LEN],
         unit.progress,
         unit.completed,
-        _cut(unit.completed_date, _DATE_LEN),
+        unit.completed_date[:_DATE_LEN],
+        None,
     )
 
 
-def _outcome_snapshot(unit_uuid: str, outcome: OutcomeProgress) -> Snapshot:
-    return Snapshot(
+def _outcome_values(unit_uuid: str, outcome: OutcomeProgress) -> Values:
+    return (
         "outcome",
         unit_uuid,
         outcome.outcome_uuid,
         outcome.description,
-        _cut(outcome.reference, _TEXT_LEN),
+        outcome.reference[:_TEXT_LEN],
         100.0 if outcome.completed else 0.0,
         outcome.completed,
-        _cut(outcome.completed_date, _DATE_LEN),
+        outcome.completed_date[:_DATE_LEN],
         outcome.evidence_count,
     )
 
 
-def changed(latest: Mapping[Key, Snapshot], pulled: Mapping[Key, Snapshot]) -> list[Snapshot]:
-    """The pulled snapshots that differ from (or have no) latest row of their key."""
-    return [s for key, s in pulled.items() if latest.get(key) != s]
+def changed(latest: Mapping[Key, Values], pulled: Mapping[Key, Values]) -> list[Values]:
+    """The pulled values that differ from (or have no) latest row of their key."""
+    return [v for key, v in pulled.items() if latest.get(key) != v]
 
 
 def _cut(value: str, length: int) -> str:
@@ -188,8 +211,8 @@ def load_known(session: Session) -> Known:
     )
     known = Known()
     for row in session.execute(select(t).join(newest, t.c.id == newest.c.id)).mappings():
-        snap = _snapshot(row)
-        known.latest.setdefault(row["candidate_uuid"], {})[snap.key] = snap
+        values = _values(row)
+        known.latest.setdefault(row["candidate_uuid"], {})[values[:3]] = values
     learners = session.execute(select(tables.progress_learners.c.candidate_uuid)).scalars()
     known.learners.update(learners)
     return known
@@ -202,12 +225,12 @@ def write_batch(
     with ``pulled_at`` ``now``. Returns the number of history rows written per candidate pulled
     (0 when nothing changed; failed learners are not in it)."""
     written: dict[str, int] = {}
-    history: list[dict[str, Any]] = []
+    history: list[tuple[Any, ...]] = []
     learners: dict[str, dict[str, Any]] = {}  # a learner twice in a batch keeps its last result
     for result in results:
         uuid = result.candidate.candidate_uuid
         if isinstance(result, Pulled):
-            rows = _history_rows(known, result, now)
+            rows = _history_rows(known, result)
             history.extend(rows)
             written[uuid] = written.get(uuid, 0) + len(rows)
             learners[uuid] = _pulled_values(result, now)
@@ -215,21 +238,74 @@ def write_batch(
             learners[uuid] = _failed_values(result, now, known_row=uuid in known.learners)
     _write_learners(session, known, list(learners.values()))
     if history:
-        session.execute(insert(tables.progress_history), history)
+        _insert_history(session, history, now)
     return written
 
 
-def _history_rows(known: Known, result: Pulled, now: datetime) -> list[dict[str, Any]]:
+def _history_rows(known: Known, result: Pulled) -> list[tuple[Any, ...]]:
+    """The history rows of one pull, as :data:`_HISTORY_COLUMNS` less ``pulled_at``."""
     uuid = result.candidate.candidate_uuid
     latest = known.latest.setdefault(uuid, {})
-    fresh = changed(latest, snapshots(result.progress, full=result.full))
-    latest.update((s.key, s) for s in fresh)
-    return [_history_values(uuid, s, now) for s in fresh]
+    fresh = changed(latest, snapshot_values(result.progress, full=result.full))
+    latest.update((v[:3], v) for v in fresh)
+    return [(uuid, *v) for v in fresh]
 
 
-def _history_values(candidate_uuid: str, snap: Snapshot, now: datetime) -> dict[str, Any]:
-    values = {f: getattr(snap, f) for f in _SNAPSHOT_FIELDS}
-    return {"candidate_uuid": candidate_uuid, "pulled_at": now, **values}
+#: The columns a history row is written with, in the order :func:`_history_rows` gives them.
+_HISTORY_COLUMNS = ("candidate_uuid", *_SNAPSHOT_FIELDS, "pulled_at")
+
+
+@dataclass(frozen=True)
+class _HistoryInsert:
+    """The history's INSERT as one dialect's driver takes it, compiled once."""
+
+    sql: str
+    #: The positions of :data:`_HISTORY_COLUMNS` in the driver's parameters (positional style;
+    #: empty when they are in the columns' own order), or ``None`` when it takes them by name.
+    order: tuple[int, ...] | None
+    #: Each column's bind processor (what SQLAlchemy does to a value on its way to the driver).
+    processors: tuple[Callable[[Any], Any] | None, ...]
+
+
+_history_inserts: WeakKeyDictionary[Dialect, _HistoryInsert] = WeakKeyDictionary()
+
+
+def _history_insert(dialect: Dialect) -> _HistoryInsert:
+    made = _history_inserts.get(dialect)
+    if made is None:
+        t = tables.progress_history
+        compiled = insert(t).inline().compile(dialect=dialect, column_keys=list(_HISTORY_COLUMNS))
+        names = compiled.positiontup
+        order = None if names is None else tuple(_HISTORY_COLUMNS.index(n) for n in names)
+        if order == tuple(range(len(_HISTORY_COLUMNS))):
+            order = ()  # positional, in the columns' own order
+        processors = tuple(t.c[name].type.bind_processor(dialect) for name in _HISTORY_COLUMNS)
+        made = _history_inserts[dialect] = _HistoryInsert(str(compiled), order, processors)
+    return made
+
+
+def _insert_history(session: Session, rows: list[tuple[Any, ...]], now: datetime) -> None:
+    """Append ``rows`` (:func:`_history_rows`) with ``pulled_at`` ``now``: one INSERT run by the
+    driver for every row (executemany), each value converted as SQLAlchemy's own INSERT would,
+    without its work per row and per value (most of a first full pull's store time: issue 11)."""
+    connection = session.connection()
+    statement = _history_insert(connection.dialect)
+    *processors, at = statement.processors
+    pulled_at = now if at is None else at(now)
+    convert = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params: list[Any] = []
+    for row in rows:
+        values = list(row)
+        for i, process in convert:
+            values[i] = process(values[i])
+        values.append(pulled_at)
+        if statement.order is None:
+            params.append(dict(zip(_HISTORY_COLUMNS, values, strict=True)))
+        elif statement.order:
+            params.append(tuple(values[i] for i in statement.order))
+        else:
+            params.append(tuple(values))
+    connection.exec_driver_sql(statement.sql, params)
 
 
 def _pulled_values(result: Pulled, now: datetime) -> dict[str, Any]:
@@ -329,7 +405,11 @@ def history(
 
 
 def _snapshot(row: RowMapping) -> Snapshot:
-    return Snapshot(**{f: row[f] for f in _SNAPSHOT_FIELDS})
+    return Snapshot(*_values(row))
+
+
+def _values(row: RowMapping) -> Values:
+    return tuple(row[f] for f in _SNAPSHOT_FIELDS)
 
 
 def summary(session: Session) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from ..errors import AuthenticationError, LabridgeError, TransportError
 from ..models import Candidate, Progress
 from ..store import progress_history as progress_store
 from .records import PULL_CONCURRENCY
-from .tasks import Bounded, task_group
+from .tasks import Bounded, frozen_heap, task_group
 
 #: Learners written per transaction.
 BATCH = 50
@@ -131,13 +131,17 @@ class Puller:
     async def run(self, candidates: Sequence[Candidate]) -> PullReport:
         self.report.learners = len(candidates)
         try:
-            async with task_group() as group:
-                pulls = Bounded(group, self.concurrency)
-                for candidate in candidates:
-                    await pulls.start(self._pull(candidate))
+            with frozen_heap():
+                await self._pull_all(candidates)
         finally:
             self._flush()  # what was pulled before a crash or Ctrl+C is kept
         return self.report
+
+    async def _pull_all(self, candidates: Sequence[Candidate]) -> None:
+        async with task_group() as group:
+            pulls = Bounded(group, self.concurrency)
+            for candidate in candidates:
+                await pulls.start(self._pull(candidate))
 
     async def _pull(self, candidate: Candidate) -> None:
         try:

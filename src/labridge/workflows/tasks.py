@@ -1,14 +1,41 @@
-"""Concurrency shared by the workflows: task groups whose failure is the first error itself, and
-a bound on how many tasks are in flight."""
+"""Concurrency shared by the workflows: task groups whose failure is the first error itself, a
+bound on how many tasks are in flight, and a garbage collector that leaves alone what a long run
+started with."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine
-from contextlib import asynccontextmanager
+import gc
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from .. import stopping
+
+_frozen_depth = 0
+
+
+@contextmanager
+def frozen_heap() -> Iterator[None]:
+    """Exempt the objects alive on entry from the garbage collector's full collections until the
+    (outermost) exit, as :func:`gc.freeze` does; they are collected normally again afterwards.
+
+    A run of thousands of calls makes records that live long enough to reach the oldest
+    generation, and every full collection this triggers walks all of the process's objects (the
+    store's engine, the models' schemas, the synced records): issue 11 measured 1.5 ms of CPU a
+    learner in those collections of a full progress pull, of 7.5. Garbage already there on entry
+    waits until the exit to be collected. Runs may nest, or overlap in one event loop: only the
+    last to end unfreezes."""
+    global _frozen_depth
+    if _frozen_depth == 0:
+        gc.freeze()
+    _frozen_depth += 1
+    try:
+        yield
+    finally:
+        _frozen_depth -= 1
+        if _frozen_depth == 0:
+            gc.unfreeze()
 
 
 @asynccontextmanager
