@@ -4,7 +4,7 @@ A sync asks LA for the same lists again and again, and most of the time LA answe
 answered before. The client keeps the digest of each answer's Body (the header carries the session
 token, which changes); when the next answer's Body has the same digest, decoding it again would
 only rebuild records the store already holds. :func:`header_only` reads the envelope up to the
-Body, with the same hardened parser settings as :mod:`labridge.soap.xml`, so that the answer is
+Body, with the hardened parser of :mod:`labridge.soap.xml`, so that the answer is
 still checked for what the header says (a ``loggedin="NO"`` answer is no data, whatever its Body)
 and its token still renews the session.
 """
@@ -20,6 +20,7 @@ from .. import contract as c
 from ..errors import ProtocolError
 from .decode import Header
 from .decode import _header as header_of
+from .xml import _parser
 
 _ENVELOPE = f"{{{c.SOAP_ENV}}}Envelope"
 _HEADER = f"{{{c.SOAP_ENV}}}Header"
@@ -43,14 +44,7 @@ def header_only(data: bytes) -> Header:
     found = _BODY_START.search(data)
     if found is None:
         raise ProtocolError("the SOAP envelope has no Body")
-    parser = etree.XMLPullParser(
-        events=("start", "end"),
-        resolve_entities=False,
-        no_network=True,
-        load_dtd=False,
-        dtd_validation=False,
-        huge_tree=False,
-    )
+    parser = _parser(events=("start", "end"))
     try:
         parser.feed(data[: found.start()])
         # Only "start" and "end" were asked for: every event is an element's.

@@ -26,7 +26,7 @@ import re
 import threading
 from collections.abc import AsyncIterable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import Literal, cast
 
 from lxml import etree
 
@@ -70,9 +70,12 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def _parser() -> etree.XMLPullParser:
+def _parser(
+    events: tuple[Literal["start", "end"], ...] = ("start",),
+) -> etree.XMLPullParser:
+    """The hardened pull parser every message goes through."""
     return etree.XMLPullParser(
-        events=("start",),
+        events=events,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
