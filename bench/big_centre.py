@@ -42,6 +42,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import output
 import replay
 
 from labridge.workflows.sync import SYNC_CONCURRENCY as CONCURRENCY  # [sync] concurrency
@@ -100,14 +101,7 @@ class Run:
 
 def measure(cmd: list[str], env: dict[str, str], out: Path) -> tuple[float, float, float, str]:
     """Wall and CPU seconds, peak RSS (MB) and stdout of ``cmd`` as a fresh process."""
-    errors = out.with_suffix(".err")
-    with out.open("wb") as sink, errors.open("wb") as errors_sink:
-        start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=errors_sink, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage
-        wall = time.perf_counter() - start
-    code = proc.returncode = os.waitstatus_to_exitcode(status)
-    assert code == 0, (cmd, errors.read_text(encoding="utf-8", errors="replace"))
+    wall, usage, _ = output.run_measured(cmd, env, out)
     cpu = usage.ru_utime + usage.ru_stime
     return wall, cpu, usage.ru_maxrss / 1024, out.read_text(encoding="utf-8")
 
@@ -130,14 +124,14 @@ def reference_writes(store_path: Path) -> int:
     return int(str(latest) >= str(last_start)) if runs > 1 else 0
 
 
-def sync_twice(url: str, tmp: Path, la: replay.ReplayLA | None) -> list[Run]:
+def sync_twice(url: str, tmp: Path, la: replay.ReplayLA) -> list[Run]:
     store_path = tmp / "store.db"
     cmd = [sys.executable, "-m", "labridge", "sync", "--json"]
     runs = []
     for name in ("first sync", "second sync (nothing changed)"):
-        before = la.stats()["cpu"] if la is not None else 0.0
+        before = la.stats()["cpu"]
         wall, cpu, rss, out = measure(cmd, sync_env(url, store_path), tmp / "out")
-        la_cpu = (la.stats()["cpu"] - before) if la is not None else 0.0
+        la_cpu = la.stats()["cpu"] - before
         runs.append(Run(name, wall, cpu, rss, la_cpu, json.loads(out)))
     return runs
 

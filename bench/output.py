@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -85,6 +86,15 @@ def load(url: str, dump: bool) -> None:
 
 def measure(cmd: list[str], env: dict[str, str], out: Path) -> tuple[float, float, str]:
     """Wall seconds, peak RSS (MB) and stderr of ``cmd`` as a fresh process, stdout to ``out``."""
+    wall, usage, err = run_measured(cmd, env, out)
+    return wall, usage.ru_maxrss / 1024, err
+
+
+def run_measured(
+    cmd: list[str], env: dict[str, str], out: Path
+) -> tuple[float, resource.struct_rusage, str]:
+    """Wall seconds, the rusage (``os.wait4``: this child's own) and stderr of ``cmd`` as a
+    fresh process, stdout to ``out``; it must exit 0."""
     errors = out.with_suffix(".err")
     with out.open("wb") as sink, errors.open("wb") as errors_sink:
         start = time.perf_counter()
@@ -94,7 +104,7 @@ def measure(cmd: list[str], env: dict[str, str], out: Path) -> tuple[float, floa
     proc.returncode = os.waitstatus_to_exitcode(status)
     err = errors.read_text(encoding="utf-8", errors="replace")
     assert proc.returncode == 0, (cmd, err)
-    return wall, usage.ru_maxrss / 1024, err
+    return wall, usage, err
 
 
 def main(argv: list[str] | None = None) -> str:

@@ -9,10 +9,25 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
+from starlette.types import Message, Receive
 
 from labridge import store
 from labridge.client import AsyncClient
 from labridge.sandbox.app import create_app
+
+
+async def read_request(receive: Receive) -> tuple[bytes, Receive]:
+    """An ASGI request's whole body, and a ``receive`` that gives the app the same messages
+    again (for test harnesses that look at a call before the sandbox does)."""
+    messages: list[Message] = []
+    while not messages or messages[-1].get("more_body", False):
+        messages.append(await receive())
+    body = b"".join(m.get("body", b"") for m in messages)
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return body, replay
 
 
 def client_of(la: Starlette | httpx.AsyncBaseTransport, **options: Any) -> AsyncClient:

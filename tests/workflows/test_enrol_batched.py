@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from labridge import TransportError, store
 from labridge.sources.csv import read_csv
@@ -21,7 +21,7 @@ from labridge.store import journal
 from labridge.workflows.enrol import Enroller, Options
 from labridge.workflows.sync import sync
 
-from .conftest import client_of
+from .conftest import client_of, read_request
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 LEARNER = re.compile(rb"SourceSystemLearnerUUID[^>]*>([^<]+)<")
@@ -53,16 +53,9 @@ class JournalWatch:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        while not messages or messages[-1].get("more_body", False):
-            messages.append(await receive())
-        body = b"".join(m.get("body", b"") for m in messages)
+        body, replay = await read_request(receive)
         if b"GroupEnrolment" in body and (found := LEARNER.search(body)):
             self._check(found.group(1).decode())
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
         await self.app(scope, replay, send)
 
     def _check(self, source_id: str) -> None:

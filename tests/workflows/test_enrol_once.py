@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from labridge import AsyncClient, ConfigurationError, store
 from labridge.sandbox.app import create_app
@@ -24,7 +24,7 @@ from labridge.store import duplicates, journal, tables
 from labridge.workflows.enrol import IN_PROGRESS, LEASE, Enroller, Options
 from labridge.workflows.sync import sync
 
-from .conftest import client_of
+from .conftest import client_of, read_request
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "learners.csv"
 
@@ -55,15 +55,9 @@ class SlowBeforeCommit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        while not messages or messages[-1].get("more_body", False):
-            messages.append(await receive())
-        if any(b"GroupEnrolment" in m.get("body", b"") for m in messages):
+        body, replay = await read_request(receive)
+        if b"GroupEnrolment" in body:
             await asyncio.sleep(self.seconds)
-
-        async def replay() -> Message:
-            return messages.pop(0) if messages else await receive()
-
         await self.app(scope, replay, send)
 
 

@@ -128,7 +128,7 @@ def _union(lists: Iterable[Iterable[Candidate]]) -> list[Candidate]:
 
 
 @dataclass(frozen=True)
-class Listing:
+class CourseListing:
     """What LA lists under one CourseQAN ("": every course): the CourseUUIDs it covers (``None``:
     every course) and the candidates, ``None`` when every answer was the one already stored."""
 
@@ -167,7 +167,7 @@ async def list_candidates(
     include_test: bool = False,
     known: Mapping[str, str] | None = None,
     concurrency: int = SYNC_CONCURRENCY,
-) -> list[Listing]:
+) -> list[CourseListing]:
     """The candidates of each unit (:func:`listing_units`) in every status, at most
     ``concurrency`` calls in flight. A unit whose answers all have the digest ``known`` gives
     its call has ``candidates=None``: the store already holds what they say."""
@@ -184,15 +184,15 @@ async def list_candidates(
             )  # fmt: skip
         return key, listing
 
-    async def unit(qan: str, courses: frozenset[str] | None) -> Listing:
+    async def unit(qan: str, courses: frozenset[str] | None) -> CourseListing:
         async with task_group() as group:
             calls = [group.create_task(call(qan, a, c)) for a, c in _CANDIDATE_CALLS]
         answers = [task.result() for task in calls]
         digests = {key: listing.digest for key, listing in answers}
         if all(listing.unchanged for _, listing in answers):
-            return Listing(qan, courses, digests, None)
+            return CourseListing(qan, courses, digests, None)
         listed = _union(x.records() for _, x in answers)
-        return Listing(qan, courses, digests, store.record_rows("candidates", listed, shared))
+        return CourseListing(qan, courses, digests, store.record_rows("candidates", listed, shared))
 
     async with task_group() as group:
         tasks = [group.create_task(unit(qan, courses)) for qan, courses in units]
@@ -261,7 +261,7 @@ def _check_names(accept_empty: Collection[str]) -> None:
 def _refuse_empty(
     session: Session,
     fetched: Mapping[str, Sequence[LAModel]],
-    listings: Sequence[Listing],
+    listings: Sequence[CourseListing],
     accept_empty: Collection[str],
 ) -> None:
     """Refuse the run when LA answered nothing for a set the store holds, or for a course whose
@@ -303,7 +303,7 @@ async def _fetch_all(
     include_test: bool,
     known: Mapping[str, str],
     concurrency: int,
-) -> tuple[dict[str, Sequence[LAModel]], list[Listing]]:
+) -> tuple[dict[str, Sequence[LAModel]], list[CourseListing]]:
     """The reference sets, and the candidates listed course by course once the courses are
     known, all side by side."""
     fetchers = _fetchers(client)
@@ -317,7 +317,7 @@ async def _fetch_all(
         fetched(name)
         return records
 
-    async def candidates(frameworks: asyncio.Task[Sequence[LAModel]]) -> list[Listing]:
+    async def candidates(frameworks: asyncio.Task[Sequence[LAModel]]) -> list[CourseListing]:
         courses = await frameworks
         units = listing_units(courses)
         try:
@@ -368,7 +368,7 @@ def _upsert_all(
 
 def _upsert_candidates(
     session: Session,
-    listings: Sequence[Listing],
+    listings: Sequence[CourseListing],
     forgotten: erase.Forgotten,
     now: datetime,
     *,
@@ -390,7 +390,9 @@ def _upsert_candidates(
     return store.upsert_rows(session, "candidates", rows, now, courses=within)
 
 
-def _kept_rows(listings: Sequence[Listing], forgotten: erase.Forgotten) -> Iterator[dict[str, Any]]:
+def _kept_rows(
+    listings: Sequence[CourseListing], forgotten: erase.Forgotten
+) -> Iterator[dict[str, Any]]:
     """The listings' rows, each CandidateUUID once, less the forgotten learners' (a learner
     erased on request is not mirrored again while LA still lists them). Each listing's rows are
     let go as they are given: the store's rows are built from them, not beside them."""
