@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 
 import anyio
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -50,6 +51,7 @@ from .rules import shown
 from .seed import Generated
 from .sessions import SESSION_LIFETIME, SessionRefused, Sessions
 from .throttle import LoginThrottle, Throttled
+from .traffic import Traffic, TrafficMiddleware, soap_paths
 
 log = logging.getLogger("labridge.sandbox")
 
@@ -120,6 +122,7 @@ class Sandbox:
         self.requests = RequestLog()
         self.read_timeout = read_timeout
         self.throttle = LoginThrottle() if throttle is None else throttle  # len() 0 is falsy
+        self.traffic = Traffic(soap_paths())  # counted by the app's TrafficMiddleware
         self._workers: anyio.CapacityLimiter | None = None  # made in the event loop, on first use
 
     # -- HTTP ----------------------------------------------------------------------------------
@@ -135,7 +138,8 @@ class Sandbox:
     def describe(self, service: c.Service, request: Request) -> Response:
         served = [op.name for op in service.operations]  # each has a handler (services.HANDLERS)
         if any(key.lower() == "wsdl" for key in request.query_params):
-            address = str(request.base_url).rstrip("/") + service.path
+            # Its own URL: under a Mount (a centre of a host), base_url lacks the centre's path.
+            address = str(request.url.replace(query=""))
             return _xml(self.speaker.wsdl(service, address, served))
         listing = ", ".join(served) or "none"
         return PlainTextResponse(
@@ -155,10 +159,15 @@ class Sandbox:
             self._workers = anyio.CapacityLimiter(WORKERS)
         return await anyio.to_thread.run_sync(functools.partial(func, *args), limiter=self._workers)
 
-    async def stats(self, request: Request) -> Response:
+    async def figures(self) -> dict[str, Any]:
+        """What ``/_sandbox/stats`` answers: counts only, never a name, token or envelope."""
         figures: dict[str, Any] = dict(await self.in_thread(self.db.stats))
         figures["faults_fired"] = self.faults.fired()
-        return JSONResponse(figures)
+        figures.update(host_figures(self.traffic))
+        return figures
+
+    async def stats(self, request: Request) -> Response:
+        return JSONResponse(await self.figures())
 
     async def call(self, service: c.Service, request: Request) -> Response:
         # Parsing and the database are blocking work (a password check is a deliberately slow
@@ -283,6 +292,18 @@ class Sandbox:
         return _xml(self.speaker.response(op, login.value, token=token, loggedin=c.YES))
 
 
+def host_figures(traffic: Traffic) -> dict[str, int]:
+    """A single app's :class:`~.traffic.Traffic` figures for its ``/_sandbox/stats``: it is a
+    host of one centre. Its ``calls`` (by operation, from the database) are there already, so
+    the count of SOAP requests is ``soap_calls``."""
+    figures = traffic.figures()
+    return {
+        "soap_calls": figures["calls"],
+        "in_flight_peak": figures["in_flight_peak"],
+        "busiest_second": figures["busiest_second"],
+    }
+
+
 def _misdirected(service: c.Service, wire: str) -> str:
     op = c.operation_by_wire(wire)
     if op is None:
@@ -389,7 +410,9 @@ def create_app(
     if test_hooks:
         routes += faults.routes(sandbox.faults, sandbox.requests)
         routes += sandbox_clock.routes(now)
-    app = Starlette(routes=routes)
+    app = Starlette(
+        routes=routes, middleware=[Middleware(TrafficMiddleware, traffic=sandbox.traffic)]
+    )
     state: Any = app.state
     state.sandbox = sandbox  # everything the app holds: its sessions, limits, faults, clock
     state.db = db  # LA's database, which tests and benchmarks read and change directly

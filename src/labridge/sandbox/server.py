@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
 from typing import IO, Any
@@ -28,6 +28,7 @@ from starlette.applications import Starlette
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .app import DEFAULT_READ_TIMEOUT, STATS_PATH, create_app
+from .centres import create_centres_app
 from .defaults import SANDBOX_PASSWORD, SANDBOX_USERNAME, Dialect
 
 DEFAULT_HOST = "127.0.0.1"
@@ -116,17 +117,25 @@ def serve(
     dialect: Dialect | str = Dialect.SAMPLES,
     test_hooks: bool = False,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
+    centres: int = 0,
+    database_urls: Sequence[str] | None = None,
     **faults: Any,
 ) -> None:
     """Serve a sandbox speaking ``dialect`` until interrupted (Ctrl-C). ``faults`` are
     :func:`create_app`'s fault arguments (``latency_ms``, ``fail_rate``, ``drop_rate``,
     ``slow_rate``, ``slow_ms``, ``token_ttl``, ``fault_seed``); ``test_hooks`` serves
     ``/_sandbox/faults``, ``last-request`` and ``clock``; ``read_timeout`` bounds how long a
-    request's headers, and its body, may take to arrive."""
-    app = create_app(
-        database_url=database_url, username=username, password=password, dialect=dialect,
-        test_hooks=test_hooks, read_timeout=read_timeout, **faults,
-    )  # fmt: skip
+    request's headers, and its body, may take to arrive. ``centres`` (above 0) serves that many
+    centres, each with those options, at ``/centre-01`` ... (:func:`.create_centres_app`), with
+    the databases ``database_urls`` (default: each in memory) instead of ``database_url``."""
+    options: dict[str, Any] = {
+        "username": username, "password": password, "dialect": dialect,
+        "test_hooks": test_hooks, "read_timeout": read_timeout, **faults,
+    }  # fmt: skip
+    if centres:
+        app = create_centres_app(centres, database_urls=database_urls, **options)
+    else:
+        app = create_app(database_url=database_url, **options)
     uvicorn.run(app, host=host, port=port, log_level=log_level, **uvicorn_options(read_timeout))
 
 

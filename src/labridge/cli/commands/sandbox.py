@@ -94,6 +94,14 @@ def sandbox_serve(
         int,
         typer.Option("--seed-courses", min=1, metavar="M", help="Courses of --seed-candidates."),
     ] = 300,
+    centres: Annotated[
+        int,
+        typer.Option("--centres", min=0, max=999, metavar="N",
+                     help="N separate LA centres on one host, at /centre-01 ... /centre-NN; each "
+                     "with its own learners and every other option; for trying the fleet. With "
+                     "--db FILE, centre 3's database is FILE-centre-03 beside it "
+                     "(sandbox-centre-03.db). 0: one centre at the root."),
+    ] = 0,
     contract_file: ContractOpt = None,
 ) -> None:  # fmt: skip
     """Serve the LA sandbox: every .cfc service of the contract, WSDLs at ?wsdl, and
@@ -104,8 +112,12 @@ def sandbox_serve(
 
     Random faults (--fail-rate, --drop-rate, --slow-rate) meet every operation except
     Authenticate; --latency-ms applies to every call. /_sandbox/stats counts them all under
-    faults_fired."""
+    faults_fired.
+
+    With --centres N it serves N separate LA centres on one host, at /centre-01 ... each with
+    its own learners (and every option above): for trying the fleet against one LA host."""
     from ... import contract, overrides
+    from ...sandbox.centres import centre_name
     from ...sandbox.faults import BadFault
     from ...sandbox.seed import Generated
     from ...sandbox.server import NOT_LOOPBACK_WARNING, is_loopback, serve
@@ -125,12 +137,25 @@ def sandbox_serve(
         where = f"[contract] ({contract_file})"
         contract.activate(overrides.effective(overrides.load_file(contract_file), where))
 
-    console.err.print(
-        f"LA sandbox on [bold]http://{host}:{port}[/bold] (user {username!r}, "
-        f"{dialect.value} dialect); Ctrl+C stops it.\n"
-        f"Try: LABRIDGE_URL=http://{host}:{port} LABRIDGE_USERNAME={username} "
-        "LABRIDGE_PASSWORD=... labridge sync"
-    )
+    root = f"http://{host}:{port}"
+    if centres:
+        faults["centres"] = centres
+        faults["database_urls"] = _centre_databases(db, centres)
+        first, last = centre_name(1, centres), centre_name(centres, centres)
+        console.err.print(
+            f"{centres} LA centres on one sandbox host: [bold]{root}/{first}[/bold] ... "
+            f"[bold]{root}/{last}[/bold] (user {username!r}, {dialect.value} dialect; host "
+            f"figures at {root}/_sandbox/stats); Ctrl+C stops it.\n"
+            f"Try: LABRIDGE_URL={root}/{first} LABRIDGE_USERNAME={username} "
+            "LABRIDGE_PASSWORD=... labridge sync"
+        )
+    else:
+        console.err.print(
+            f"LA sandbox on [bold]{root}[/bold] (user {username!r}, "
+            f"{dialect.value} dialect); Ctrl+C stops it.\n"
+            f"Try: LABRIDGE_URL={root} LABRIDGE_USERNAME={username} "
+            "LABRIDGE_PASSWORD=... labridge sync"
+        )
     try:
         serve(
             host,
@@ -143,3 +168,18 @@ def sandbox_serve(
         )
     except BadFault as exc:
         raise ConfigurationError(f"sandbox faults: {exc}") from None
+
+
+def _centre_databases(db: str | None, centres: int) -> list[str] | None:
+    """The database URLs of ``centres`` centres: each in memory, or each a file beside ``db``."""
+    if db is None:
+        return None
+    if "://" in db:
+        raise ConfigurationError(
+            "--db with --centres takes a file (each centre's database is a file beside it), "
+            "not a URL",
+            hint="give a path such as --db sandbox.db, or leave --db out (each in memory)",
+        )
+    from ...sandbox.centres import centre_file
+
+    return [database_url(str(centre_file(db, i, centres))) for i in range(1, centres + 1)]
