@@ -5,6 +5,8 @@ process and from a real ``labridge sandbox serve --centres`` over loopback."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -199,3 +201,16 @@ def test_serve_centres_with_db_keeps_each_centre_in_a_file_beside_it(tmp_path: P
         assert httpx.get(url + STATS_PATH, timeout=5).json()["centres"] == 2
     assert {"la-centre-01.db", "la-centre-02.db"} <= {p.name for p in tmp_path.iterdir()}
     assert not (tmp_path / "la.db").exists()
+
+
+def test_serve_centres_refuses_a_database_url_with_a_clear_error() -> None:
+    command = [sys.executable, "-m", "labridge", "sandbox", "serve", "--centres", "2"]
+    done = subprocess.run(
+        [*command, "--db", "postgresql://la@127.0.0.1/la"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    said = " ".join(done.stderr.split())
+    assert "--db with --centres takes a file" in said
+    assert "--db sandbox.db" in said
+    assert "Traceback" not in said

@@ -2,7 +2,9 @@
 
 ``POST <service path>`` dispatches a call, ``GET <service path>?wsdl`` answers the service's
 WSDL, ``GET /_sandbox/stats`` reports what the sandbox holds, how often each operation was
-called and how many calls met an injected fault. The test hooks, ``/_sandbox/faults`` and
+called, how many calls met an injected fault, and how hard it was called (``soap_calls``,
+``in_flight_peak``, ``busiest_second``: :mod:`.traffic`; many centres on one host:
+:mod:`.centres`). The test hooks, ``/_sandbox/faults`` and
 ``/_sandbox/last-request`` (:mod:`.faults`) and ``/_sandbox/clock`` (moves the sandbox's "now",
 :mod:`.clock`), exist only in an app created with ``test_hooks=True``: anyone who can reach them
 can break calls or read envelopes. ``stats`` stays, read-only and without a name, token or
