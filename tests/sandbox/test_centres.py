@@ -149,7 +149,7 @@ async def test_sequential_calls_have_a_peak_of_one() -> None:
     figures = await stats(app)
     assert figures["calls"] == 6  # Authenticate and GetCandidates in each
     assert figures["in_flight_peak"] == 1
-    assert figures["busiest_second"] == 6
+    assert 2 <= figures["busiest_second"] <= 6  # a centre's two calls came within a second
 
 
 async def test_a_single_app_reports_the_host_figures_beside_its_own() -> None:
@@ -162,7 +162,7 @@ async def test_a_single_app_reports_the_host_figures_beside_its_own() -> None:
     assert (before["soap_calls"], before["in_flight_peak"], before["busiest_second"]) == (0, 0, 0)
     assert figures["soap_calls"] == sum(figures["calls"].values()) >= 5  # some logged in twice
     assert figures["in_flight_peak"] >= 4
-    assert figures["busiest_second"] == figures["soap_calls"]
+    assert 4 <= figures["busiest_second"] <= figures["soap_calls"]
 
 
 def test_busiest_second_is_the_most_calls_started_within_one_second() -> None:
