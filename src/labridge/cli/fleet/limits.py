@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import random
 import socket
@@ -32,6 +33,8 @@ from sqlalchemy.engine import URL
 
 from ...dburl import parse_url, scrub, shown
 from ...errors import ConfigurationError, StoreError
+
+log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
@@ -94,6 +97,8 @@ class _Pool:
     process: a connection is lent to one statement group at a time."""
 
     def __init__(self, database_url: str) -> None:
+        #: The URL as messages show it, its password masked.
+        self.shown = shown(database_url)
         self.url = _postgres_url(database_url)
         self.conninfo = self.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.schema_ready = False
@@ -154,8 +159,7 @@ def _run(pool: _Pool, work: Callable[[psycopg.Connection[Any]], R]) -> R:
             return work(conn)
     except psycopg.Error as exc:
         raise StoreError(
-            f"the fleet database {pool.url.render_as_string(hide_password=True)} cannot be "
-            f"used: {scrub(exc, pool.url)}",
+            f"the fleet database {pool.shown} cannot be used: {scrub(exc, pool.url)}",
             hint=_DATABASE_HINT,
         ) from None
 
@@ -257,7 +261,15 @@ class HostGate:
                 await asyncio.sleep(delay)
             yield slot
         finally:
+            await self._release(holder)
+
+    async def _release(self, holder: str) -> None:
+        """Free ``holder``'s slot; if the database fails now, the lease runs out by itself (the
+        call's own outcome is not replaced by that failure)."""
+        try:
             await asyncio.to_thread(self._run, lambda conn: _free(conn, self.host, holder))
+        except StoreError as exc:
+            log.warning("a slot of %s stays taken until its lease ends: %s", self.host, exc)
 
     # -- the statements --------------------------------------------------------------------------
 
