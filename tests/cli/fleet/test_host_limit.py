@@ -148,13 +148,13 @@ def test_a_killed_holder_s_slot_comes_back_after_its_lease(tmp_path: Path, fleet
         "gated": True,
         "start_at": 0,
     }
-    with start_background(latency_ms=60_000) as stuck:  # the call hangs: killed mid-call
+    with start_background(latency_ms=5_000) as stuck:  # the login is killed mid-call
         config["la_url"] = stuck.url
         (tmp_path / "held.json").write_text(json.dumps(config))
         worker = subprocess.Popen([sys.executable, str(WORKER), str(tmp_path / "held.json")])
         try:
             taken_at = _wait_for_entry(out, worker)
-            time.sleep(0.5)  # the login is answered after 60 s: the slot is held mid-call
+            time.sleep(0.5)  # LA answers after 5 s: the slot is held mid-call when killed
         finally:
             worker.send_signal(signal.SIGKILL)
             worker.wait(timeout=10)
