@@ -13,9 +13,11 @@ journal that same struct as sent (docs/vocabulary.md).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
@@ -62,6 +64,26 @@ _TOO_BIG_HINT = "raise [la] max_answer_mib in labridge.toml if LA's answers are 
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 
 
+#: What stands before each HTTP exchange with LA: called once per exchange (each retry attempt,
+#: Authenticate too), its context manager is held for the request and the reading of the answer.
+#: A fleet's :class:`labridge.cli.fleet.limits.HostGate` limits the calls one LA host gets.
+Gate = Callable[[], contextlib.AbstractAsyncContextManager[object]]
+
+#: The gate of the clients made in this context (:func:`using_gate`); the commands' client
+#: factory passes it on, so that a caller sets it once around a whole operation.
+call_gate: ContextVar[Gate | None] = ContextVar("labridge_call_gate", default=None)
+
+
+@contextlib.contextmanager
+def using_gate(gate: Gate | None) -> Iterator[None]:
+    """Within the block, :data:`call_gate` is ``gate`` (``asyncio.run`` inside copies it)."""
+    token = call_gate.set(gate)
+    try:
+        yield
+    finally:
+        call_gate.reset(token)
+
+
 class _Retriable(TransportError):
     """A transport failure worth another try (reads only)."""
 
@@ -71,7 +93,8 @@ class AsyncClient:
 
     ``base_url`` is the LA site (``https://<provider>.learningassistant.com``); service paths come
     from the catalogue. Pass ``transport`` to talk to something other than the network (the
-    sandbox in-process: ``httpx.ASGITransport(app)``).
+    sandbox in-process: ``httpx.ASGITransport(app)``). With a ``gate``, every HTTP exchange runs
+    inside ``async with gate():`` (:data:`Gate`); the wait there is not part of its deadline.
     """
 
     def __init__(
@@ -88,6 +111,7 @@ class AsyncClient:
         clock: Callable[[], float] = time.monotonic,
         limits: soap.Limits = soap.DEFAULT_LIMITS,
         max_connections: int = 16,
+        gate: Gate | None = None,
     ) -> None:
         if not base_url.startswith(("http://", "https://")):
             raise ConfigurationError(f"LA URL {base_url!r} must start with http:// or https://")
@@ -107,6 +131,7 @@ class AsyncClient:
             headers=_HEADERS,
         )
         self._deadline = deadline
+        self._gate = gate
         self._session = Session(clock=clock)
         self._login_lock = asyncio.Lock()
         self._read_attempts = read_attempts
@@ -342,6 +367,15 @@ class AsyncClient:
     async def _post(
         self, op: c.Operation, url: str, body: bytes, known: str | None = None
     ) -> soap.Response:
+        if self._gate is None:
+            status, data = await self._exchange(op, url, body)
+        else:
+            async with self._gate():
+                status, data = await self._exchange(op, url, body)
+        return self._interpret(op, status, data, known)
+
+    async def _exchange(self, op: c.Operation, url: str, body: bytes) -> tuple[int, bytes]:
+        """One POST and its whole answer, within the deadline: the HTTP status and the bytes."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._deadline):
@@ -368,7 +402,7 @@ class AsyncClient:
         log.debug("%s → HTTP %s in %.3fs", op.name, resp.status_code, time.perf_counter() - started)
         if resp.is_redirect:
             raise redirected(url, resp.headers.get("location", ""), resp.status_code)
-        return self._interpret(op, resp.status_code, data, known)
+        return resp.status_code, data
 
     async def _read(self, op: c.Operation, resp: httpx.Response) -> bytes:
         cap = self._limits.max_bytes

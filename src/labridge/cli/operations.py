@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy.orm import Session
 
 from .. import stopping, store
-from ..client import AsyncClient
+from ..client import AsyncClient, call_gate
 from ..clock import Clock, utc_now
 from ..config import Settings, SourceDefaults
 from ..errors import ConfigurationError, LabridgeError
@@ -67,7 +67,8 @@ SYNC_CONNECTIONS = 16
 
 
 def make_client(settings: Settings, *, connections: int = SYNC_CONNECTIONS) -> AsyncClient:
-    """The command's one client; its pool holds ``connections``: one per call in flight."""
+    """The command's one client; its pool holds ``connections``: one per call in flight. Its
+    gate is the context's (:func:`labridge.client.using_gate`: a fleet's limit per LA host)."""
     la = settings.require_la()
     return AsyncClient(
         la.url,
@@ -77,6 +78,7 @@ def make_client(settings: Settings, *, connections: int = SYNC_CONNECTIONS) -> A
         deadline=la.deadline,
         limits=Limits.for_answers(la.max_answer_bytes, la.max_answer_elements),
         max_connections=connections,
+        gate=call_gate.get(),
     )
 
 
