@@ -1,0 +1,1 @@
+"""The fleet: many LA centres run by workers on a shared PostgreSQL (issue 13)."""
