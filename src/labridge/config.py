@@ -235,6 +235,8 @@ def load_settings(
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
     contract_file: Path | None = None,
+    *,
+    read_default: bool = True,
 ) -> Settings:
     """Merge the layers. ``flags`` is ``{"la": {"url": ...}, "store": {...}}`` with unset flags
     left out; ``config_file`` defaults to ``./labridge.toml`` when it exists; the
@@ -243,8 +245,11 @@ def load_settings(
     Relative paths in the file are relative to the file; a relative SQLite store in the
     environment or the flags is relative to the working directory. With no store named anywhere
     the store is ``labridge.db`` beside the file used, else in the working directory: a run from
-    cron in ``/`` uses the same store as one started beside its labridge.toml."""
-    used = _config_used(config_file)
+    cron in ``/`` uses the same store as one started beside its labridge.toml.
+
+    ``read_default=False`` reads no ``./labridge.toml`` when no file is given (a fleet's tenant
+    is configured by the tenants file, whatever directory the worker starts in)."""
+    used = _config_used(config_file) if read_default or config_file else None
     merged: dict[str, dict[str, Any]] = {"la": {}, "store": {}}
     _layer(merged, _read_file(used, explicit=config_file is not None))
     _layer(merged, _anchored(_from_environ(environ or {}), Path.cwd()))
@@ -319,14 +324,14 @@ def _read_file(path: Path | None, *, explicit: bool) -> dict[str, dict[str, Any]
             f"{path} has unknown section(s) {sorted(unknown)}",
             hint="the sections are [la], [store], [sync], [source], [run] and [contract]",
         )
-    _resolve_paths(data, path.parent)
+    resolve_paths(data, path.parent)
     la = data.get("la")
     if isinstance(la, dict) and la.get("password"):
         warn_if_shared(path, "the settings file, which holds the LA password,")
     return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
-def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+def resolve_paths(data: dict[str, Any], base: Path) -> None:
     """Every path in the file is relative to the file, not to the current directory, so that a
     scheduled run started anywhere reads the same files and the same store: the store (a SQLite
     path or URL), and each source's file, mapping and SQLite ``source_db``."""

@@ -70,3 +70,9 @@ contract_app = group(
 store_app = group(
     "store", "The local store itself: back it up (docs/deploy.md says how to restore)."
 )
+tenants_app = group(
+    "tenants", "The fleet's LA centres (tenants.toml): list them, check them (docs/fleet.md)."
+)
+fleet_app = group(
+    "fleet", "The fleet's queue health: per tenant, cycles, jobs waiting, running and failed."
+)

@@ -207,6 +207,16 @@ NEEDS_PERSON = frozenset({"invalid", "refused", "uncertain", "not_enrolled"})
 T = TypeVar("T")
 
 
+def rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> Table:
+    """A plain table of ``rows`` (dicts), one column per key of ``columns``, titled."""
+    table = Table(title=title, title_justify="left")
+    for column in columns:
+        table.add_column(column.replace("_", " "))
+    for row in rows:
+        table.add_row(*(escape(str(row.get(c, "")) if row.get(c) is not None else "") for c in columns))
+    return table
+
+
 def table_rows(rows: Sequence[T], outcome: Callable[[T], str]) -> tuple[list[T], int]:
     """The rows a table shows, at most :data:`TABLE_ROWS`, those that need a person first (in
     source order within each kind), and how many it leaves out."""

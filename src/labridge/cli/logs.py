@@ -24,7 +24,7 @@ TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 #: Libraries whose INFO lines are noise to a person: shown only with -vv.
 LIBRARIES = ("httpx", "httpcore", "alembic", "apscheduler", "sqlalchemy", "uvicorn")
 #: labridge's loggers whose INFO lines are ``labridge run``'s output at the default level.
-RUN_LOGGERS = ("labridge.run", "labridge.config")
+RUN_LOGGERS = ("labridge.run", "labridge.config", "labridge.fleet")
 
 
 class LogFormat(StrEnum):

@@ -12,6 +12,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -191,6 +192,9 @@ def _engine(sa_url: URL, shown: str, **options: Any) -> Engine:
         ) from None
 
 
+_ONE_MIGRATION = threading.Lock()
+
+
 def migrate(engine: Engine) -> None:
     """Run Alembic ``upgrade head`` on ``engine`` in one transaction, holding the store's write
     lock: two processes opening a new store at once migrate it once, one after the other. A
@@ -202,7 +206,9 @@ def migrate(engine: Engine) -> None:
             return
     from alembic import command
 
-    with engine.execution_options(**{WRITE: True}).begin() as connection:
+    # Alembic keeps the migration under way in module globals (alembic.context, .op): two
+    # threads migrating two stores at once (a fleet worker's tenants) would undo each other's.
+    with _ONE_MIGRATION, engine.execution_options(**{WRITE: True}).begin() as connection:
         config = _alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 
 def register() -> None:
-    from ..app import app, contract_app, progress_app, sandbox_app, store_app
-    from . import contract, demo, enrolment, forget, progress, run, sandbox, setup, store, sync
+    from ..app import app, contract_app, fleet_app, progress_app, sandbox_app, store_app, tenants_app
+    from . import contract, demo, enrolment, fleet, forget, progress, run, sandbox, setup, store, sync
 
     app.command()(setup.init)
     app.command("sync")(sync.sync_command)
@@ -25,3 +25,9 @@ def register() -> None:
     progress_app.command("report")(progress.progress_report)
     contract_app.command("show")(contract.contract_show)
     store_app.command("backup")(store.store_backup)
+    tenants_app.command("list")(fleet.tenants_list)
+    tenants_app.command("check")(fleet.tenants_check)
+    app.command("worker")(fleet.worker)
+    app.command("schedule")(fleet.schedule_command)
+    fleet_app.command("status")(fleet.fleet_status)
+    fleet_app.command("report")(fleet.fleet_report)
