@@ -126,7 +126,7 @@ def test_a_worker_killed_mid_enrolment_loses_nothing_and_enrols_nobody_twice(
         assert running, "the enrol step never started"
         time.sleep(2.0)  # some learners sent, some not
         os.kill(first.pid, signal.SIGKILL)
-        first.wait()
+        first.communicate()
         before = slow.app.state.db.stats()["candidates"]
         done = labridge("worker", "--until-empty", "--no-schedule")
         assert done.returncode == 0, done.stderr
