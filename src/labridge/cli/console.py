@@ -213,7 +213,9 @@ def rows_table(title: str, rows: Sequence[Mapping[str, Any]], columns: Sequence[
     for column in columns:
         table.add_column(column.replace("_", " "))
     for row in rows:
-        table.add_row(*(escape(str(row.get(c, "")) if row.get(c) is not None else "") for c in columns))
+        table.add_row(
+            *(escape(str(row.get(c, "")) if row.get(c) is not None else "") for c in columns)
+        )
     return table
 
 

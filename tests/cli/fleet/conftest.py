@@ -82,7 +82,9 @@ Run = Callable[..., subprocess.CompletedProcess[str]]
 def labridge(tmp_path: Path) -> Run:
     """``labridge ARGS`` as a real process in ``tmp_path``; its completed process."""
 
-    def run(*args: str, timeout: float = 240, check: bool = False) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, timeout: float = 240, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
         done = subprocess.run(
             [sys.executable, "-m", "labridge", *args], cwd=tmp_path, env=fleet_env(),
             capture_output=True, text=True, timeout=timeout,

@@ -4,12 +4,14 @@ centre of its own (a sandbox over loopback)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,7 +40,7 @@ def _file(tmp_path: Path, prefix: str, centres: list[RunningSandbox],
     return path
 
 
-def _status(labridge: Run) -> dict[str, object]:
+def _status(labridge: Run) -> dict[str, Any]:
     done = labridge("fleet", "status", "--json")
     return dict(json.loads(done.stdout))
 
@@ -59,7 +61,8 @@ def test_two_workers_run_each_cycle_once_and_never_two_steps_of_a_tenant(
         assert figures["duplicate_source_ids"] == 0
     status = _status(labridge)
     tenants = status["tenants"]
-    assert isinstance(tenants, list) and len(tenants) == 3
+    assert isinstance(tenants, list)
+    assert len(tenants) == 3
     for tenant in tenants:
         assert tenant["last_cycle_ok"] is True, tenant
         assert tenant["learners_enrolled"] == ENROLLED + IN_LA_ALREADY
@@ -69,7 +72,7 @@ def test_two_workers_run_each_cycle_once_and_never_two_steps_of_a_tenant(
     # A tenant's steps ran one after the other, whichever worker ran them.
     rows = fleet_rows(fleet_prefix, "SELECT tenant, started_at, finished_at FROM "
                       "labridge_fleet_steps ORDER BY tenant, started_at")  # fmt: skip
-    for (t1, _, end), (t2, begin, _) in zip(rows, rows[1:], strict=False):
+    for (t1, _, end), (t2, begin, _) in itertools.pairwise(rows):
         if t1 == t2:
             assert begin >= end
     # Both workers had work (the tenants are spread over them).
@@ -80,7 +83,9 @@ def test_two_workers_run_each_cycle_once_and_never_two_steps_of_a_tenant(
     labridge("worker", "--until-empty", check=True)
     for sandbox in centres:
         assert sandbox.app.state.db.stats()["duplicate_source_ids"] == 0
-    assert all(t["learners_enrolled"] == ENROLLED + IN_LA_ALREADY for t in _status(labridge)["tenants"])  # type: ignore[index, union-attr]
+    assert all(
+        t["learners_enrolled"] == ENROLLED + IN_LA_ALREADY for t in _status(labridge)["tenants"]
+    )
 
 
 @pytest.mark.slow
@@ -93,19 +98,23 @@ def test_a_broken_tenant_is_retried_then_failed_with_its_error_and_holds_up_nobo
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     status = _status(labridge)
-    by_name = {t["name"]: t for t in status["tenants"]}  # type: ignore[union-attr]
+    by_name = {t["name"]: t for t in status["tenants"]}
     assert by_name["centre-1"]["last_cycle_ok"] is True, json.dumps(by_name["centre-1"])
     gone = by_name["gone"]
-    assert gone["failed"] >= 1 and gone["last_success"] is None
+    assert gone["failed"] >= 1
+    assert gone["last_success"] is None
     # The cycle went on after the sync failed, as `labridge run`'s does: every step failed.
-    assert gone["failed"] == 2 and gone["last_error"]["step"] in ("sync", "progress pull")
+    assert gone["failed"] == 2
+    assert gone["last_error"]["step"] in ("sync", "progress pull")
     assert "cannot reach LA at http://127.0.0.1:9" in gone["last_error"]["error"]
     attempts = fleet_rows(fleet_prefix, "SELECT attempts FROM procrastinate_jobs WHERE lock = "
                           "'tenant:gone' AND status = 'failed'")  # fmt: skip
-    assert attempts and attempts[0][0] == 2  # the first run and one retry ([fleet] retries = 1)
+    assert attempts
+    assert attempts[0][0] == 2
     shown = labridge("fleet", "status")
     assert shown.returncode == 1
-    assert "gone" in shown.stdout and "Traceback" not in shown.stdout + shown.stderr
+    assert "gone" in shown.stdout
+    assert "Traceback" not in shown.stdout + shown.stderr
 
 
 @pytest.mark.slow
@@ -134,7 +143,33 @@ def test_a_worker_killed_mid_enrolment_loses_nothing_and_enrols_nobody_twice(
         assert figures["duplicate_source_ids"] == 0
         assert figures["candidates"] > before  # the second worker finished the step
         status = _status(labridge)
-        tenant = status["tenants"][0]  # type: ignore[index]
+        tenant = status["tenants"][0]
         assert tenant["last_cycle_ok"] is True
         assert tenant["learners_enrolled"] == ENROLLED + IN_LA_ALREADY
         assert "runs again" in done.stderr
+
+
+def test_status_before_any_worker_says_what_to_run(
+    tmp_path: Path, fleet_prefix: str, labridge: Run
+) -> None:
+    _file(tmp_path, fleet_prefix, [], {"name": "north", "url": "http://127.0.0.1:9"})
+    done = labridge("fleet", "status")
+    assert done.returncode == 2
+    assert "holds no fleet yet" in done.stderr and "tenants check --create" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_schedulers_at_once_defer_each_due_cycle_once(
+    tmp_path: Path, fleet_prefix: str, labridge: Run
+) -> None:
+    tenants = [{"name": f"t{i}", "url": "http://127.0.0.1:9"} for i in range(4)]
+    _file(tmp_path, fleet_prefix, [], *tenants)
+    labridge("tenants", "check", "--create", "--no-doctor")  # the fleet's tables, the stores
+    schedulers = [start(tmp_path, "schedule", "--once") for _ in range(3)]
+    for scheduler in schedulers:
+        _, err = scheduler.communicate(timeout=120)
+        assert scheduler.returncode == 0, err
+    rows = fleet_rows(fleet_prefix, "SELECT lock, count(*) FROM procrastinate_jobs GROUP BY lock")
+    assert sorted(rows) == [(f"tenant:t{i}", 2) for i in range(4)]  # sync and progress pull
+    again = labridge("schedule", "--once", check=True)
+    assert "no cycle was due" in again.stdout

@@ -6,8 +6,28 @@ from __future__ import annotations
 
 
 def register() -> None:
-    from ..app import app, contract_app, fleet_app, progress_app, sandbox_app, store_app, tenants_app
-    from . import contract, demo, enrolment, fleet, forget, progress, run, sandbox, setup, store, sync
+    from ..app import (
+        app,
+        contract_app,
+        fleet_app,
+        progress_app,
+        sandbox_app,
+        store_app,
+        tenants_app,
+    )
+    from . import (
+        contract,
+        demo,
+        enrolment,
+        fleet,
+        forget,
+        progress,
+        run,
+        sandbox,
+        setup,
+        store,
+        sync,
+    )
 
     app.command()(setup.init)
     app.command("sync")(sync.sync_command)

@@ -30,17 +30,17 @@ TenantsOpt = Annotated[
 
 
 def _fleet(path: Path | None) -> Fleet:
-    from ...errors import ConfigurationError
+    """The tenants file, read and checked; first, that the fleet's extra is installed."""
+    import importlib.util
 
-    try:
-        from ..fleet.tenants import load_fleet
-    except ImportError as exc:
-        if "procrastinate" not in str(exc):
-            raise
+    from ...errors import ConfigurationError
+    from ..fleet.tenants import load_fleet
+
+    if importlib.util.find_spec("procrastinate") is None:
         raise ConfigurationError(
             "the fleet needs procrastinate, which this labridge was installed without",
             hint="pip install 'labridge[fleet]'",
-        ) from None
+        )
     return load_fleet(path)
 
 
@@ -82,10 +82,18 @@ def _described(tenant: Any) -> dict[str, Any]:
 @handles_errors
 def tenants_check(
     tenants: TenantsOpt = None,
-    create: Annotated[bool, typer.Option("--create", help="Make each missing store (a "
-                                         "PostgreSQL database per tenant).")] = False,  # fmt: skip
-    doctor: Annotated[bool, typer.Option("--doctor/--no-doctor", help="Run `labridge doctor`'s "
-                                         "checks against each tenant's LA.")] = True,  # fmt: skip
+    create: Annotated[
+        bool,
+        typer.Option(
+            "--create", help="Make each missing store (a PostgreSQL database per tenant)."
+        ),
+    ] = False,
+    doctor: Annotated[
+        bool,
+        typer.Option(
+            "--doctor/--no-doctor", help="Run `labridge doctor`'s checks against each tenant's LA."
+        ),
+    ] = True,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = 0,
 ) -> None:
@@ -96,6 +104,8 @@ def tenants_check(
 
     log_verbosity(verbose)
     fleet = _fleet(tenants)
+    if create:
+        checks.prepare_fleet(fleet)
     results = checks.check_all(fleet, create=create, doctor=doctor)
     if as_json:
         console.print_json({"tenants_file": str(fleet.path), "tenants": results})
@@ -158,7 +168,9 @@ def schedule_command(
         return
     done = asyncio.run(schedule(fleet, force=now, only=tenant))
     for name, steps in done.items():
-        console.out.print(f"{name}: deferred {', '.join(steps) or 'nothing (its steps still wait)'}")
+        console.out.print(
+            f"{name}: deferred {', '.join(steps) or 'nothing (its steps still wait)'}"
+        )
     if not done:
         console.out.print("no cycle was due")
 
@@ -190,8 +202,8 @@ def fleet_report(
 ) -> None:
     """Write the queue's health as one self-contained HTML page (no network needed to read it)."""
     from ...reports import fleet_html
-    from ..local_store import write_report
     from ..fleet.status import fleet_status as read
+    from ..local_store import write_report
 
     fleet = _fleet(tenants)
     status = asyncio.run(read(fleet))

@@ -6,10 +6,22 @@ import asyncio
 from typing import Any
 
 from ... import dburl, store
-from ...store.engine import exists as store_exists
 from ...errors import LabridgeError
+from ...store.engine import exists as store_exists
 from . import stores
 from .tenants import Fleet, Tenant
+
+
+def prepare_fleet(fleet: Fleet) -> None:
+    """Make the fleet's queue and tables in its database (what a worker makes on start)."""
+    from .jobs import make_app, prepare
+
+    async def go() -> None:
+        app = make_app(fleet)
+        async with app.open_async():
+            await prepare(fleet, app)
+
+    asyncio.run(go())
 
 
 def check_all(fleet: Fleet, *, create: bool, doctor: bool) -> list[dict[str, Any]]:

@@ -46,6 +46,8 @@ log = logging.getLogger("labridge.fleet")
 TASK = "labridge.step"
 #: A lease on an LA call slot outlives the longest call by this much (limits.HostGate).
 LEASE_MARGIN_SECONDS = 15.0
+#: What the fleet's status says of a step whose worker died under it.
+STALLED_TEXT = "its worker stopped mid-step; another runs it again"
 #: What a step counts as needing a person, in its tenant's journal.
 ATTENTION = ("invalid", "refused", "uncertain")
 
@@ -174,13 +176,18 @@ async def run_step(context: JobContext, tenant: str, step: str, cycle: str) -> N
     job = context.job
     who = fleet.tenant(tenant)
     async with state.connect(fleet.database_url) as conn:
-        await state.step_running(conn, tenant, cycle, step, job.id, job.attempts,
-                                 context.worker_name)
+        await state.step_running(
+            conn, tenant, cycle, step, job.id, job.attempts, context.worker_name
+        )
     try:
         outcome, counts = await asyncio.to_thread(_work, fleet, who, step)
     except Exception as exc:
         retrying = will_retry(exc, job.attempts, fleet.retries)
-        text = str(exc) if isinstance(exc, LabridgeError) else f"{type(exc).__name__} (see the worker's log)"
+        text = (
+            str(exc)
+            if isinstance(exc, LabridgeError)
+            else f"{type(exc).__name__} (see the worker's log)"
+        )
         if not isinstance(exc, LabridgeError):
             log.exception("%s: %s failed unexpectedly", tenant, step)
         else:
@@ -230,9 +237,9 @@ def _gated(fleet: Fleet, tenant: Tenant) -> Any:
 
 async def recover_stalled(app: App, fleet: Fleet) -> int:
     """Run again the jobs of workers that stopped beating (killed, their machine gone)."""
-    stalled = list(await app.job_manager.get_stalled_jobs(
-        seconds_since_heartbeat=fleet.stalled_seconds
-    ))
+    stalled = list(
+        await app.job_manager.get_stalled_jobs(seconds_since_heartbeat=fleet.stalled_seconds)
+    )
     for job in stalled:
         try:
             await app.job_manager.retry_job(job)
@@ -242,9 +249,15 @@ async def recover_stalled(app: App, fleet: Fleet) -> int:
         log.warning("%s: %s was running on a worker that stopped; it runs again",
                     args.get("tenant"), args.get("step"))  # fmt: skip
         async with state.connect(fleet.database_url) as conn:
-            await state.step_finished(conn, str(args.get("tenant")), str(args.get("cycle")),
-                                      str(args.get("step")), "retrying", None,
-                                      "its worker stopped mid-step; another runs it again")  # fmt: skip
+            await state.step_finished(
+                conn,
+                str(args.get("tenant")),
+                str(args.get("cycle")),
+                str(args.get("step")),
+                "retrying",
+                None,
+                STALLED_TEXT,
+            )
     return len(stalled)
 
 

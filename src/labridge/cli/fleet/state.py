@@ -110,12 +110,10 @@ async def claim_cycle(conn: psycopg.AsyncConnection[Any], tenant: str, now: date
                       then: datetime, force: bool = False) -> bool:  # fmt: skip
     """Move the tenant's next cycle from due (at or before ``now``) on to ``then``; ``True`` for
     the one caller that did, which defers the cycle. ``force`` claims it even if not due."""
-    due = "" if force else " AND next_cycle <= %s"
-    params: list[Any] = [then, tenant] + ([] if force else [now])
     cur = await conn.execute(
         "UPDATE labridge_fleet_tenants SET next_cycle = %s, cycles = cycles + 1 "
-        f"WHERE name = %s{due} RETURNING name",
-        params,
+        "WHERE name = %s AND (%s OR next_cycle <= %s) RETURNING name",
+        (then, tenant, force, now),
     )
     return (await cur.fetchone()) is not None
 

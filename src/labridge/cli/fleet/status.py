@@ -10,6 +10,8 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from ... import dburl
+from ...errors import ConfigurationError
 from .jobs import TASK
 from .state import connect
 from .tenants import Fleet
@@ -38,6 +40,13 @@ async def fleet_status(fleet: Fleet) -> dict[str, Any]:
     from .limits import in_flight_now
 
     async with connect(fleet.database_url) as conn:
+        cur = await conn.execute("SELECT to_regclass('labridge_fleet_steps') IS NOT NULL AS x")
+        made = await cur.fetchone()
+        if not (made and made["x"]):
+            raise ConfigurationError(
+                f"the fleet's database {dburl.shown(fleet.database_url)} holds no fleet yet",
+                hint="run `labridge tenants check --create` or start a `labridge worker` first",
+            )
         jobs: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         for row in await (await conn.execute(_JOBS, (TASK,))).fetchall():
             jobs[row["lock"] or ""][row["status"]] += int(row["n"])
@@ -51,7 +60,8 @@ async def fleet_status(fleet: Fleet) -> dict[str, Any]:
             cycles[row["tenant"]].append(row)
         cur = await conn.execute(
             "SELECT count(*) AS n FROM procrastinate_workers "
-            "WHERE last_heartbeat > now() - %s * interval '1 second'", (fleet.stalled_seconds,)
+            "WHERE last_heartbeat > now() - %s * interval '1 second'",
+            (fleet.stalled_seconds,),
         )
         workers = int((await cur.fetchone() or {"n": 0})["n"])
     tenants = [_tenant(t.name, t.la_host, jobs[t.lock], tenants_rows.get(t.name),
@@ -69,8 +79,11 @@ async def fleet_status(fleet: Fleet) -> dict[str, Any]:
             "hosts": hosts, "tenants": tenants}  # fmt: skip
 
 
-def _tenant(name: str, host: str, jobs: dict[str, int], row: dict[str, Any] | None,
-            steps: list[dict[str, Any]], cycles: list[dict[str, Any]]) -> dict[str, Any]:  # fmt: skip
+Row = dict[str, Any]
+
+
+def _tenant(name: str, host: str, jobs: dict[str, int], row: Row | None, steps: list[Row],
+            cycles: list[Row]) -> dict[str, Any]:  # fmt: skip
     ended = sorted((c for c in cycles if c["ended"]), key=lambda c: c["id"])
     good = [c for c in ended if c["ok"]]
     current = max(cycles, key=lambda c: c["id"])["cycle"] if cycles else None

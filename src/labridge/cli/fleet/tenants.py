@@ -120,11 +120,13 @@ def load_fleet(path: Path | None, environ: Mapping[str, str] | None = None) -> F
         limits=_limits(fleet_table, "[fleet]", path, HostLimits(8, 20.0)),
         hosts=_hosts(fleet_table.get("hosts", {}), path),
         retries=_int(fleet_table.get("retries", 3), "[fleet] retries", path, 0),
-        retry_wait_seconds=_int(fleet_table.get("retry_wait_seconds", 10),
-                                "[fleet] retry_wait_seconds", path, 0),  # fmt: skip
+        retry_wait_seconds=_int(
+            fleet_table.get("retry_wait_seconds", 10), "[fleet] retry_wait_seconds", path, 0
+        ),
         create_stores=bool(fleet_table.get("create_stores", True)),
-        stalled_seconds=float(_int(fleet_table.get("stalled_seconds", 30),
-                                   "[fleet] stalled_seconds", path, 2)),  # fmt: skip
+        stalled_seconds=float(
+            _int(fleet_table.get("stalled_seconds", 30), "[fleet] stalled_seconds", path, 2)
+        ),
     )
     queue = str(fleet_table.get("queue", DEFAULT_QUEUE))
     fleet.tenants.extend(
@@ -214,16 +216,17 @@ def _tenant(entry: object, index: int, defaults: Mapping[str, Any], fleet: Fleet
     if not isinstance(name, str) or not NAME.match(name):
         raise ConfigurationError(
             f"{path}: [[tenants]] number {index + 1} has no valid name",
-            hint='a name is 1-40 lower-case letters, digits and hyphens, e.g. name = "north-college"',
+            hint="a name is 1-40 lower-case letters, digits and hyphens, e.g. "
+            'name = "north-college"',
         )
     where = f"tenant {name!r} ({path})"
+    password, source = _password(table, where, path, environ)
     unknown = set(table) - _TENANT_KEYS
     if unknown:
         raise ConfigurationError(
             f"{where} has unknown key(s) {sorted(unknown)}",
             hint=f"the keys are {', '.join(sorted(_TENANT_KEYS))}",
         )
-    password, source = _password(table, where, path, environ)
     tables = _merged(defaults, table, path)
     la = tables.setdefault("la", {})
     for key in ("url", "username"):
@@ -232,7 +235,9 @@ def _tenant(entry: object, index: int, defaults: Mapping[str, Any], fleet: Fleet
     la["password"] = password
     own = table.get("store")
     store = own if isinstance(own, str) else tables.get("store", {}).get("database_url")
-    tables.setdefault("store", {})["database_url"] = store or _default_store(fleet.database_url, name)
+    tables.setdefault("store", {})["database_url"] = store or _default_store(
+        fleet.database_url, name
+    )
     config = table.get("config")
     config_file = (path.parent / Path(config).expanduser()) if isinstance(config, str) else None
     try:
@@ -252,14 +257,16 @@ def _password(table: Mapping[str, Any], where: str, path: Path,
     if "password" in table or (isinstance(la, dict) and "password" in la):
         raise ConfigurationError(
             f"{where} writes its LA password into the tenants file",
-            hint="remove it; give password_env = \"VARIABLE\" or password_file = \"path\" instead",
+            hint='remove it; give password_env = "VARIABLE" or password_file = "path" instead',
         )
     variable, file = table.get("password_env"), table.get("password_file")
     if isinstance(variable, str) and variable:
         value = environ.get(variable, "")
         if not value:
-            raise ConfigurationError(f"{where}: the environment variable {variable} is not set",
-                                     hint=f"export {variable}=... before starting labridge")  # fmt: skip
+            raise ConfigurationError(
+                f"{where}: the environment variable {variable} is not set",
+                hint=f"export {variable}=... before starting labridge",
+            )
         return SecretStr(value), f"${variable}"
     if isinstance(file, str) and file:
         secret = path.parent / Path(file).expanduser()
@@ -290,8 +297,10 @@ def _merged(defaults: Mapping[str, Any], table: Mapping[str, Any], path: Path) -
             if isinstance(values, dict):
                 out.setdefault(section, {}).update(copy.deepcopy(values))
             elif values is not None:
-                raise ConfigurationError(f"{path}: [{section}] of a tenant must be a table",
-                                         hint=f"write [tenants.{section}] under its [[tenants]]")  # fmt: skip
+                raise ConfigurationError(
+                    f"{path}: [{section}] of a tenant must be a table",
+                    hint=f"write [tenants.{section}] under its [[tenants]]",
+                )
     resolve_paths(out, path.parent)
     return out
 
@@ -324,7 +333,7 @@ def _refuse_shared(fleet: Fleet) -> None:
     fleet_key = _store_key(fleet.database_url)
     if fleet_key in stores:
         raise ConfigurationError(
-            f"{fleet.path}: tenant {stores[fleet_key]!r} uses the fleet's own database as its store",
+            f"{fleet.path}: tenant {stores[fleet_key]!r} has the fleet's own database as its store",
             hint="give the tenant a database of its own (or leave store out)",
         )
 

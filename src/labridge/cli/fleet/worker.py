@@ -12,8 +12,9 @@ import contextlib
 import logging
 import os
 import socket
-from typing import Any
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from procrastinate import App
 
@@ -60,7 +61,7 @@ async def work(fleet: Fleet, *, concurrency: int, queues: list[str] | None, sche
         if schedule:  # the cycles due now are queued before the first job is fetched
             await schedule_due(app, fleet)
         stop = asyncio.Event()
-        loops = [lambda: recover_stalled(app, fleet)]
+        loops: list[Callable[[], Awaitable[object]]] = [lambda: recover_stalled(app, fleet)]
         if schedule:
             loops.append(lambda: schedule_due(app, fleet))
         extra = [asyncio.create_task(every(TICK_SECONDS, loop, stop)) for loop in loops]
