@@ -584,3 +584,44 @@ def _doctor_summary(report: DoctorReport) -> str:
         f"{len(fixes)} differences. Put the fix lines in labridge.toml, or run "
         "`labridge doctor --write-overrides overrides.toml` and pass --contract overrides.toml."
     )
+
+
+def fleet_table(status: Mapping[str, Any]) -> Table:
+    """``labridge fleet status``: one row per tenant, failing tenants first."""
+    from ..reports.fleet_report import failing, ranked, when
+
+    table = Table(title=f"Fleet health, {when(status.get('generated_at'))}", title_justify="left")
+    for column in ("tenant", "state", "last success", "next cycle", "waiting", "running",
+                   "failed", "enrolled", "attention", "last error"):  # fmt: skip
+        numeric = column in ("waiting", "running", "failed", "enrolled", "attention")
+        table.add_column(column, justify="right" if numeric else "left")
+    for t in ranked(status.get("tenants", [])):
+        state = (
+            "[red]failing[/red]"
+            if failing(t)
+            else "ok"
+            if t.get("last_cycle_ok")
+            else "no cycle yet"
+        )
+        error = t.get("last_error")
+        table.add_row(
+            escape(str(t["name"])), state, when(t.get("last_success")), when(t.get("next_cycle")),
+            str(t.get("waiting", 0)), str(t.get("running", 0)), str(t.get("failed", 0)),
+            str(t.get("learners_enrolled", 0)), str(t.get("needing_attention", 0)),
+            escape(f"{error['step']}: {error['error']}") if error else "",
+        )  # fmt: skip
+    return table
+
+
+def fleet_summary_line(status: Mapping[str, Any]) -> str:
+    """One line: tenants, jobs waiting, running and failed, workers."""
+    queue = status.get("queue", {})
+    tenants = status.get("tenants", [])
+    from ..reports.fleet_report import failing
+
+    bad = sum(failing(t) for t in tenants)
+    return (
+        f"{len(tenants)} tenants ({bad} failing): {queue.get('waiting', 0)} jobs waiting, "
+        f"{queue.get('running', 0)} running, {queue.get('failed', 0)} failed; "
+        f"{queue.get('workers', 0)} workers"
+    )

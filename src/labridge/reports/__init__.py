@@ -10,6 +10,7 @@ from .._lazy import attributes
 
 if TYPE_CHECKING:
     from .enrolments import write_enrolments_csv, write_problems_csv
+    from .fleet_report import fleet_html
     from .formats import ReportFormat
     from .progress_report import (
         LearnerProgress,
@@ -26,6 +27,7 @@ __getattr__, __dir__ = attributes(
         "LearnerProgress": (".progress_report", "LearnerProgress"),
         "ProgressReport": (".progress_report", "ProgressReport"),
         "ReportFormat": (".formats", "ReportFormat"),
+        "fleet_html": (".fleet_report", "fleet_html"),
         "build_progress_report": (".progress_report", "build_progress_report"),
         "progress_csv": (".progress_report", "progress_csv"),
         "progress_html": (".progress_report", "progress_html"),
@@ -33,7 +35,16 @@ __getattr__, __dir__ = attributes(
         "write_enrolments_csv": (".enrolments", "write_enrolments_csv"),
         "write_problems_csv": (".enrolments", "write_problems_csv"),
     },
-    ("charts", "enrolments", "formats", "labels", "problems", "progress_report", "spreadsheet"),
+    (
+        "charts",
+        "enrolments",
+        "fleet_report",
+        "formats",
+        "labels",
+        "problems",
+        "progress_report",
+        "spreadsheet",
+    ),
 )
 
 __all__ = [
@@ -41,6 +52,7 @@ __all__ = [
     "ProgressReport",
     "ReportFormat",
     "build_progress_report",
+    "fleet_html",
     "progress_csv",
     "progress_html",
     "render_progress",

@@ -372,16 +372,16 @@ def _csv_cell(value: object) -> object:
 PANELS = 20
 COURSE_BARS = 40
 
-_env = Environment(
+TEMPLATES = Environment(
     loader=PackageLoader("labridge.reports", "templates"),
     autoescape=True,  # names and courses are user data: everything is escaped
     trim_blocks=True,
     lstrip_blocks=True,
     undefined=StrictUndefined,
 )
-_env.filters["pct"] = lambda value: "" if value is None else f"{value:.0f}%"  # 37.5 -> "38%"
-_env.filters["status"] = labels.status_name
-_env.filters["standing"] = labels.standing_name
+TEMPLATES.filters["pct"] = lambda value: "" if value is None else f"{value:.0f}%"  # 37.5 -> "38%"
+TEMPLATES.filters["status"] = labels.status_name
+TEMPLATES.filters["standing"] = labels.standing_name
 
 
 def progress_html(report: ProgressReport) -> str:
@@ -390,7 +390,7 @@ def progress_html(report: ProgressReport) -> str:
     ranked = sorted(report.learners, key=lambda lp: (lp.on_track is not False, -lp.gap))[:PANELS]
     largest = sorted(report.courses, key=lambda course: -course.learners)[:COURSE_BARS]
     bars = [(c.course, c.buckets) for c in sorted(largest, key=lambda c: c.course.casefold())]
-    return _env.get_template("progress.html.j2").render(
+    return TEMPLATES.get_template("progress.html.j2").render(
         report=report,
         summary=report.summary(),
         buckets=BUCKETS,

@@ -115,6 +115,10 @@ def test_a_broken_tenant_is_retried_then_failed_with_its_error_and_holds_up_nobo
     assert shown.returncode == 1
     assert "gone" in shown.stdout
     assert "Traceback" not in shown.stdout + shown.stderr
+    page = labridge("fleet", "report", "-o", "fleet.html", check=True)
+    assert "1 failing" in page.stdout
+    html = (tmp_path / "fleet.html").read_text(encoding="utf-8")
+    assert '<tr class="failing">\n  <td>gone</td>' in html
 
 
 @pytest.mark.slow
@@ -155,7 +159,8 @@ def test_status_before_any_worker_says_what_to_run(
     _file(tmp_path, fleet_prefix, [], {"name": "north", "url": "http://127.0.0.1:9"})
     done = labridge("fleet", "status")
     assert done.returncode == 2
-    assert "holds no fleet yet" in done.stderr and "tenants check --create" in done.stderr
+    assert "holds no fleet yet" in done.stderr
+    assert "tenants check --create" in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -15,6 +15,7 @@ ONE = (
     '[[tenants]]\nname = "north"\nurl = "https://north.example/"\nusername = "ws-north"\n'
     'password_env = "NORTH_PW"\n'
 )
+SOUTH = ONE.replace("north", "south").replace("NORTH", "SOUTH")
 ENV = {"NORTH_PW": "Secret-north-1", "SOUTH_PW": "Secret-south-2"}
 
 
@@ -56,7 +57,8 @@ def test_a_tenant_gets_its_settings_store_and_password_from_where_the_file_says(
     assert north.settings.run.every_minutes == 30
     assert south.settings.la.password.get_secret_value() == "Secret-south-2"
     assert south.store_url == "postgresql://postgres@other.example/south"
-    assert south.settings.run.cron == "0 6 * * 1-5" and south.settings.run.every_minutes == 30
+    assert south.settings.run.cron == "0 6 * * 1-5"
+    assert south.settings.run.every_minutes == 30
     assert fleet.limits_of(south.la_host).in_flight == 3  # type: ignore[attr-defined]
     assert fleet.limits_of(north.la_host).in_flight == 8  # type: ignore[attr-defined]
     assert north.lock == "tenant:north"
@@ -89,10 +91,11 @@ def test_a_labridge_toml_in_the_working_directory_is_not_read_for_a_tenant(
         (FLEET + ONE + ONE.replace("north", "south").replace("NORTH", "SOUTH")
          + 'store = "postgresql://postgres@db.example/labridge_north"\n', ("share one store",)),
         (FLEET + ONE + "[tenants.contract.operations.GetCandidates]\nname = \"GetLearners\"\n"
-         + ONE.replace("north", "south").replace("NORTH", "SOUTH"), ("[contract] overrides differ",)),
+         + SOUTH, ("[contract] overrides differ",)),
         (FLEET + ONE.replace('url = "https://north.example/"\n', ""), ()),
         (FLEET + "in_flight = 0\n" + ONE, ("in_flight must be a whole number of at least 1",)),
-        (FLEET + ONE + "[tenants.run]\nevery_minutes = -1\n", ("tenant 'north'", "run.every_minutes")),
+        (FLEET + ONE + "[tenants.run]\nevery_minutes = -1\n",
+         ("tenant 'north'", "run.every_minutes")),
     ],
 )  # fmt: skip
 def test_a_wrong_tenants_file_is_refused_naming_the_tenant_and_the_fix(
@@ -107,7 +110,8 @@ def test_a_wrong_tenants_file_is_refused_naming_the_tenant_and_the_fix(
 def test_no_tenants_file_says_how_to_make_one(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError) as caught:
         load_fleet(tmp_path / "missing.toml", {})
-    assert "no tenants file" in str(caught.value) and "docs/fleet.md" in (caught.value.hint or "")
+    assert "no tenants file" in str(caught.value)
+    assert "docs/fleet.md" in (caught.value.hint or "")
 
 
 def test_tenants_list_shows_where_each_password_comes_from_never_the_password(
