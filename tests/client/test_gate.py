@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -50,6 +51,12 @@ class _Watched(httpx.AsyncBaseTransport):
         return await self.inner.handle_async_request(request)
 
 
+def _client(recorded: Recorded, **options: Any) -> AsyncClient:
+    """A client of the recorded sandbox, every exchange through its gate."""
+    return AsyncClient(BASE_URL, USERNAME, PASSWORD, transport=recorded.transport,
+                       gate=recorded.gate, **options)  # fmt: skip
+
+
 def _app(fail_rate: float = 0.0, latency_ms: float = 0.0) -> Starlette:
     return create_app(
         username=USERNAME, password=PASSWORD, fail_rate=fail_rate, latency_ms=latency_ms
@@ -58,9 +65,7 @@ def _app(fail_rate: float = 0.0, latency_ms: float = 0.0) -> Starlette:
 
 async def test_every_exchange_runs_inside_the_gate() -> None:
     recorded = Recorded(_app())
-    async with AsyncClient(
-        BASE_URL, USERNAME, PASSWORD, transport=recorded.transport, gate=recorded.gate
-    ) as client:
+    async with _client(recorded) as client:
         await asyncio.gather(client.get_nationalities(), client.get_trainers())
     assert recorded.entered == 3  # one login (single flight) and the two calls
     assert recorded.sent_while_held == [True, True, True]
@@ -69,15 +74,7 @@ async def test_every_exchange_runs_inside_the_gate() -> None:
 
 async def test_each_retry_attempt_passes_the_gate() -> None:
     recorded = Recorded(_app(fail_rate=1.0))  # every call but Authenticate answers 503
-    async with AsyncClient(
-        BASE_URL,
-        USERNAME,
-        PASSWORD,
-        transport=recorded.transport,
-        gate=recorded.gate,
-        read_attempts=3,
-        backoff=0,
-    ) as client:
+    async with _client(recorded, read_attempts=3, backoff=0) as client:
         with pytest.raises(TransportError):
             await client.get_trainers()
     assert recorded.entered == 1 + 3
@@ -86,15 +83,7 @@ async def test_each_retry_attempt_passes_the_gate() -> None:
 
 async def test_the_wait_at_the_gate_is_not_part_of_the_deadline() -> None:
     recorded = Recorded(_app(latency_ms=100), wait=0.4)
-    async with AsyncClient(
-        BASE_URL,
-        USERNAME,
-        PASSWORD,
-        transport=recorded.transport,
-        gate=recorded.gate,
-        deadline=0.3,
-        read_attempts=1,
-    ) as client:
+    async with _client(recorded, deadline=0.3, read_attempts=1) as client:
         assert await client.get_nationalities()  # 0.5 s per exchange, of which 0.1 s with LA
 
 

@@ -6,7 +6,6 @@ sideways scroll at 400 px)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from labridge.cli.console import fleet_summary_line, fleet_table
 from labridge.reports import fleet_html
 from labridge.reports.fleet_report import CHART_TENANTS
 
-from .test_report_browser import Watch, assert_not_blank, browse
+from .browser import Watch, assert_not_blank
 
 HOSTILE = "<script>alert(1)</script>"
 NOW = "2026-12-02T13:00:00+00:00"
@@ -103,16 +102,6 @@ def test_the_table_and_its_summary_line() -> None:
     assert fleet_summary_line(FLEET) == (
         "3 tenants (1 failing): 2 jobs waiting, 1 running, 1 failed; 2 workers"
     )
-
-
-@pytest.fixture
-def page(tmp_path: Path) -> Iterator[tuple[Any, Watch]]:
-    yield from browse(tmp_path, width=1280)
-
-
-@pytest.fixture
-def narrow_page(tmp_path: Path) -> Iterator[tuple[Any, Watch]]:
-    yield from browse(tmp_path, width=400)
 
 
 @pytest.mark.slow
