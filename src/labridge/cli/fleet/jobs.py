@@ -38,7 +38,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 from ...errors import ConfigurationError, LabridgeError
 from .. import cycle
 from ..cycle_report import Outcome
-from . import state, stores
+from . import limits, state, stores
 from .tenants import Fleet, Tenant
 
 log = logging.getLogger("labridge.fleet")
@@ -102,6 +102,7 @@ async def prepare(fleet: Fleet, app: App) -> None:
             if not (row and row["x"]):
                 await conn.execute(app.schema_manager.get_schema())
         await state.ensure_schema(conn)
+        await asyncio.to_thread(limits.ensure_schema, fleet.database_url)
         await state.add_tenants(conn, [(t.name, t.la_host) for t in fleet.tenants],
                                 datetime.now(UTC))  # fmt: skip
 
@@ -226,9 +227,11 @@ def _gated(fleet: Fleet, tenant: Tenant) -> Any:
     from ...client import using_gate
     from .limits import HostGate
 
-    lease = tenant.settings.la.deadline + LEASE_MARGIN_SECONDS
-    gate = HostGate.shared(fleet.database_url, tenant.la_host, fleet.limits_of(tenant.la_host),
-                           lease)  # fmt: skip
+    host_limits = fleet.limits_of(tenant.la_host)
+    # A live call never outlives its lease: its deadline, its wait for a start, and a margin.
+    lease = (tenant.settings.la.deadline + host_limits.in_flight / host_limits.per_second
+             + LEASE_MARGIN_SECONDS)  # fmt: skip
+    gate = HostGate.shared(fleet.database_url, tenant.la_host, host_limits, lease)
     return using_gate(gate.gate)
 
 
