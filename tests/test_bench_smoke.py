@@ -32,6 +32,7 @@ def bench() -> dict[str, ModuleType]:
                 "output",
                 "enrol_memory",
                 "big_centre",
+                "fleet",
             )
         }
     finally:
@@ -100,3 +101,18 @@ def test_sandbox_load_drives_a_sandbox_process_with_an_external_generator() -> N
         sys.path.remove(str(BENCH))
     text = sandbox_load.main(["--calls", "20", "--concurrency", "2", "--warmup", "2", "--no-write"])
     assert "| 20 | 2 |" in text
+
+
+@pytest.mark.slow
+def test_fleet_runs_tenants_on_workers_and_survives_a_killed_one(
+    bench: dict[str, ModuleType],
+) -> None:
+    text = bench["fleet"].main(
+        ["--tenants", "2", "--learners", "5", "--workers", "2", "--concurrency", "2", "--no-write"]
+    )
+    live, killed = (line for line in text.splitlines() if line.startswith("| all") or
+                    line.startswith("| one worker"))  # fmt: skip
+    for row in (live, killed):
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        assert cells[1] == "2 x 5"
+        assert cells[6] == "0"  # duplicates in LA
