@@ -132,8 +132,10 @@ def worker(
                            "left (for tests and catch-up runs).")] = False,
     verbose: VerboseOpt = 0,
 ) -> None:  # fmt: skip
-    """Run fleet jobs: each tenant's cycle steps (sync, enrol and update per source, progress
-    pull) from the shared queue in PostgreSQL. Start as many as you like, on as many machines:
+    """Run the fleet's jobs: each tenant's cycle steps, from the queue in PostgreSQL.
+
+    The steps are those of `labridge run` (sync, enrol and update per source, progress pull),
+    one job each. Start as many workers as you like, on as many machines:
     a tenant's steps never run two at once, a failed step is retried with backoff, a worker
     killed mid-step loses nothing (another runs the step again, and the enrolment journal keeps
     it exactly-once). SIGTERM or Ctrl+C: the steps under way finish, then it stops."""
@@ -156,9 +158,11 @@ def schedule_command(
     tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant.")] = None,
     verbose: VerboseOpt = 0,
 ) -> None:  # fmt: skip
-    """Defer each tenant's cycle as jobs when its [run] schedule says (cron in its time zone, or
-    every_minutes). Workers schedule too unless --no-schedule; this is for a fleet whose
-    workers do not, or for a cycle now (--now)."""
+    """Defer each tenant's cycle as jobs when its schedule says.
+
+    A tenant's schedule is its [run] cron (in its time zone) or every_minutes. Workers schedule
+    too unless --no-schedule; this is for a fleet whose workers do not, or for a cycle now
+    (--now). Each due cycle is deferred once, however many schedulers run."""
     from ..fleet.worker import schedule, schedule_forever
 
     log_verbosity(verbose, run=True)
