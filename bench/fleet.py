@@ -56,7 +56,7 @@ PASSWORD_ENV = "LABRIDGE_BENCH_TENANT_PASSWORD"
 HEADER = ["run", "tenants x learners", "workers x steps", "wall (s)", "learners/s",
           "slowest / fastest tenant (s)", "duplicates", "enrolled / expected", "jobs failed",
           "steps retried", "host peak in flight (limit)", "busiest second (limit)",
-          "faults fired"]  # fmt: skip
+          "latency waits + faults fired"]  # fmt: skip
 
 
 @dataclass
