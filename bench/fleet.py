@@ -158,6 +158,8 @@ def labridge(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def start_workers(tmp: Path, n: int, concurrency: int) -> list[subprocess.Popen[bytes]]:
+    """``n`` workers, each logging to ``worker-i.log`` (the child holds the file; ours is
+    closed once it started)."""
     command = [
         sys.executable,
         "-m",
@@ -170,10 +172,19 @@ def start_workers(tmp: Path, n: int, concurrency: int) -> list[subprocess.Popen[
         "--tenants",
         str(tmp / "tenants.toml"),
     ]
-    return [subprocess.Popen([*command, "--name", f"bench-{i}"], cwd=tmp, env=_env(),
-                             stdout=subprocess.DEVNULL,
-                             stderr=(tmp / f"worker-{i}.log").open("wb"))
-            for i in range(n)]  # fmt: skip
+    workers = []
+    for i in range(n):
+        with (tmp / f"worker-{i}.log").open("wb") as log:
+            workers.append(
+                subprocess.Popen(
+                    [*command, "--name", f"bench-{i}"],
+                    cwd=tmp,
+                    env=_env(),
+                    stdout=subprocess.DEVNULL,
+                    stderr=log,
+                )
+            )
+    return workers  # fmt: skip
 
 
 def fleet_query(prefix: str, query: str) -> list[tuple[Any, ...]]:
